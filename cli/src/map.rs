@@ -1,0 +1,154 @@
+//! `defender-bridge map`: a stream of JSON texts in, NDJSON out, a summary on stderr.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use defender_bridge::split::Splitter;
+use defender_bridge::{EcsIntegration, Kind, Mapper, Options, Output, Target};
+
+#[derive(Args, Debug, Clone)]
+pub struct MapArgs {
+    /// Output shape: `ecs` (Elastic's integration documents) or `sentinel` (Log Analytics rows).
+    #[arg(long = "to", default_value = "ecs", value_parser = parse_target)]
+    pub target: Target,
+    /// Record kind: `auto` detects each record's kind; or alert, machine, machine-action,
+    /// vulnerability, event, graph-alert, incident.
+    #[arg(long, default_value = "auto", value_parser = parse_kind)]
+    pub kind: KindArg,
+    /// Whose ECS output to reproduce where both Elastic integrations map a resource: mde or m365.
+    #[arg(long = "ecs-integration", default_value = "mde", value_parser = parse_integration)]
+    pub ecs_integration: EcsIntegration,
+    /// Keep the source record in `event.original` (Elastic's preserve_original_event).
+    #[arg(long)]
+    pub preserve_original_event: bool,
+    /// Keep vendor fields that were also copied to ECS fields (Elastic's
+    /// preserve_duplicate_custom_fields).
+    #[arg(long)]
+    pub preserve_duplicate_custom_fields: bool,
+    /// Sentinel: drop properties that are not columns of the table.
+    #[arg(long)]
+    pub strict_schema: bool,
+    /// Input files; stdin when none (or `-`).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct KindArg(pub Option<Kind>);
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+fn parse_integration(s: &str) -> Result<EcsIntegration, String> {
+    s.parse()
+}
+fn parse_kind(s: &str) -> Result<KindArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        Ok(KindArg(None))
+    } else {
+        s.parse().map(|k| KindArg(Some(k)))
+    }
+}
+
+impl MapArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            target: self.target,
+            kind: self.kind.0,
+            ecs_integration: self.ecs_integration,
+            preserve_original_event: self.preserve_original_event,
+            preserve_duplicate_custom_fields: self.preserve_duplicate_custom_fields,
+            strict_schema: self.strict_schema,
+            ..Options::default()
+        }
+    }
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub records_in: u64,
+    pub docs_out: u64,
+    pub errors: u64,
+}
+
+/// Maps everything `reader` yields to NDJSON on `out`, flushing after each chunk so that a
+/// streaming producer (Vector's exec source, a pipe) sees records as they come.
+pub fn map_stream(
+    mapper: &Mapper,
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+    counts: &mut Counts,
+) -> io::Result<()> {
+    let mut splitter = Splitter::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut write_err: Option<io::Error> = None;
+    let mut on_piece = |piece: defender_bridge::split::Piece<'_>| {
+        counts.records_in += 1;
+        mapper.map_piece(piece, &mut |o: Output| {
+            if o.is_error() {
+                counts.errors += 1;
+            } else {
+                counts.docs_out += 1;
+            }
+            if write_err.is_none() {
+                let mut line = o.to_json();
+                line.push(b'\n');
+                if let Err(e) = out.write_all(&line) {
+                    write_err = Some(e);
+                }
+            }
+        });
+    };
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        splitter.feed(&buf[..n], &mut on_piece);
+        if let Some(e) = write_err.take() {
+            return Err(e);
+        }
+        out.flush()?;
+    }
+    splitter.finish(&mut on_piece);
+    if let Some(e) = write_err.take() {
+        return Err(e);
+    }
+    out.flush()
+}
+
+pub fn run(args: MapArgs) -> Result<ExitCode, String> {
+    let mapper = Mapper::new(args.options());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut counts = Counts::default();
+    let mut failed = false;
+    let files = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
+    for path in &files {
+        let result = if path.as_os_str() == "-" {
+            map_stream(&mapper, &mut io::stdin().lock(), &mut out, &mut counts)
+        } else {
+            match File::open(path) {
+                Ok(mut f) => map_stream(&mapper, &mut f, &mut out, &mut counts),
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = result {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                break;
+            }
+            eprintln!("defender-bridge map: cannot read {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    eprintln!(
+        "defender-bridge map: {} records in, {} documents out, {} errors",
+        counts.records_in, counts.docs_out, counts.errors
+    );
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

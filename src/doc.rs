@@ -1,0 +1,223 @@
+//! Helpers for building ECS documents the way Elastic's ingest pipelines do: dotted-path set,
+//! append without duplicates, Elastic's date output format, and removal of empty values.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+/// A document under construction: a JSON object addressed by dotted paths (`event.kind`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Doc(pub Map<String, Value>);
+
+impl Doc {
+    pub fn new() -> Self {
+        Doc(Map::new())
+    }
+
+    /// Sets `path` (dotted) to `value`, creating intermediate objects. Null is ignored, as
+    /// Elastic's `set`/`rename` processors with `ignore_empty_value` / `ignore_missing` do.
+    pub fn set(&mut self, path: &str, value: impl Into<Value>) {
+        let value = value.into();
+        if value.is_null() {
+            return;
+        }
+        *self.slot(path) = value;
+    }
+
+    /// Sets `path` only when `value` is `Some` and not null.
+    pub fn set_opt(&mut self, path: &str, value: Option<&Value>) {
+        if let Some(v) = value {
+            if !v.is_null() {
+                self.set(path, v.clone());
+            }
+        }
+    }
+
+    /// Appends to the array at `path` unless the value is already there (Elastic's `append`
+    /// with `allow_duplicates: false`). A scalar already at `path` becomes the first element.
+    pub fn append(&mut self, path: &str, value: impl Into<Value>) {
+        let value = value.into();
+        if value.is_null() {
+            return;
+        }
+        let slot = self.slot(path);
+        if !slot.is_array() {
+            let old = std::mem::take(slot);
+            *slot = Value::Array(if old.is_null() { vec![] } else { vec![old] });
+        }
+        if let Value::Array(items) = slot {
+            let new: Vec<Value> = match value {
+                Value::Array(vs) => vs,
+                v => vec![v],
+            };
+            for v in new {
+                if !items.contains(&v) {
+                    items.push(v);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        let mut parts = path.split('.');
+        let mut cur = self.0.get(parts.next()?)?;
+        for p in parts {
+            cur = cur.as_object()?.get(p)?;
+        }
+        Some(cur)
+    }
+
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    /// Removes `path` and returns its value.
+    pub fn remove(&mut self, path: &str) -> Option<Value> {
+        let (parent, last) = match path.rsplit_once('.') {
+            Some((p, l)) => (Some(p), l),
+            None => (None, path),
+        };
+        let map = match parent {
+            None => &mut self.0,
+            Some(p) => {
+                let mut cur = &mut self.0;
+                for part in p.split('.') {
+                    cur = cur.get_mut(part)?.as_object_mut()?;
+                }
+                cur
+            }
+        };
+        map.shift_remove(last)
+    }
+
+    fn slot(&mut self, path: &str) -> &mut Value {
+        let mut parts = path.split('.').peekable();
+        let mut cur = &mut self.0;
+        loop {
+            let part = parts.next().unwrap_or_default();
+            if parts.peek().is_none() {
+                return cur.entry(part).or_insert(Value::Null);
+            }
+            let entry = cur.entry(part).or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            cur = entry.as_object_mut().expect("just made an object");
+        }
+    }
+
+    /// Drops nulls, empty strings, empty arrays and empty objects everywhere (Elastic's
+    /// "remove empty values" script that ends most of its pipelines).
+    pub fn prune_empty(&mut self) {
+        prune_map(&mut self.0);
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn prune_value(v: &mut Value) {
+    match v {
+        Value::Object(m) => prune_map(m),
+        Value::Array(a) => {
+            a.iter_mut().for_each(prune_value);
+            a.retain(|x| !is_empty(x));
+        }
+        _ => {}
+    }
+}
+
+fn prune_map(m: &mut Map<String, Value>) {
+    m.values_mut().for_each(prune_value);
+    m.retain(|_, v| !is_empty(v));
+}
+
+/// Parses the timestamp forms Defender uses: RFC 3339 with any number of fractional digits,
+/// zone-less ISO (`2025-10-06T12:00:00`), `2025-10-06 12:00:00`, and a bare date; zone-less
+/// forms are UTC, as Elastic's `date` processor reads them with `timezone: UTC`.
+pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt);
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(n.and_utc().fixed_offset());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset());
+    }
+    None
+}
+
+/// Elastic's `date` processor output: milliseconds, UTC, `Z` (`2025-10-06T12:00:00.000Z`).
+pub fn es_date(dt: DateTime<FixedOffset>) -> String {
+    dt.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses `s` and formats it as Elastic's `date` processor does; `None` when unparsable.
+pub fn es_date_str(s: &str) -> Option<String> {
+    parse_time(s).map(es_date)
+}
+
+/// A value as a string the way Elastic's `convert: type: string` renders it.
+pub fn to_string_value(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_get_remove_by_path() {
+        let mut d = Doc::new();
+        d.set("event.kind", "alert");
+        d.set("event.id", json!(null));
+        assert_eq!(d.get_str("event.kind"), Some("alert"));
+        assert!(d.get("event.id").is_none());
+        assert_eq!(d.remove("event.kind"), Some(json!("alert")));
+        assert!(d.get("event.kind").is_none());
+    }
+
+    #[test]
+    fn append_dedupes_and_promotes_scalars() {
+        let mut d = Doc::new();
+        d.set("related.ip", "1.1.1.1");
+        d.append("related.ip", "1.1.1.1");
+        d.append("related.ip", json!(["2.2.2.2", "1.1.1.1"]));
+        assert_eq!(d.get("related.ip"), Some(&json!(["1.1.1.1", "2.2.2.2"])));
+    }
+
+    #[test]
+    fn prune_removes_empties_recursively() {
+        let mut d = Doc(json!({"a": {"b": "", "c": [null, ""], "d": 0}, "e": {}}).as_object().unwrap().clone());
+        d.prune_empty();
+        assert_eq!(d.into_value(), json!({"a": {"d": 0}}));
+    }
+
+    #[test]
+    fn dates_in_elastic_format() {
+        assert_eq!(es_date_str("2025-10-06 12:00:00").unwrap(), "2025-10-06T12:00:00.000Z");
+        assert_eq!(es_date_str("2024-11-05T11:54:59.5717001Z").unwrap(), "2024-11-05T11:54:59.571Z");
+        assert!(es_date_str("not a date").is_none());
+    }
+}

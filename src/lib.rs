@@ -1,0 +1,189 @@
+//! defender-bridge core: maps Microsoft Defender for Endpoint and Defender XDR records to the
+//! documents Elastic's integrations store (ECS) or to Microsoft Sentinel table rows.
+//!
+//! The core is pure: no I/O, no clock, no unsafe. Shells (CLI, Fluent Bit plugin, wasm) feed it
+//! bytes and receive [`Output`]s through a [`Sink`].
+//!
+//! ```
+//! use defender_bridge::{Mapper, Options, Output, Target};
+//! let mapper = Mapper::new(Options { target: Target::Ecs, ..Options::default() });
+//! let mut docs = Vec::new();
+//! mapper.map_text(r#"{"value":[]}"#, &mut |o: Output| docs.push(o));
+//! assert!(docs.is_empty());
+//! ```
+#![forbid(unsafe_code)]
+
+mod detect;
+pub mod doc;
+mod error;
+mod kinds;
+mod options;
+pub mod sentinel;
+pub mod split;
+
+pub use detect::Kind;
+pub use error::MapError;
+pub use options::{EcsIntegration, GeoInfo, GeoLookup, Options, Target};
+
+use serde_json::Value;
+
+/// The ECS version stamped on error records.
+pub const ECS_VERSION: &str = "8.11.0";
+
+/// One result of mapping: a document (ECS or Sentinel row) or an error record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A mapped document, ready to serialise.
+    Document(Value),
+    /// An error record: the input could not be mapped. Holds the original text.
+    Error(Value),
+}
+
+impl Output {
+    pub fn value(&self) -> &Value {
+        match self {
+            Output::Document(v) | Output::Error(v) => v,
+        }
+    }
+    pub fn into_value(self) -> Value {
+        match self {
+            Output::Document(v) | Output::Error(v) => v,
+        }
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Output::Error(_))
+    }
+    /// Serialises to compact JSON; every shell uses this so their bytes are identical.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising a Value cannot fail: every map key is a string.
+        serde_json::to_vec(self.value()).unwrap_or_default()
+    }
+}
+
+/// Where the mapper hands its outputs: the small trait every shell implements.
+pub trait Sink {
+    fn emit(&mut self, output: Output);
+}
+
+impl<F: FnMut(Output)> Sink for F {
+    fn emit(&mut self, output: Output) {
+        self(output)
+    }
+}
+
+/// Where a record came from, for error messages: the 1-based record number and line in the input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    pub record: u64,
+    pub line: u64,
+}
+
+/// Maps records with fixed options. Cheap to share; holds no per-record state.
+#[derive(Clone, Default)]
+pub struct Mapper {
+    options: Options,
+}
+
+impl Mapper {
+    pub fn new(options: Options) -> Self {
+        Mapper { options }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Maps one JSON text (a record, a `{"value":[…]}` page, a `{"records":[…]}` envelope or an
+    /// array of those). Bad input gives exactly one error record.
+    pub fn map_text(&self, text: &str, sink: &mut dyn Sink) {
+        self.map_at(text.as_bytes(), Position::default(), sink)
+    }
+
+    /// Like [`Mapper::map_text`] for raw bytes, which may be invalid UTF-8.
+    pub fn map_bytes(&self, bytes: &[u8], sink: &mut dyn Sink) {
+        self.map_at(bytes, Position::default(), sink)
+    }
+
+    /// Maps one JSON text whose position in a larger input is known (used by the stream splitter
+    /// so that error records say where the bad record was).
+    pub fn map_at(&self, bytes: &[u8], pos: Position, sink: &mut dyn Sink) {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = MapError::new(format!(
+                    "invalid UTF-8 at byte {}",
+                    e.valid_up_to()
+                ));
+                sink.emit(error::record(&self.options, &String::from_utf8_lossy(bytes), pos, &err));
+                return;
+            }
+        };
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = MapError::new(format!("invalid JSON: {e}"));
+                sink.emit(error::record(&self.options, text, pos, &err));
+                return;
+            }
+        };
+        self.map_parsed(value, Some(text), pos, sink)
+    }
+
+    /// Maps an already-parsed value. `original` is its exact source text when the caller has it
+    /// (it becomes `event.original`); otherwise the value is re-serialised.
+    pub fn map_value(&self, value: Value, sink: &mut dyn Sink) {
+        self.map_parsed(value, None, Position::default(), sink)
+    }
+
+    fn oversize_error(&self, head: &[u8], size: usize, pos: Position, sink: &mut dyn Sink) {
+        let err = MapError::new(format!(
+            "record of {size} bytes is larger than the limit; only its first {} bytes are kept here",
+            head.len()
+        ));
+        sink.emit(error::record(&self.options, &String::from_utf8_lossy(head), pos, &err));
+    }
+
+    fn map_parsed(&self, value: Value, original: Option<&str>, pos: Position, sink: &mut dyn Sink) {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    self.map_parsed(item, None, pos, sink)
+                }
+            }
+            Value::Object(mut map) => {
+                // Pages and Event Hubs envelopes are split into their items.
+                for wrapper in ["value", "records"] {
+                    if detect::is_wrapper(&map, wrapper) {
+                        if let Some(Value::Array(items)) = map.remove(wrapper) {
+                            for item in items {
+                                self.map_parsed(item, None, pos, sink);
+                            }
+                        }
+                        return;
+                    }
+                }
+                let owned;
+                let original = match original {
+                    Some(o) => o,
+                    None => {
+                        owned = serde_json::to_string(&map).unwrap_or_default();
+                        &owned
+                    }
+                };
+                let result = detect::kind_of(&map, self.options.kind)
+                    .and_then(|kind| kinds::map(kind, &map, original, &self.options, sink));
+                if let Err(err) = result {
+                    sink.emit(error::record(&self.options, original, pos, &err));
+                }
+            }
+            other => {
+                let text = other.to_string();
+                let err = MapError::new(format!(
+                    "expected a JSON object, got {}",
+                    error::type_name(&other)
+                ));
+                sink.emit(error::record(&self.options, original.unwrap_or(&text), pos, &err));
+            }
+        }
+    }
+}

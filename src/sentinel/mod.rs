@@ -1,0 +1,273 @@
+//! Sentinel / Log Analytics table schemas and the value rules of their column types.
+//!
+//! Standard tables come from `tables.json` (generated from Microsoft's table reference by
+//! `cargo xtask sentinel-tables`); the custom tables this project defines for MDE resources with
+//! no standard table come from `custom_tables.json`. Both are data, not code.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A Log Analytics column type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    String,
+    Datetime,
+    Bool,
+    Long,
+    Int,
+    Real,
+    Dynamic,
+    Guid,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Datetime => "datetime",
+            ColumnType::Bool => "bool",
+            ColumnType::Long => "long",
+            ColumnType::Int => "int",
+            ColumnType::Real => "real",
+            ColumnType::Dynamic => "dynamic",
+            ColumnType::Guid => "guid",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "string" => ColumnType::String,
+            "datetime" => ColumnType::Datetime,
+            "bool" | "boolean" => ColumnType::Bool,
+            "long" => ColumnType::Long,
+            "int" => ColumnType::Int,
+            "real" => ColumnType::Real,
+            "dynamic" => ColumnType::Dynamic,
+            "guid" => ColumnType::Guid,
+            _ => return None,
+        })
+    }
+
+    /// Whether a JSON value is acceptable for a column of this type (null always is).
+    pub fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (_, Value::Null) => true,
+            (ColumnType::String | ColumnType::Guid, Value::String(_)) => true,
+            (ColumnType::Datetime, Value::String(s)) => is_iso_utc(s),
+            (ColumnType::Bool, Value::Bool(_)) => true,
+            (ColumnType::Long, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (ColumnType::Int, Value::Number(n)) => {
+                n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
+            }
+            (ColumnType::Real, Value::Number(_)) => true,
+            (ColumnType::Dynamic, _) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One table: its name and its columns in the reference's order.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<(String, ColumnType)>,
+    index: HashMap<String, usize>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<ColumnType> {
+        self.index.get(name).map(|&i| self.columns[i].1)
+    }
+
+    /// Checks a row: every key is a column of this table and every value has the column's type.
+    /// Returns one message per problem.
+    pub fn check_row(&self, row: &Map<String, Value>) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (k, v) in row {
+            match self.column(k) {
+                None => problems.push(format!("{}: column {k} is not in the schema", self.name)),
+                Some(t) if !t.accepts(v) => problems.push(format!(
+                    "{}: column {k} ({}) has value {v}",
+                    self.name,
+                    t.name()
+                )),
+                Some(_) => {}
+            }
+        }
+        problems
+    }
+}
+
+#[derive(Deserialize)]
+struct TablesFile {
+    // serde_json's preserve_order keeps the file's table order.
+    tables: Map<String, Value>,
+}
+
+fn load(text: &str) -> Vec<Table> {
+    let file: TablesFile = serde_json::from_str(text).expect("embedded table schema is valid JSON");
+    file.tables
+        .into_iter()
+        .map(|(name, cols)| {
+            let columns: Vec<(String, ColumnType)> = cols
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let c = c.as_array()?;
+                    Some((c.first()?.as_str()?.to_string(), ColumnType::parse(c.get(1)?.as_str()?)?))
+                })
+                .collect();
+            let index = columns.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
+            Table { name, columns, index }
+        })
+        .collect()
+}
+
+fn all() -> &'static Vec<Table> {
+    static TABLES: OnceLock<Vec<Table>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut t = load(include_str!("tables.json"));
+        t.extend(load(include_str!("custom_tables.json")));
+        t
+    })
+}
+
+/// Every known table: Microsoft's standard ones first, then this project's custom tables.
+pub fn tables() -> &'static [Table] {
+    all()
+}
+
+/// A table by name (`SecurityAlert`, `DeviceInfo`, `DefenderMachineActions_CL`, …).
+pub fn table(name: &str) -> Option<&'static Table> {
+    all().iter().find(|t| t.name == name)
+}
+
+/// True for an ISO-8601 UTC datetime as Sentinel columns carry them (`…Z`).
+fn is_iso_utc(s: &str) -> bool {
+    s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+/// Normalises a Defender timestamp to ISO-8601 UTC (`2020-06-30T10:09:01.1569718Z`). Accepts
+/// RFC 3339 with any offset, and zone-less forms (`2025-10-06 12:00:00`, `2025-10-06T12:00:00`),
+/// read as UTC. Keeps the source's fractional digits when it was already UTC.
+pub fn to_datetime(s: &str) -> Option<String> {
+    if is_iso_utc(s) {
+        return Some(s.to_string());
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(n.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        }
+    }
+    None
+}
+
+/// Converts a source value to the column's type. JSON-encoded strings in dynamic columns become
+/// JSON values; numbers in strings become numbers for long/int/real; anything that cannot be
+/// converted is `Err` with a reason.
+pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
+    let bad = || Err(format!("cannot convert {v} to {}", t.name()));
+    Ok(match (t, v) {
+        (_, Value::Null) => Value::Null,
+        (ColumnType::String | ColumnType::Guid, Value::String(_)) => v.clone(),
+        (ColumnType::String | ColumnType::Guid, Value::Number(_) | Value::Bool(_)) => {
+            Value::String(v.to_string())
+        }
+        (ColumnType::String, Value::Array(_) | Value::Object(_)) => Value::String(v.to_string()),
+        (ColumnType::Datetime, Value::String(s)) if s.is_empty() => Value::Null,
+        (ColumnType::Datetime, Value::String(s)) => match to_datetime(s) {
+            Some(d) => Value::String(d),
+            None => return bad(),
+        },
+        (ColumnType::Bool, Value::Bool(_)) => v.clone(),
+        (ColumnType::Bool, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "" => Value::Null,
+            _ => return bad(),
+        },
+        (ColumnType::Bool, Value::Number(n)) => Value::Bool(n.as_f64() != Some(0.0)),
+        (ColumnType::Long | ColumnType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            if t == ColumnType::Int && !t.accepts(v) {
+                return bad();
+            }
+            v.clone()
+        }
+        (ColumnType::Long | ColumnType::Int, Value::String(s)) if s.is_empty() => Value::Null,
+        (ColumnType::Long | ColumnType::Int, Value::String(s)) => {
+            let parsed: Value = match s.trim().parse::<i64>() {
+                Ok(i) => i.into(),
+                Err(_) => match s.trim().parse::<u64>() {
+                    Ok(u) => u.into(),
+                    Err(_) => return bad(),
+                },
+            };
+            if !t.accepts(&parsed) {
+                return bad();
+            }
+            parsed
+        }
+        (ColumnType::Real, Value::Number(_)) => v.clone(),
+        (ColumnType::Real, Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            _ => return bad(),
+        },
+        (ColumnType::Dynamic, Value::String(s)) => {
+            let trimmed = s.trim_start();
+            if trimmed.starts_with('{') || trimmed.starts_with('[') {
+                serde_json::from_str(s).unwrap_or_else(|_| v.clone())
+            } else if s.is_empty() {
+                Value::Null
+            } else {
+                v.clone()
+            }
+        }
+        (ColumnType::Dynamic, _) => v.clone(),
+        _ => return bad(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn standard_and_custom_tables_load() {
+        let alert = table("SecurityAlert").expect("SecurityAlert");
+        assert_eq!(alert.column("StartTime"), Some(ColumnType::Datetime));
+        assert_eq!(alert.column("Entities"), Some(ColumnType::String));
+        assert!(table("DeviceProcessEvents").is_some());
+        assert!(table("NoSuchTable").is_none());
+    }
+
+    #[test]
+    fn datetimes_become_utc() {
+        assert_eq!(to_datetime("2025-10-06 12:00:00").unwrap(), "2025-10-06T12:00:00Z");
+        assert_eq!(to_datetime("2020-06-30T10:09:01.1569718Z").unwrap(), "2020-06-30T10:09:01.1569718Z");
+        assert_eq!(to_datetime("2020-06-30T12:09:01+02:00").unwrap(), "2020-06-30T10:09:01Z");
+        assert!(to_datetime("yesterday").is_none());
+    }
+
+    #[test]
+    fn coercion_follows_column_types() {
+        assert_eq!(coerce(&json!("[1,2]"), ColumnType::Dynamic).unwrap(), json!([1, 2]));
+        assert_eq!(coerce(&json!("plain"), ColumnType::Dynamic).unwrap(), json!("plain"));
+        assert_eq!(coerce(&json!("42"), ColumnType::Long).unwrap(), json!(42));
+        assert_eq!(
+            coerce(&json!(639199803770463703u64), ColumnType::Long).unwrap(),
+            json!(639199803770463703u64)
+        );
+        assert!(coerce(&json!("x"), ColumnType::Long).is_err());
+        assert!(coerce(&json!(3_000_000_000u64), ColumnType::Int).is_err());
+        assert_eq!(coerce(&json!("True"), ColumnType::Bool).unwrap(), json!(true));
+    }
+}
