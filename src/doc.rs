@@ -182,10 +182,69 @@ pub fn to_string_value(v: &Value) -> Option<String> {
     }
 }
 
+/// Elastic's `uri_parts` processor (keep_original on): the ECS `url` fields of a URL, as an
+/// object to merge under `url`. `None` when the text is not an absolute URL.
+pub fn uri_parts(full: &str) -> Option<Map<String, Value>> {
+    let u = url::Url::parse(full).ok()?;
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    if let Some(d) = u.host_str() {
+        put("domain", d.trim_start_matches('[').trim_end_matches(']').into());
+    }
+    if let Some(f) = u.fragment() {
+        put("fragment", f.into());
+    }
+    let path = u.path();
+    if !path.is_empty() {
+        put("path", path.into());
+        let last = path.rsplit('/').next().unwrap_or("");
+        if let Some((_, ext)) = last.rsplit_once('.') {
+            if !ext.is_empty() {
+                put("extension", ext.into());
+            }
+        }
+    }
+    if let Some(p) = u.port() {
+        put("port", p.into());
+    }
+    if let Some(q) = u.query() {
+        put("query", q.into());
+    }
+    put("scheme", u.scheme().into());
+    if !u.username().is_empty() {
+        put("username", u.username().into());
+        let info = match u.password() {
+            Some(p) => {
+                put("password", p.into());
+                format!("{}:{p}", u.username())
+            }
+            None => u.username().to_string(),
+        };
+        put("user_info", info.into());
+    }
+    put("original", full.into());
+    Some(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn uri_parts_like_elastic() {
+        let m = uri_parts("https://user:pw@example.com:8443/a/b/file.tar.gz?x=1#top").unwrap();
+        assert_eq!(m["domain"], "example.com");
+        assert_eq!(m["port"], 8443);
+        assert_eq!(m["path"], "/a/b/file.tar.gz");
+        assert_eq!(m["extension"], "gz");
+        assert_eq!(m["query"], "x=1");
+        assert_eq!(m["fragment"], "top");
+        assert_eq!(m["user_info"], "user:pw");
+        assert!(uri_parts("not a url").is_none());
+    }
 
     #[test]
     fn set_get_remove_by_path() {

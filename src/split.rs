@@ -93,7 +93,8 @@ impl Splitter {
 
     fn emit(&mut self, end: usize, f: &mut dyn FnMut(Piece<'_>)) {
         self.records += 1;
-        let bytes = &self.buf[self.start..end];
+        // A cut record ends at the newline before the next record; the newline is not part of it.
+        let bytes = self.buf[self.start..end].trim_ascii_end();
         let oversize = (self.dropped > 0).then_some(self.dropped + bytes.len());
         let bytes = if oversize.is_some() { &bytes[..bytes.len().min(OVERSIZE_HEAD)] } else { bytes };
         f(Piece { bytes, pos: Position { record: self.records, line: self.piece_line }, oversize });
@@ -230,7 +231,7 @@ mod tests {
     fn truncated_record_does_not_swallow_the_next() {
         let got = split(b"{\"a\":1\n{\"b\":2}\nnot json\n{\"c\":3}", 4);
         let texts: Vec<_> = got.iter().map(|p| p.0.as_str()).collect();
-        assert_eq!(texts, ["{\"a\":1\n", "{\"b\":2}", "not json", "{\"c\":3}"]);
+        assert_eq!(texts, ["{\"a\":1", "{\"b\":2}", "not json", "{\"c\":3}"]);
         let lines: Vec<_> = got.iter().map(|p| (p.1, p.2)).collect();
         assert_eq!(lines, [(1, 1), (2, 2), (3, 3), (4, 4)]);
     }

@@ -78,3 +78,24 @@ fn sentinel_rows_match_table_schemas() {
     }
     assert!(all.is_empty(), "{} schema problems", all.len());
 }
+
+/// The embedded schemas equal Microsoft's reference in ../shared (regenerate with
+/// `cargo xtask sentinel-tables`).
+#[test]
+fn embedded_tables_match_the_reference() {
+    let path = support::shared_dir().join("sentinel/tables.json");
+    let reference: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    let reference = reference["tables"].as_object().unwrap();
+    for (name, cols) in reference {
+        let table = sentinel::table(name).unwrap_or_else(|| panic!("{name} is not embedded"));
+        let want: Vec<(String, String)> = cols
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["type"].as_str().unwrap().to_string()))
+            .collect();
+        let got: Vec<(String, String)> =
+            table.columns.iter().map(|(n, t)| (n.clone(), t.name().to_string())).collect();
+        assert_eq!(got, want, "{name}: embedded columns drifted; run `cargo xtask sentinel-tables`");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use defender_bridge::split::Splitter;
+use defender_bridge::split::{Piece, Splitter};
 use defender_bridge::{EcsIntegration, Kind, Mapper, Options, Output, Target};
 
 #[derive(Args, Debug, Clone)]
@@ -74,8 +74,22 @@ pub struct Counts {
     pub errors: u64,
 }
 
-/// Maps everything `reader` yields to NDJSON on `out`, flushing after each chunk so that a
-/// streaming producer (Vector's exec source, a pipe) sees records as they come.
+/// Maps one piece, appending its NDJSON lines to `lines`.
+fn map_piece(mapper: &Mapper, piece: Piece<'_>, lines: &mut Vec<u8>, counts: &mut Counts) {
+    counts.records_in += 1;
+    mapper.map_piece(piece, &mut |o: Output| {
+        if o.is_error() {
+            counts.errors += 1;
+        } else {
+            counts.docs_out += 1;
+        }
+        lines.extend_from_slice(&o.to_json());
+        lines.push(b'\n');
+    });
+}
+
+/// Maps everything `reader` yields to NDJSON on `out`, writing and flushing after each chunk so
+/// that a streaming consumer (Vector's exec source, a pipe) sees records as they come.
 pub fn map_stream(
     mapper: &Mapper,
     reader: &mut dyn Read,
@@ -84,24 +98,7 @@ pub fn map_stream(
 ) -> io::Result<()> {
     let mut splitter = Splitter::default();
     let mut buf = vec![0u8; 256 * 1024];
-    let mut write_err: Option<io::Error> = None;
-    let mut on_piece = |piece: defender_bridge::split::Piece<'_>| {
-        counts.records_in += 1;
-        mapper.map_piece(piece, &mut |o: Output| {
-            if o.is_error() {
-                counts.errors += 1;
-            } else {
-                counts.docs_out += 1;
-            }
-            if write_err.is_none() {
-                let mut line = o.to_json();
-                line.push(b'\n');
-                if let Err(e) = out.write_all(&line) {
-                    write_err = Some(e);
-                }
-            }
-        });
-    };
+    let mut lines = Vec::new();
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -109,16 +106,13 @@ pub fn map_stream(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        splitter.feed(&buf[..n], &mut on_piece);
-        if let Some(e) = write_err.take() {
-            return Err(e);
-        }
+        splitter.feed(&buf[..n], &mut |p| map_piece(mapper, p, &mut lines, counts));
+        out.write_all(&lines)?;
+        lines.clear();
         out.flush()?;
     }
-    splitter.finish(&mut on_piece);
-    if let Some(e) = write_err.take() {
-        return Err(e);
-    }
+    splitter.finish(&mut |p| map_piece(mapper, p, &mut lines, counts));
+    out.write_all(&lines)?;
     out.flush()
 }
 

@@ -1,14 +1,477 @@
-//! machine: mapping to ECS and to Sentinel. (Being written.)
+//! MDE API machine (`GET /api/machines`) -> the ECS document of Elastic's
+//! `microsoft_defender_endpoint.machine` data stream, and a Sentinel `DeviceInfo` row.
+//! The full field tables are in docs/mapping/machine.md.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::mde_common::{
+    column_value, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
+    opt_text, os_type, pascal, present, time_generated,
+};
 use super::Input;
+use crate::doc::Doc;
 use crate::MapError;
 
-pub(crate) fn to_ecs(_input: &Input<'_>, _out: &mut Vec<Value>) -> Result<(), MapError> {
-    Err(MapError::new("machine: ECS mapping not written yet"))
+/// Elastic's machine pipeline stamps this ECS version.
+const ECS_VERSION: &str = "8.11.0";
+const NS: &str = "microsoft_defender_endpoint.machine";
+
+/// Plain string renames into `microsoft_defender_endpoint.machine.*` with no ECS copy.
+const RENAMED: &[(&str, &str)] = &[
+    ("agentVersion", "agent_version"),
+    ("deviceValue", "device_value"),
+    ("exclusionReason", "exclusion_reason"),
+    ("exposureLevel", "exposure_level"),
+    ("healthStatus", "health_status"),
+    ("managedBy", "managed_by"),
+    ("managedByStatus", "managed_by_status"),
+    ("onboardingStatus", "onboarding_status"),
+    ("osArchitecture", "os_architecture"),
+];
+
+/// Vendor fields dropped unless `preserve_duplicate_custom_fields`: their values live on in ECS.
+const DUPLICATES: &[&str] = &[
+    "aad_device_id",
+    "computer_dns_name",
+    "id",
+    "last_external_ip_address",
+    "os_platform",
+    "rbac_group_id",
+    "rbac_group_name",
+    "risk_score",
+    "version",
+    "os_processor",
+];
+
+/// `vmMetadata` members -> `vm_metadata.*`.
+const VM_METADATA: &[(&str, &str)] = &[
+    ("cloudProvider", "cloud_provider"),
+    ("resourceId", "resource_id"),
+    ("subscriptionId", "subscription_id"),
+    ("vmId", "vm_id"),
+];
+
+const SENTINEL_TABLE: &str = "DeviceInfo";
+
+/// Machine fields that are `DeviceInfo` columns of their own.
+const COLUMNS: &[(&str, &str)] = &[
+    ("id", "DeviceId"),
+    ("computerDnsName", "DeviceName"),
+    ("osPlatform", "OSPlatform"),
+    ("osVersion", "OSVersion"),
+    ("version", "OSVersionInfo"),
+    ("osBuild", "OSBuild"),
+    ("osArchitecture", "OSArchitecture"),
+    ("lastExternalIpAddress", "PublicIP"),
+    ("agentVersion", "ClientVersion"),
+    ("isAadJoined", "IsAzureADJoined"),
+    ("aadDeviceId", "AadDeviceId"),
+    ("onboardingStatus", "OnboardingStatus"),
+    ("healthStatus", "SensorHealthState"),
+    ("exposureLevel", "ExposureLevel"),
+    ("rbacGroupName", "MachineGroup"),
+    ("deviceValue", "AssetValue"),
+    ("isExcluded", "IsExcluded"),
+    ("exclusionReason", "ExclusionReason"),
+    ("mergedIntoMachineId", "MergedToDeviceId"),
+];
+
+/// Machine fields with no `DeviceInfo` column: they go into `AdditionalFields` (PascalCase).
+/// `lastSeen` is `TimeGenerated`.
+const ADDITIONAL: &[&str] = &[
+    "firstSeen",
+    "lastIpAddress",
+    "ipAddresses",
+    "machineTags",
+    "riskScore",
+    "rbacGroupId",
+    "managedBy",
+    "managedByStatus",
+    "osProcessor",
+    "isPotentialDuplication",
+    "vmMetadata",
+];
+
+pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let rec = input.record;
+    let f = |name: &str| format!("{NS}.{name}");
+    let mut d = Doc::new();
+    d.set("ecs.version", ECS_VERSION);
+    // The pipeline never removes event.original for this stream.
+    d.set("event.original", input.original);
+    d.set("observer.vendor", "Microsoft");
+    d.set("observer.product", "Defender for Endpoint");
+    d.set("event.kind", "event");
+    d.append("event.category", "host");
+    d.append("event.type", "info");
+
+    if let Some(aad) = opt_str(rec, "aadDeviceId")? {
+        d.set(&f("aad_device_id"), aad);
+        d.set("device.id", aad);
+        d.append("related.hosts", aad);
+    }
+    for (src, dst) in RENAMED {
+        d.set(&f(dst), opt_str(rec, src)?);
+    }
+    if let Some(name) = opt_str(rec, "computerDnsName")? {
+        d.set(&f("computer_dns_name"), name);
+        d.set("host.name", name);
+        d.set("host.hostname", name);
+        d.append("related.hosts", name);
+    }
+    d.set(&f("first_seen"), opt_es_date(rec, "firstSeen")?);
+    if let Some(id) = opt_str(rec, "id")? {
+        d.set(&f("id"), id);
+        d.set("host.id", id);
+        d.append("related.hosts", id);
+    }
+    if let Some(list) = opt_array(rec, "ipAddresses")? {
+        let mut mapped = Vec::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            let entry = ip_address_entry(item, i)?;
+            if let Some(ip) = entry.get("ip_address") {
+                d.append("related.ip", ip.clone());
+            }
+            mapped.push(Value::Object(entry));
+        }
+        d.set(&f("ip_addresses"), mapped);
+    }
+    d.set(&f("is_aad_joined"), opt_bool(rec, "isAadJoined")?);
+    d.set(&f("is_excluded"), opt_bool(rec, "isExcluded")?);
+    d.set(
+        &f("is_potential_duplication"),
+        opt_bool(rec, "isPotentialDuplication")?,
+    );
+    if let Some(ip) = opt_ip(rec, "lastExternalIpAddress")? {
+        d.set(&f("last_external_ip_address"), ip);
+        d.append("host.ip", ip);
+        d.append("related.ip", ip);
+        // Elastic's geoip processor on host.ip (city database only for this stream).
+        if let Some(geo) = input.opts.geo.as_ref().and_then(|g| g.city(ip)) {
+            d.set("host.geo", Value::Object(geo));
+        }
+    }
+    if let Some(ip) = opt_ip(rec, "lastIpAddress")? {
+        d.set(&f("last_ip_address"), ip);
+        d.append("related.ip", ip);
+    }
+    d.set(&f("last_seen"), opt_es_date(rec, "lastSeen")?);
+    d.set(&f("machine_tags"), opt_array(rec, "machineTags")?.cloned());
+    d.set(
+        &f("merged_into_machine_id"),
+        opt_text(rec, "mergedIntoMachineId")?,
+    );
+    d.set(&f("os_build"), opt_long(rec, "osBuild")?);
+    if let Some(platform) = opt_str(rec, "osPlatform")? {
+        d.set(&f("os_platform"), platform);
+        d.set("host.os.platform", platform);
+        d.set("host.os.type", os_type(platform));
+    }
+    if let Some(cpu) = opt_str(rec, "osProcessor")? {
+        d.set(&f("os_processor"), cpu);
+        d.set("host.architecture", cpu);
+    }
+    d.set(&f("os_version"), opt_text(rec, "osVersion")?);
+    if let Some(group) = opt_text(rec, "rbacGroupId")? {
+        d.set(&f("rbac_group_id"), group.as_str());
+        d.set("group.id", group);
+    }
+    if let Some(group) = opt_str(rec, "rbacGroupName")? {
+        d.set(&f("rbac_group_name"), group);
+        d.set("group.name", group);
+    }
+    if let Some(risk) = opt_str(rec, "riskScore")? {
+        d.set(&f("risk_score"), risk);
+        d.set("host.risk.calculated_level", risk);
+    }
+    if let Some(version) = opt_str(rec, "version")? {
+        d.set(&f("version"), version);
+        d.set("host.os.version", version);
+        if let Some(platform) = d.get_str("host.os.platform").map(str::to_string) {
+            d.set("host.os.name", format!("{platform} {version}"));
+        }
+    }
+    if let Some(vm) = opt_object(rec, "vmMetadata")? {
+        for (src, dst) in VM_METADATA {
+            let v = opt_str(vm, src).map_err(|e| prefixed("vmMetadata", e))?;
+            d.set(&f(&format!("vm_metadata.{dst}")), v);
+        }
+    }
+    if !input.opts.preserve_duplicate_custom_fields {
+        for name in DUPLICATES {
+            d.remove(&f(name));
+        }
+    }
+    d.prune_empty();
+    out.push(d.into_value());
+    Ok(())
 }
 
-pub(crate) fn to_sentinel(_input: &Input<'_>, _out: &mut Vec<Value>) -> Result<(), MapError> {
-    Err(MapError::new("machine: Sentinel mapping not written yet"))
+/// One `ipAddresses` entry as Elastic's foreach processors leave it: `ip_address`,
+/// `mac_address` (upper case, dash-separated pairs), `operational_status`, other keys as they are.
+fn ip_address_entry(item: &Value, i: usize) -> Result<Map<String, Value>, MapError> {
+    let at = format!("ipAddresses[{i}]");
+    let Value::Object(src) = item else {
+        return Err(MapError::field(at, "expected an object"));
+    };
+    let mut entry = src.clone();
+    entry.remove("ipAddress");
+    entry.remove("macAddress");
+    entry.remove("operationalStatus");
+    if let Some(ip) = opt_ip(src, "ipAddress").map_err(|e| prefixed(&at, e))? {
+        entry.insert("ip_address".into(), ip.into());
+    }
+    if let Some(mac) = opt_str(src, "macAddress").map_err(|e| prefixed(&at, e))? {
+        entry.insert("mac_address".into(), dashed_mac(mac).into());
+    }
+    if let Some(status) = present(src, "operationalStatus") {
+        entry.insert("operational_status".into(), status.clone());
+    }
+    Ok(entry)
+}
+
+/// `00005e0053ff` -> `00-00-5E-00-53-FF`: Elastic's uppercase + gsub `(..)(?!$)` -> `$1-`.
+fn dashed_mac(mac: &str) -> String {
+    let chars: Vec<char> = mac.to_uppercase().chars().collect();
+    let mut s = String::with_capacity(chars.len() * 3 / 2);
+    for (i, pair) in chars.chunks(2).enumerate() {
+        s.extend(pair);
+        if pair.len() == 2 && (i + 1) * 2 < chars.len() {
+            s.push('-');
+        }
+    }
+    s
+}
+
+fn prefixed(parent: &str, e: MapError) -> MapError {
+    let path = e
+        .path
+        .map(|p| format!("{parent}.{p}"))
+        .unwrap_or_else(|| parent.to_string());
+    MapError::field(path, e.message)
+}
+
+pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let rec = input.record;
+    let mut row = Map::new();
+    if let Some(t) = time_generated(rec, &["lastSeen"], input.opts.now.as_deref())? {
+        row.insert("TimeGenerated".into(), t.into());
+    }
+    for (src, col) in COLUMNS {
+        if let Some(v) = present(rec, src) {
+            let v = column_value(SENTINEL_TABLE, col, src, v)?;
+            if !v.is_null() {
+                row.insert((*col).into(), v);
+            }
+        }
+    }
+    // The API's osVersion is mostly null; its `version` (22H2, 9.5, …) is the OS version then.
+    if !row.contains_key("OSVersion") {
+        if let Some(v) = row.get("OSVersionInfo").cloned() {
+            row.insert("OSVersion".into(), v);
+        }
+    }
+    let mut extra = Map::new();
+    for (key, v) in rec {
+        let known = ADDITIONAL.contains(&key.as_str());
+        let mapped = key == "lastSeen" || COLUMNS.iter().any(|(src, _)| src == key);
+        if mapped || v.is_null() || (!known && input.opts.strict_schema) {
+            continue;
+        }
+        extra.insert(pascal(key), v.clone());
+    }
+    let mut extra = Doc(extra);
+    extra.prune_empty();
+    if !extra.0.is_empty() {
+        row.insert("AdditionalFields".into(), extra.into_value());
+    }
+    row.insert("Type".into(), SENTINEL_TABLE.into());
+    out.push(Value::Object(row));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EcsIntegration, GeoLookup, Options, Target};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn machine() -> Value {
+        json!({
+            "id": "aa11bb22cc33dd44ee55ff6677889900aabbccdd",
+            "computerDnsName": "ws-demo-01",
+            "firstSeen": "2025-02-01T08:00:00.1234567Z",
+            "lastSeen": "2025-03-01T09:30:00.7654321Z",
+            "osPlatform": "Windows11",
+            "osVersion": null,
+            "osProcessor": "x64",
+            "version": "24H2",
+            "lastIpAddress": "10.1.2.3",
+            "lastExternalIpAddress": "198.51.100.7",
+            "agentVersion": "10.8800.26100.1",
+            "osBuild": 26100,
+            "healthStatus": "Active",
+            "rbacGroupId": 7,
+            "rbacGroupName": "Workstations",
+            "riskScore": "Low",
+            "exposureLevel": "Medium",
+            "isAadJoined": true,
+            "aadDeviceId": "0f0f0f0f-1111-2222-3333-444455556666",
+            "machineTags": ["vip", "lab"],
+            "ipAddresses": [{"ipAddress": "10.1.2.3", "macAddress": "0a1b2c3d4e5f", "type": "Ethernet", "operationalStatus": "Up"}],
+            "vmMetadata": null
+        })
+    }
+
+    fn run(record: Value, opts: &Options) -> Result<Vec<Value>, MapError> {
+        let rec = record.as_object().cloned().unwrap_or_default();
+        let text = record.to_string();
+        let input = Input {
+            record: &rec,
+            original: &text,
+            opts,
+        };
+        let mut out = Vec::new();
+        match opts.target {
+            Target::Ecs => to_ecs(&input, &mut out)?,
+            Target::Sentinel => to_sentinel(&input, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    struct OneCity;
+    impl GeoLookup for OneCity {
+        fn city(&self, ip: &str) -> Option<Map<String, Value>> {
+            (ip == "198.51.100.7")
+                .then(|| json!({"city_name": "Testville"}).as_object().cloned())?
+        }
+    }
+
+    #[test]
+    fn ecs_fields_like_elastic() {
+        let opts = Options {
+            geo: Some(Arc::new(OneCity)),
+            ..Options::default()
+        };
+        let doc = &run(machine(), &opts).unwrap()[0];
+        assert_eq!(
+            doc["host"]["id"],
+            "aa11bb22cc33dd44ee55ff6677889900aabbccdd"
+        );
+        assert_eq!(doc["host"]["os"]["name"], "Windows11 24H2");
+        assert_eq!(doc["host"]["os"]["type"], "windows");
+        assert_eq!(doc["host"]["geo"]["city_name"], "Testville");
+        assert_eq!(doc["group"]["id"], "7");
+        assert_eq!(doc["related"]["ip"], json!(["10.1.2.3", "198.51.100.7"]));
+        let m = &doc["microsoft_defender_endpoint"]["machine"];
+        assert_eq!(m["first_seen"], "2025-02-01T08:00:00.123Z");
+        assert_eq!(m["ip_addresses"][0]["mac_address"], "0A-1B-2C-3D-4E-5F");
+        assert_eq!(m["machine_tags"], json!(["vip", "lab"]));
+        // Copied to ECS, so dropped without preserve_duplicate_custom_fields.
+        assert!(m.get("id").is_none() && m.get("risk_score").is_none());
+        assert_eq!(doc["event"]["original"], machine().to_string());
+    }
+
+    #[test]
+    fn duplicates_kept_on_request() {
+        let opts = Options {
+            preserve_duplicate_custom_fields: true,
+            ..Options::default()
+        };
+        let doc = &run(machine(), &opts).unwrap()[0];
+        assert_eq!(
+            doc["microsoft_defender_endpoint"]["machine"]["rbac_group_id"],
+            "7"
+        );
+        assert!(doc["host"].get("geo").is_none(), "no lookup, no geo");
+    }
+
+    #[test]
+    fn page_of_several_machines() {
+        let mapper = crate::Mapper::new(Options::default());
+        let page = json!({"@odata.context": "x", "value": [machine(), machine(), machine()]});
+        let mut docs = Vec::new();
+        mapper.map_value(page, &mut |o: crate::Output| docs.push(o));
+        assert_eq!(docs.len(), 3);
+        assert!(docs.iter().all(|d| !d.is_error()));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let opts = Options::default();
+        let mut m = machine();
+        m["osBuild"] = json!({"major": 1});
+        assert_eq!(run(m, &opts).unwrap_err().path.as_deref(), Some("osBuild"));
+        let mut m = machine();
+        m["lastExternalIpAddress"] = json!("not-an-ip");
+        assert_eq!(
+            run(m, &opts).unwrap_err().path.as_deref(),
+            Some("lastExternalIpAddress")
+        );
+        let mut m = machine();
+        m["ipAddresses"][0]["ipAddress"] = json!(5);
+        assert_eq!(
+            run(m, &opts).unwrap_err().path.as_deref(),
+            Some("ipAddresses[0].ipAddress")
+        );
+    }
+
+    #[test]
+    fn mac_dashes() {
+        assert_eq!(dashed_mac("00005e0053ff"), "00-00-5E-00-53-FF");
+        assert_eq!(dashed_mac("abc"), "AB-C");
+        assert_eq!(dashed_mac(""), "");
+    }
+
+    #[test]
+    fn sentinel_device_info_row() {
+        let opts = Options {
+            target: Target::Sentinel,
+            ecs_integration: EcsIntegration::Mde,
+            ..Options::default()
+        };
+        let row = run(machine(), &opts).unwrap().remove(0);
+        let row = row.as_object().unwrap();
+        assert_eq!(row["Type"], "DeviceInfo");
+        assert_eq!(row["TimeGenerated"], "2025-03-01T09:30:00.7654321Z");
+        assert_eq!(row["OSBuild"], 26100);
+        assert_eq!(row["IsAzureADJoined"], true);
+        assert_eq!(row["OSVersion"], "24H2");
+        assert_eq!(
+            row["AdditionalFields"]["MachineTags"],
+            json!(["vip", "lab"])
+        );
+        let table = crate::sentinel::table("DeviceInfo").unwrap();
+        assert_eq!(table.check_row(row), Vec::<String>::new());
+    }
+
+    #[test]
+    fn sentinel_wrong_type_names_the_field() {
+        let opts = Options {
+            target: Target::Sentinel,
+            ..Options::default()
+        };
+        let mut m = machine();
+        m["osBuild"] = json!("twelve");
+        assert_eq!(run(m, &opts).unwrap_err().path.as_deref(), Some("osBuild"));
+    }
+
+    #[test]
+    fn strict_schema_drops_unknown_fields() {
+        let mut m = machine();
+        m["brandNewField"] = json!("x");
+        let loose = Options {
+            target: Target::Sentinel,
+            ..Options::default()
+        };
+        let strict = Options {
+            strict_schema: true,
+            ..loose.clone()
+        };
+        let row = run(m.clone(), &loose).unwrap().remove(0);
+        assert_eq!(row["AdditionalFields"]["BrandNewField"], "x");
+        let row = run(m, &strict).unwrap().remove(0);
+        assert!(row["AdditionalFields"].get("BrandNewField").is_none());
+    }
 }

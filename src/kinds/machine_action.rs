@@ -1,14 +1,356 @@
-//! machine_action: mapping to ECS and to Sentinel. (Being written.)
+//! MDE API machine action (`GET /api/machineactions`) -> the ECS document of Elastic's
+//! `microsoft_defender_endpoint.machine_action` data stream, and a row of the custom table
+//! `DefenderMachineActions_CL`. The full field tables are in docs/mapping/machine-action.md.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::mde_common::{
+    column_value, opt_array, opt_es_date, opt_long, opt_object, opt_str, pascal, present,
+    time_generated,
+};
 use super::Input;
+use crate::doc::Doc;
 use crate::MapError;
 
-pub(crate) fn to_ecs(_input: &Input<'_>, _out: &mut Vec<Value>) -> Result<(), MapError> {
-    Err(MapError::new("machine_action: ECS mapping not written yet"))
+/// Elastic's machine action pipeline stamps this ECS version.
+const ECS_VERSION: &str = "8.11.0";
+const NS: &str = "microsoft_defender_endpoint.machine_action";
+
+/// Action type -> ECS categorization (Elastic's `set_ecs_categorization_fields` script).
+const CATEGORIZATION: &[(&str, &[&str], &[&str])] = &[
+    // (type, event.category, event.type)
+    ("RunAntiVirusScan", &[], &["info"]),
+    ("Offboard", &[], &["info"]),
+    ("LiveResponse", &[], &["info"]),
+    ("CollectInvestigationPackage", &[], &["info"]),
+    ("Isolate", &["network"], &["end"]),
+    ("Unisolate", &["network"], &["start"]),
+    ("StopAndQuarantineFile", &["file"], &["deletion"]),
+    ("RestrictCodeExecution", &["package"], &["access"]),
+    ("UnrestrictCodeExecution", &["package"], &["access"]),
+];
+
+/// Plain string renames into `microsoft_defender_endpoint.machine_action.*`.
+const RENAMED: &[(&str, &str)] = &[
+    ("cancellationComment", "cancellation_comment"),
+    ("requestSource", "request_source"),
+    ("requestorComment", "requestor_comment"),
+    ("scope", "scope"),
+    ("title", "title"),
+];
+
+/// Vendor fields dropped unless `preserve_duplicate_custom_fields`: their values live on in ECS.
+const DUPLICATES: &[&str] = &[
+    "computer_dns_name",
+    "creation_date_time_utc",
+    "id",
+    "last_update_date_time_utc",
+    "machine_id",
+    "requestor",
+];
+
+pub(crate) const SENTINEL_TABLE: &str = "DefenderMachineActions_CL";
+
+/// Source field -> column of `DefenderMachineActions_CL` (types in custom_tables.json).
+/// Other source fields pass on PascalCased (dropped with `strict_schema`).
+const COLUMNS: &[(&str, &str)] = &[
+    ("id", "Id"),
+    ("type", "ActionType"),
+    ("title", "Title"),
+    ("requestor", "Requestor"),
+    ("requestorComment", "RequestorComment"),
+    ("status", "Status"),
+    ("machineId", "DeviceId"),
+    ("computerDnsName", "DeviceName"),
+    ("creationDateTimeUtc", "CreationDateTimeUtc"),
+    ("lastUpdateDateTimeUtc", "LastUpdateDateTimeUtc"),
+    ("cancellationRequestor", "CancellationRequestor"),
+    ("cancellationComment", "CancellationComment"),
+    ("cancellationDateTimeUtc", "CancellationDateTimeUtc"),
+    ("errorHResult", "ErrorHResult"),
+    ("scope", "Scope"),
+    ("externalId", "ExternalId"),
+    ("requestSource", "RequestSource"),
+    ("relatedFileInfo", "RelatedFileInfo"),
+    ("commands", "Commands"),
+    ("troubleshootInfo", "TroubleshootInfo"),
+];
+
+pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let rec = input.record;
+    let f = |name: &str| format!("{NS}.{name}");
+    let mut d = Doc::new();
+    d.set("ecs.version", ECS_VERSION);
+    // The pipeline never removes event.original for this stream.
+    d.set("event.original", input.original);
+    d.set("observer.vendor", "Microsoft");
+    d.set("observer.product", "Defender for Endpoint");
+    d.set("event.kind", "event");
+
+    if let Some(action) = opt_str(rec, "type")? {
+        d.set(&f("type"), action);
+        d.set("event.action", action);
+        if let Some((_, category, kind)) = CATEGORIZATION.iter().find(|(t, _, _)| *t == action) {
+            // The script replaces the fields with the listed values.
+            d.set("event.category", category.to_vec());
+            d.set("event.type", kind.to_vec());
+        }
+    }
+    if let Some(status) = opt_str(rec, "status")? {
+        d.set(&f("status"), status);
+        match status.to_lowercase().as_str() {
+            "succeeded" => d.set("event.outcome", "success"),
+            "failed" => d.set("event.outcome", "failure"),
+            _ => {}
+        }
+    }
+    for (src, dst) in RENAMED {
+        d.set(&f(dst), opt_str(rec, src)?);
+    }
+    d.set(
+        &f("cancellation_date_time_utc"),
+        opt_es_date(rec, "cancellationDateTimeUtc")?,
+    );
+    if let Some(who) = opt_str(rec, "cancellationRequestor")? {
+        d.set(&f("cancellation_requestor"), who);
+        d.append("related.user", who);
+    }
+    d.set(&f("commands"), opt_array(rec, "commands")?.cloned());
+    if let Some(name) = opt_str(rec, "computerDnsName")? {
+        d.set(&f("computer_dns_name"), name);
+        d.set("host.name", name);
+        d.set("host.hostname", name);
+        d.append("related.hosts", name);
+    }
+    if let Some(created) = opt_es_date(rec, "creationDateTimeUtc")? {
+        d.set(&f("creation_date_time_utc"), created.as_str());
+        d.set("event.created", created);
+    }
+    d.set(&f("error_h_result"), opt_long(rec, "errorHResult")?);
+    // The API spells it externalId; Elastic's pipeline reads externalID. Both are taken.
+    for key in ["externalId", "externalID"] {
+        if let Some(ext) = opt_str(rec, key)? {
+            d.set(&f("external_id"), ext);
+            d.append("related.user", ext);
+        }
+    }
+    if let Some(id) = opt_str(rec, "id")? {
+        d.set(&f("id"), id);
+        d.set("event.id", id);
+    }
+    if let Some(updated) = opt_es_date(rec, "lastUpdateDateTimeUtc")? {
+        d.set(&f("last_update_date_time_utc"), updated.as_str());
+        d.set("@timestamp", updated);
+    }
+    if let Some(machine) = opt_str(rec, "machineId")? {
+        d.set(&f("machine_id"), machine);
+        d.set("host.id", machine);
+        d.append("related.hosts", machine);
+    }
+    if let Some(info) = opt_object(rec, "relatedFileInfo")? {
+        related_file(&mut d, info)?;
+    }
+    if let Some(who) = opt_str(rec, "requestor")? {
+        d.set(&f("requestor"), who);
+        d.set("user.name", who);
+        d.append("related.user", who);
+    }
+    d.set(
+        &f("troubleshoot_info"),
+        present(rec, "troubleshootInfo").cloned(),
+    );
+    if !input.opts.preserve_duplicate_custom_fields {
+        for name in DUPLICATES {
+            d.remove(&f(name));
+        }
+    }
+    d.prune_empty();
+    out.push(d.into_value());
+    Ok(())
 }
 
-pub(crate) fn to_sentinel(_input: &Input<'_>, _out: &mut Vec<Value>) -> Result<(), MapError> {
-    Err(MapError::new("machine_action: Sentinel mapping not written yet"))
+/// `relatedFileInfo` -> vendor fields, `related.hash` and `file.hash.<algorithm>`.
+fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> {
+    let at = |e: MapError| {
+        MapError::field(
+            format!("relatedFileInfo.{}", e.path.unwrap_or_default()),
+            e.message,
+        )
+    };
+    let id = opt_str(info, "fileIdentifier").map_err(at)?;
+    let kind = opt_str(info, "fileIdentifierType").map_err(at)?;
+    d.set(&format!("{NS}.related_file_info.file_identifier"), id);
+    d.set(
+        &format!("{NS}.related_file_info.file_identifier_type"),
+        kind,
+    );
+    d.append("related.hash", id);
+    if let (Some(id), Some(kind)) = (id, kind) {
+        let kind = kind.to_lowercase();
+        // Checked in Elastic's order: sha1, md5, sha256.
+        if let Some(algo) = ["sha1", "md5", "sha256"]
+            .into_iter()
+            .find(|a| kind.contains(a))
+        {
+            d.set(&format!("file.hash.{algo}"), id);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let rec = input.record;
+    let mut row = Map::new();
+    let times = ["lastUpdateDateTimeUtc", "creationDateTimeUtc"];
+    if let Some(t) = time_generated(rec, &times, input.opts.now.as_deref())? {
+        row.insert("TimeGenerated".into(), t.into());
+    }
+    for (key, v) in rec {
+        let column = match COLUMNS.iter().find(|(src, _)| src == key) {
+            Some((_, col)) => (*col).to_string(),
+            None if input.opts.strict_schema => continue,
+            // Elastic's spelling of externalId, and anything newer than this table.
+            None if key == "externalID" => "ExternalId".to_string(),
+            None => pascal(key),
+        };
+        if matches!(column.as_str(), "TimeGenerated" | "Type" | "TenantId") {
+            continue;
+        }
+        let v = column_value(SENTINEL_TABLE, &column, key, v)?;
+        if !v.is_null() && v != Value::Array(vec![]) {
+            row.insert(column, v);
+        }
+    }
+    row.insert("Type".into(), SENTINEL_TABLE.into());
+    out.push(Value::Object(row));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Options, Target};
+    use serde_json::json;
+
+    fn action() -> Value {
+        json!({
+            "id": "5a5a5a5a-0000-4000-8000-123456789abc",
+            "type": "StopAndQuarantineFile",
+            "title": null,
+            "requestor": "analyst@contoso.test",
+            "requestorComment": "Quarantine sample",
+            "status": "Failed",
+            "machineId": "0123456789abcdef0123456789abcdef01234567",
+            "computerDnsName": "srv-demo-02",
+            "creationDateTimeUtc": "2025-05-01T10:00:00.1111111Z",
+            "lastUpdateDateTimeUtc": "2025-05-01T10:05:00.2222222Z",
+            "cancellationRequestor": null,
+            "errorHResult": -2147467260,
+            "scope": null,
+            "externalId": null,
+            "requestSource": "PublicApi",
+            "relatedFileInfo": {"fileIdentifier": "0123456789abcdef0123456789abcdef01234567", "fileIdentifierType": "Sha1"},
+            "commands": [],
+            "troubleshootInfo": null
+        })
+    }
+
+    fn run(record: Value, opts: &Options) -> Result<Vec<Value>, MapError> {
+        let rec = record.as_object().cloned().unwrap_or_default();
+        let text = record.to_string();
+        let input = Input {
+            record: &rec,
+            original: &text,
+            opts,
+        };
+        let mut out = Vec::new();
+        match opts.target {
+            Target::Ecs => to_ecs(&input, &mut out)?,
+            Target::Sentinel => to_sentinel(&input, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn ecs_fields_like_elastic() {
+        let doc = &run(action(), &Options::default()).unwrap()[0];
+        assert_eq!(doc["@timestamp"], "2025-05-01T10:05:00.222Z");
+        assert_eq!(doc["event"]["created"], "2025-05-01T10:00:00.111Z");
+        assert_eq!(doc["event"]["category"], json!(["file"]));
+        assert_eq!(doc["event"]["type"], json!(["deletion"]));
+        assert_eq!(doc["event"]["outcome"], "failure");
+        assert_eq!(
+            doc["file"]["hash"]["sha1"],
+            "0123456789abcdef0123456789abcdef01234567"
+        );
+        assert_eq!(doc["user"]["name"], "analyst@contoso.test");
+        let m = &doc["microsoft_defender_endpoint"]["machine_action"];
+        assert_eq!(m["error_h_result"], -2147467260i64);
+        assert!(m.get("id").is_none(), "duplicates dropped by default");
+        assert!(m.get("commands").is_none(), "empty arrays removed");
+    }
+
+    #[test]
+    fn unknown_type_has_no_categorization() {
+        let mut a = action();
+        a["type"] = json!("SomethingNew");
+        let doc = &run(a, &Options::default()).unwrap()[0];
+        assert_eq!(doc["event"]["action"], "SomethingNew");
+        assert!(doc["event"].get("category").is_none());
+    }
+
+    #[test]
+    fn page_of_several_actions() {
+        let mapper = crate::Mapper::new(Options::default());
+        let page = json!({"value": [action(), action()]});
+        let mut docs = Vec::new();
+        mapper.map_value(page, &mut |o: crate::Output| docs.push(o));
+        assert_eq!(docs.len(), 2);
+        assert!(docs.iter().all(|d| !d.is_error()));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let mut a = action();
+        a["creationDateTimeUtc"] = json!("soon");
+        assert_eq!(
+            run(a, &Options::default()).unwrap_err().path.as_deref(),
+            Some("creationDateTimeUtc")
+        );
+        let mut a = action();
+        a["relatedFileInfo"]["fileIdentifier"] = json!(42);
+        let err = run(a, &Options::default()).unwrap_err();
+        assert_eq!(err.path.as_deref(), Some("relatedFileInfo.fileIdentifier"));
+    }
+
+    #[test]
+    fn sentinel_row_has_declared_columns_and_types() {
+        let opts = Options {
+            target: Target::Sentinel,
+            ..Options::default()
+        };
+        let row = run(action(), &opts).unwrap().remove(0);
+        let row = row.as_object().unwrap();
+        assert_eq!(row["Type"], SENTINEL_TABLE);
+        assert_eq!(row["TimeGenerated"], "2025-05-01T10:05:00.2222222Z");
+        assert_eq!(row["ActionType"], "StopAndQuarantineFile");
+        assert_eq!(row["ErrorHResult"], -2147467260i64);
+        assert_eq!(row["RelatedFileInfo"]["fileIdentifierType"], "Sha1");
+        let table = crate::sentinel::table(SENTINEL_TABLE).expect("declared in custom_tables.json");
+        assert_eq!(table.check_row(row), Vec::<String>::new());
+    }
+
+    #[test]
+    fn sentinel_wrong_type_names_the_field() {
+        let opts = Options {
+            target: Target::Sentinel,
+            ..Options::default()
+        };
+        let mut a = action();
+        a["errorHResult"] = json!("bad");
+        assert_eq!(
+            run(a, &opts).unwrap_err().path.as_deref(),
+            Some("errorHResult")
+        );
+    }
 }

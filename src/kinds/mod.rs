@@ -6,9 +6,12 @@ use crate::{Kind, MapError, Options, Output, Sink, Target};
 
 mod alert;
 mod graph_alert;
+mod graph_common;
+mod graph_evidence;
 mod incident;
 mod machine;
 mod machine_action;
+mod mde_common;
 mod stream;
 mod vulnerability;
 
@@ -44,8 +47,25 @@ pub(crate) fn map(
         Target::Ecs => ecs(&input, &mut docs)?,
         Target::Sentinel => sentinel(&input, &mut docs)?,
     }
-    for d in docs {
+    for mut d in docs {
+        if opts.target == Target::Ecs {
+            add_option_tags(&mut d, opts);
+        }
         sink.emit(Output::Document(d));
     }
     Ok(())
+}
+
+/// Elastic's agent tags documents with the integration options that shaped them; its expected
+/// documents carry them, so ours do too.
+fn add_option_tags(doc: &mut Value, opts: &Options) {
+    let Some(map) = doc.as_object_mut() else { return };
+    let mut d = crate::doc::Doc(std::mem::take(map));
+    if opts.preserve_original_event {
+        d.append("tags", "preserve_original_event");
+    }
+    if opts.preserve_duplicate_custom_fields {
+        d.append("tags", "preserve_duplicate_custom_fields");
+    }
+    *map = d.0;
 }

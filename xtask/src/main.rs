@@ -1,1 +1,77 @@
-fn main() {}
+//! `cargo xtask <task>`: the one entry point that people and CI use.
+//!
+//! - `test`: installs what the tests need, then runs formatting, lint and every test suite.
+//! - `sentinel-tables`: regenerates src/sentinel/tables.json from ../shared/sentinel/tables.json.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use serde_json::{json, Value};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command in the workspace root, echoing it; Err with the command line on failure.
+fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("xtask: $ {cmd} {}", args.join(" "));
+    let status = Command::new(cmd)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{cmd} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn test() -> Result<(), String> {
+    run("cargo", &["fmt", "--all", "--check"])?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    run("cargo", &["test", "--workspace"])?;
+    Ok(())
+}
+
+/// Writes src/sentinel/tables.json: Microsoft's column names and types, one table per line.
+fn sentinel_tables() -> Result<(), String> {
+    let shared = env::var("DEFENDER_BRIDGE_SHARED").map(PathBuf::from).unwrap_or_else(|_| root().join("../shared"));
+    let src = shared.join("sentinel/tables.json");
+    let text = std::fs::read_to_string(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", src.display()))?;
+    let tables = doc["tables"].as_object().ok_or("no `tables` object")?;
+    let mut out = format!("{{\"source\":{},\"tables\":{{\n", doc["source"]);
+    for (i, (name, cols)) in tables.iter().enumerate() {
+        let cols: Vec<Value> = cols
+            .as_array()
+            .ok_or(format!("{name}: columns are not a list"))?
+            .iter()
+            .map(|c| json!([c["name"], c["type"]]))
+            .collect();
+        let sep = if i + 1 < tables.len() { "," } else { "" };
+        out += &format!("{}:{}{sep}\n", Value::from(name.as_str()), Value::from(cols));
+    }
+    out += "}}\n";
+    let dst = root().join("src/sentinel/tables.json");
+    std::fs::write(&dst, out).map_err(|e| format!("{}: {e}", dst.display()))?;
+    eprintln!("xtask: wrote {} ({} tables)", dst.display(), tables.len());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "test" => test(),
+        "sentinel-tables" => sentinel_tables(),
+        _ => Err("usage: cargo xtask <test|sentinel-tables>".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The `defender` Fluent Bit input: a proxy plugin (`fluent-bit -e libdefender_bridge_fluentbit.so
+//! -i defender …`). Each instance runs a pull engine (its own tenant, sources and checkpoints);
+//! the 1-second collect callback hands over what the engine has ready, and a batch is
+//! acknowledged (its checkpoint may advance) only once Fluent Bit has copied it.
+//!
+//! The ABI, the exported symbols and every `unsafe` live in `defender-bridge-ffi`.
+#![forbid(unsafe_code)]
+
+use std::ffi::CStr;
+use std::sync::Arc;
+
+use defender_bridge::Output;
+use defender_bridge_ffi::{
+    sys, EventTime, Events, FfiError, HostConfig, HostLog, InitError, InputInstance, InputPlugin,
+};
+use defender_bridge_pull::{Batch, Engine, Level, Logger, PullConfig};
+use serde_json::Value;
+
+/// The plugin type behind the exported symbols.
+pub struct Defender;
+
+defender_bridge_ffi::export_input_plugin!(Defender);
+
+/// Sends the engine's lines to Fluent Bit's log (the engine already removed secrets).
+struct FluentBitLogger(HostLog);
+
+impl Logger for FluentBitLogger {
+    fn log(&self, level: Level, message: &str) {
+        self.0.log(level as i32, message)
+    }
+}
+
+impl InputPlugin for Defender {
+    const NAME: &'static CStr = c"defender";
+    const DESCRIPTION: &'static CStr =
+        c"Microsoft Defender for Endpoint / Defender XDR records as ECS documents or Sentinel rows";
+    type Instance = Instance;
+
+    fn init(config: &HostConfig<'_>, log: HostLog) -> Result<Instance, InitError> {
+        let settings = PullConfig::from_lookup(&|key| config.get(key))
+            .map_err(|e| InitError { kind: FfiError::Config, message: e.to_string() })?;
+        let max = settings.batch_max_records;
+        let summary = format!(
+            "starting: tenant {}, sources {}, target {:?}, state_dir {}",
+            settings.tenant_id,
+            settings.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(","),
+            settings.target,
+            settings.state_dir.as_ref().map_or("(none: checkpoints kept in memory)".to_string(), |d| d.display().to_string()),
+        );
+        log.log(sys::FLB_LOG_INFO, &summary);
+        let engine = Engine::start(settings, Arc::new(FluentBitLogger(log)))
+            .map_err(|e| InitError { kind: FfiError::Start, message: e.to_string() })?;
+        Ok(Instance { engine, max, log })
+    }
+}
+
+/// One `[INPUT] Name defender` section.
+pub struct Instance {
+    engine: Engine,
+    max: usize,
+    log: HostLog,
+}
+
+impl InputInstance for Instance {
+    type Delivery = Batch;
+
+    fn collect(&mut self, events: &mut Events) -> Option<Batch> {
+        let batch = self.engine.take(self.max)?;
+        for record in &batch.records {
+            events.push(event_time(record), record.value());
+        }
+        self.log.log(sys::FLB_LOG_DEBUG, &format!("handing over {} records ({} bytes)", events.len(), events.byte_len()));
+        Some(batch)
+    }
+
+    fn delivered(&mut self, delivery: Batch) {
+        delivery.ack();
+    }
+
+    fn exit(self) {
+        self.log.log(sys::FLB_LOG_INFO, "stopping");
+        self.engine.stop();
+    }
+}
+
+/// The event time: the record's own time (`@timestamp` in ECS, `TimeGenerated` in Sentinel
+/// rows), else now.
+fn event_time(record: &Output) -> EventTime {
+    let value = record.value();
+    ["@timestamp", "TimeGenerated"]
+        .iter()
+        .find_map(|k| value.get(*k).and_then(Value::as_str))
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .and_then(|t| {
+            Some(EventTime {
+                seconds: u32::try_from(t.timestamp()).ok()?,
+                nanoseconds: t.timestamp_subsec_nanos(),
+            })
+        })
+        .unwrap_or_else(EventTime::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_time_from_record() {
+        let t = event_time(&Output::Document(json!({"@timestamp": "2024-01-02T03:04:05.5Z"})));
+        assert_eq!(t, EventTime { seconds: 1_704_164_645, nanoseconds: 500_000_000 });
+        let t = event_time(&Output::Document(json!({"TimeGenerated": "2024-01-02T03:04:05Z"})));
+        assert_eq!(t.seconds, 1_704_164_645);
+        let now = EventTime::now().seconds;
+        assert!(event_time(&Output::Document(json!({"x": 1}))).seconds >= now);
+    }
+}

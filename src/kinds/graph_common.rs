@@ -1,0 +1,103 @@
+//! Pieces the Graph security `incident` and `alert` mappings share: the severity score, the
+//! start of every document, typed field access, and the Sentinel severity spelling.
+
+use serde_json::{Map, Value};
+
+use super::Input;
+use crate::doc::{es_date_str, Doc};
+use crate::{MapError, ECS_VERSION};
+
+/// Graph severity -> `event.severity` (Elastic's 21/47/73/99 scale; the incident fixture pins
+/// medium = 47 and high = 73; informational shares low's 21).
+pub(crate) fn severity_score(severity: &str) -> Option<i64> {
+    match severity.to_ascii_lowercase().as_str() {
+        "informational" | "low" => Some(21),
+        "medium" => Some(47),
+        "high" => Some(73),
+        "critical" => Some(99),
+        _ => None,
+    }
+}
+
+/// Graph severity -> Sentinel's spelling (`High`, `Medium`, `Low`, `Informational`).
+pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
+    match severity.to_ascii_lowercase().as_str() {
+        "high" | "critical" => Some("High"),
+        "medium" => Some("Medium"),
+        "low" => Some("Low"),
+        "informational" => Some("Informational"),
+        _ => None,
+    }
+}
+
+/// The start every Graph document shares: ECS version and `event.original` (the option tags
+/// are added by the dispatcher).
+pub(crate) fn base_doc(input: &Input<'_>) -> Doc {
+    let mut doc = Doc::new();
+    doc.set("ecs.version", ECS_VERSION);
+    if input.opts.preserve_original_event {
+        doc.set("event.original", input.original);
+    }
+    doc
+}
+
+/// A string field of the record; `Err` naming the field when it has another JSON type.
+pub(crate) fn opt_str<'a>(
+    rec: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'a str>, MapError> {
+    match rec.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(MapError::field(
+            path,
+            format!("expected a string, got {}", crate::error::type_name(other)),
+        )),
+    }
+}
+
+/// A date field in Elastic's date format; an unparsable date is an error naming the field
+/// (Elastic's `date` processor records an `error.message` and drops the value; we refuse).
+pub(crate) fn opt_date(
+    rec: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, MapError> {
+    match opt_str(rec, key, path)? {
+        None | Some("") => Ok(None),
+        Some(s) => es_date_str(s)
+            .map(Some)
+            .ok_or_else(|| MapError::field(path, format!("not a date: {s:?}"))),
+    }
+}
+
+/// `user@domain` -> (`user`, `domain`); `DOMAIN\user` -> (`user`, `DOMAIN`).
+pub(crate) fn split_user(s: &str) -> (Option<&str>, Option<&str>) {
+    if let Some((name, domain)) = s.rsplit_once('@') {
+        return (Some(name), Some(domain));
+    }
+    if let Some((domain, name)) = s.split_once('\\') {
+        return (Some(name), Some(domain));
+    }
+    (Some(s), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn severities() {
+        assert_eq!(severity_score("High"), Some(73));
+        assert_eq!(severity_score("unknownFutureValue"), None);
+        assert_eq!(sentinel_severity("informational"), Some("Informational"));
+    }
+
+    #[test]
+    fn users_split() {
+        assert_eq!(split_user("admin@contoso.com"), (Some("admin"), Some("contoso.com")));
+        assert_eq!(split_user("CONTOSO\\bob"), (Some("bob"), Some("CONTOSO")));
+    }
+}

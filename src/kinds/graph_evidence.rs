@@ -1,0 +1,555 @@
+//! Graph security alert evidence (`alert.evidence[]`, typed by `@odata.type`): Elastic's
+//! renames and ECS fields (port of the evidence part of m365_defender's `alert` pipeline), and
+//! the Sentinel entity list (`SecurityAlert.Entities`).
+//!
+//! Elastic runs every step over all evidence before the next step, so the order of values in
+//! `related.*` follows the step order below, not the evidence order; [`to_ecs`] does the same.
+//! Paths inside one evidence object use `/` because `@odata.type` itself contains a dot.
+
+use serde_json::{json, Map, Value};
+
+use crate::doc::{es_date_str, to_string_value, Doc};
+
+/// How a moved value is converted (Elastic's `convert` / `date` processors).
+#[derive(Clone, Copy, PartialEq)]
+enum Conv {
+    Keep,
+    Date,
+    Long,
+    Str,
+    Ip,
+    /// An array whose elements must be IP addresses; others are removed.
+    IpList,
+}
+
+/// One step: move `from` to `to` in every evidence object (in each element of `list` when
+/// set), converting, then append the value to each ECS field in `ecs`.
+struct Step {
+    list: Option<&'static str>,
+    from: &'static str,
+    to: &'static str,
+    conv: Conv,
+    ecs: &'static [&'static str],
+}
+
+const fn s(from: &'static str, to: &'static str, conv: Conv, ecs: &'static [&'static str]) -> Step {
+    Step { list: None, from, to, conv, ecs }
+}
+
+const fn each(from: &'static str, to: &'static str, ecs: &'static [&'static str]) -> Step {
+    Step { list: Some("loggedOnUsers"), from, to, conv: Conv::Keep, ecs }
+}
+
+use Conv::*;
+
+/// Elastic's evidence steps, in pipeline order. Fields not named here keep their name.
+const STEPS: &[Step] = &[
+    s("createdDateTime", "created_datetime", Date, &[]),
+    s("remediationStatus", "remediation_status", Keep, &[]),
+    s("ipInterfaces", "ip_interfaces", IpList, &[]),
+    s("detailedRoles", "detailed_roles", Keep, &[]),
+    s("remediationStatusDetails", "remediation_status_details", Keep, &[]),
+    s("@odata.type", "odata_type", Keep, &[]),
+    s("receivedDateTime", "received_datetime", Date, &["email.delivery_timestamp"]),
+    s("antiSpamDirection", "antispam_direction", Keep, &["email.direction"]),
+    s("subject", "subject", Keep, &["email.subject"]),
+    s("recipientEmailAddress", "recipient_email_address", Keep, &["related.user", "email.to.address"]),
+    s("attachmentsCount", "attachments_count", Long, &[]),
+    s("deliveryAction", "delivery_action", Keep, &[]),
+    s("deliveryLocation", "delivery_location", Keep, &[]),
+    s("internetMessageId", "internet_message_id", Keep, &[]),
+    s("networkMessageId", "network_message_id", Keep, &[]),
+    s("p1Sender/@odata.type", "p1_sender/odata_type", Keep, &[]),
+    s("p2Sender/@odata.type", "p2_sender/odata_type", Keep, &[]),
+    s("p1Sender/displayName", "p1_sender/display_name", Keep, &["related.user"]),
+    s("p1Sender/domainName", "p1_sender/domain_name", Keep, &["related.hosts"]),
+    s("p1Sender/emailAddress", "p1_sender/email_address", Keep, &["email.from.address", "related.user"]),
+    s("p2Sender/displayName", "p2_sender/display_name", Keep, &["related.user"]),
+    s("p2Sender/domainName", "p2_sender/domain_name", Keep, &["related.hosts"]),
+    s("p2Sender/emailAddress", "p2_sender/email_address", Keep, &["email.from.address", "related.user"]),
+    s("senderIp", "sender_ip", Ip, &["related.ip"]),
+    s("threatDetectionMethods", "threat_detection_methods", Keep, &[]),
+    s("urlCount", "url_count", Long, &[]),
+    s("instanceId", "instance_id", Str, &["cloud.instance.id"]),
+    s("instanceName", "instance_name", Keep, &["cloud.instance.name"]),
+    s("appId", "app_id", Str, &[]),
+    s("displayName", "display_name", Keep, &[]),
+    s("saasAppId", "saas_app_id", Str, &[]),
+    s("vmMetadata/cloudProvider", "vm_metadata/cloud_provider", Keep, &[]),
+    s("mdeDeviceId", "mde_device_id", Keep, &["related.hosts"]),
+    s("osPlatform", "os_platform", Keep, &["host.os.name", "related.hosts"]),
+    s("version", "version", Keep, &["host.os.version", "related.hosts"]),
+    s("azureAdDeviceId", "azure_ad_device_id", Keep, &[]),
+    s("defenderAvStatus", "defender_av_status", Keep, &[]),
+    s("deviceDnsName", "device_dns_name", Keep, &["related.hosts"]),
+    s("firstSeenDateTime", "first_seen_datetime", Date, &[]),
+    s("healthStatus", "health_status", Keep, &[]),
+    each("accountName", "account_name", &["related.user"]),
+    each("domainName", "domain_name", &["related.hosts"]),
+    each("@odata.type", "odata_type", &[]),
+    s("loggedOnUsers", "logged_on_users", Keep, &[]),
+    s("onboardingStatus", "onboarding_status", Keep, &[]),
+    s("osBuild", "os_build", Str, &[]),
+    s("rbacGroupId", "rbac_group/id", Str, &[]),
+    s("rbacGroupName", "rbac_group/name", Keep, &[]),
+    s("riskScore", "risk_score", Keep, &[]),
+    s("vmMetadata/@odata.type", "vm_metadata/odata_type", Keep, &[]),
+    s("vmMetadata/resourceId", "vm_metadata/resource_id", Keep, &[]),
+    s("vmMetadata/subscriptionId", "vm_metadata/subscription_id", Keep, &[]),
+    s("vmMetadata/vmId", "vm_metadata/vm_id", Keep, &[]),
+    s("detectionStatus", "detection_status", Keep, &["event.action"]),
+    s("fileDetails/@odata.type", "file_details/odata_type", Keep, &[]),
+    s("fileDetails/sha1", "file_details/sha1", Keep, &["file.hash.sha1", "related.hash"]),
+    s("fileDetails/sha256", "file_details/sha256", Keep, &["file.hash.sha256", "related.hash"]),
+    s("fileDetails/fileName", "file_details/name", Keep, &["file.name"]),
+    s("fileDetails/filePath", "file_details/path", Keep, &["file.path"]),
+    s("fileDetails/fileSize", "file_details/size", Long, &[]),
+    s("fileDetails/filePublisher", "file_details/publisher", Keep, &[]),
+    s("fileDetails/issuer", "file_details/issuer", Keep, &[]),
+    s("fileDetails/signer", "file_details/signer", Keep, &[]),
+    s("ipAddress", "ip_address", Ip, &["host.ip", "related.ip"]),
+    s("userAccount/@odata.type", "user_account/odata_type", Keep, &[]),
+    s("userAccount/domainName", "user_account/domain_name", Keep, &["related.hosts"]),
+    s("userAccount/azureAdUserId", "user_account/azure_ad_user_id", Keep, &["related.user"]),
+    s("userAccount/userPrincipalName", "user_account/user_principal_name", Keep, &["related.user"]),
+    s("primaryAddress", "primary_address", Keep, &[]),
+    s("userAccount/accountName", "user_account/account_name", Keep, &["related.user"]),
+    s("userAccount/userSid", "user_account/user_sid", Keep, &["related.user"]),
+    s("clusterBy", "cluster_by", Keep, &[]),
+    s("clusterByValue", "cluster_by_value", Keep, &[]),
+    s("emailCount", "email_count", Long, &[]),
+    s("networkMessageIds", "network_message_ids", Keep, &[]),
+    s("objectId", "object_id", Keep, &[]),
+    s("processCommandLine", "process/command_line", Keep, &["process.command_line"]),
+    s("imageFile/@odata.type", "image_file/odata_type", Keep, &[]),
+    s("imageFile/sha1", "image_file/sha1", Keep, &["process.hash.sha1", "related.hash"]),
+    s("imageFile/sha256", "image_file/sha256", Keep, &["process.hash.sha256", "related.hash"]),
+    s("parentProcessImageFile/@odata.type", "parent_process/image_file/odata_type", Keep, &[]),
+    s("parentProcessImageFile/sha1", "parent_process/image_file/sha1", Keep, &["process.parent.hash.sha1", "related.hash"]),
+    s("parentProcessImageFile/sha256", "parent_process/image_file/sha256", Keep, &["process.parent.hash.sha256", "related.hash"]),
+    s("parentProcessId", "parent_process/id", Long, &[]),
+    s("parentProcessCreationDateTime", "parent_process/creation_datetime", Date, &["process.parent.start"]),
+    s("processId", "process/id", Long, &[]),
+    s("processCreationDateTime", "process/creation_datetime", Date, &["process.start"]),
+    s("imageFile/fileName", "image_file/name", Keep, &[]),
+    s("imageFile/filePath", "image_file/path", Keep, &[]),
+    s("imageFile/filePublisher", "image_file/publisher", Keep, &[]),
+    s("imageFile/fileSize", "image_file/size", Long, &[]),
+    s("imageFile/issuer", "image_file/issuer", Keep, &[]),
+    s("imageFile/signer", "image_file/signer", Keep, &[]),
+    s("parentProcessImageFile/fileName", "parent_process/image_file/name", Keep, &[]),
+    s("parentProcessImageFile/filePath", "parent_process/image_file/path", Keep, &[]),
+    s("parentProcessImageFile/filePublisher", "parent_process/image_file/publisher", Keep, &[]),
+    s("parentProcessImageFile/fileSize", "parent_process/image_file/size", Long, &[]),
+    s("parentProcessImageFile/issuer", "parent_process/image_file/issuer", Keep, &[]),
+    s("parentProcessImageFile/signer", "parent_process/image_file/signer", Keep, &[]),
+    s("registryHive", "registry_hive", Keep, &["registry.hive"]),
+    s("registryKey", "registry_key", Keep, &["registry.key"]),
+    s("registryValueType", "registry_value_type", Keep, &["registry.data.type"]),
+    s("registryValue", "registry_value", Keep, &["registry.value"]),
+    s("registryValueName", "registry_value_name", Keep, &[]),
+    s("securityGroupId", "security_group_id", Keep, &["group.id"]),
+];
+
+/// Evidence `@odata.type` -> `event.category` (Elastic's category script; `registry` gives
+/// `event.type: access`, the others `info`).
+pub(crate) const CATEGORIES: &[(&str, &str)] = &[
+    ("#microsoft.graph.security.analyzedMessageEvidence", "email"),
+    ("#microsoft.graph.security.mailboxEvidence", "email"),
+    ("#microsoft.graph.security.mailClusterEvidence", "email"),
+    ("#microsoft.graph.security.deviceEvidence", "host"),
+    ("#microsoft.graph.security.fileEvidence", "file"),
+    ("#microsoft.graph.security.ipEvidence", "network"),
+    ("#microsoft.graph.security.processEvidence", "process"),
+    ("#microsoft.graph.security.registryValueEvidence", "registry"),
+    ("#microsoft.graph.security.registryKeyEvidence", "registry"),
+    ("#microsoft.graph.security.userEvidence", "iam"),
+    ("#microsoft.graph.security.securityGroupEvidence", "iam"),
+];
+
+/// Evidence fields that duplicate ECS fields; removed unless `preserve_duplicate_custom_fields`.
+const DUPLICATES: &[&str] = &[
+    "ip_address", "detection_status", "received_datetime", "antispam_direction", "subject",
+    "recipient_email_address", "instance_id", "instance_name", "vm_metadata/cloud_provider",
+    "os_platform", "version", "file_details/sha1", "file_details/sha256", "file_details/name",
+    "file_details/path", "file_details/size", "process/command_line", "image_file/sha1",
+    "image_file/sha256", "parent_process/image_file/sha1", "parent_process/image_file/sha256",
+    "parent_process/id", "parent_process/creation_datetime", "process/id",
+    "process/creation_datetime", "registry_value_type", "registry_hive", "registry_key",
+    "registry_value", "security_group_id",
+];
+
+// ---- paths inside one evidence object ("a/b/c") ----
+
+fn take(obj: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    match path.split_once('/') {
+        None => obj.shift_remove(path),
+        Some((head, rest)) => take(obj.get_mut(head)?.as_object_mut()?, rest),
+    }
+}
+
+fn get<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match path.split_once('/') {
+        None => obj.get(path),
+        Some((head, rest)) => get(obj.get(head)?.as_object()?, rest),
+    }
+}
+
+fn put(obj: &mut Map<String, Value>, path: &str, v: Value) {
+    match path.split_once('/') {
+        None => {
+            obj.insert(path.to_string(), v);
+        }
+        Some((head, rest)) => {
+            let slot = obj.entry(head).or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(m) = slot {
+                put(m, rest, v);
+            }
+        }
+    }
+}
+
+fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Elastic's conversion; `None` drops the value (Elastic's `on_failure: remove`).
+fn convert(v: Value, conv: Conv) -> Option<Value> {
+    match conv {
+        Keep => Some(v),
+        Date => v.as_str().and_then(es_date_str).map(Value::String),
+        Str => to_string_value(&v).map(Value::String),
+        Long => match &v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(v),
+            Value::Number(n) => n.as_f64().map(|f| Value::from(f as i64)),
+            Value::String(s) => s.trim().parse::<i64>().ok().map(Value::from),
+            _ => None,
+        },
+        Ip => v.as_str().filter(|s| is_ip(s)).map(|_| v.clone()),
+        IpList => match v {
+            Value::Array(a) => Some(Value::Array(
+                a.into_iter().filter(|x| x.as_str().is_some_and(is_ip)).collect(),
+            )),
+            other => Some(other),
+        },
+    }
+}
+
+fn apply(step: &Step, obj: &mut Map<String, Value>, doc: &mut Doc) {
+    let Some(v) = take(obj, step.from) else { return };
+    if v.is_null() {
+        return;
+    }
+    let Some(v) = convert(v, step.conv) else { return };
+    for field in step.ecs {
+        if let Some(s) = to_string_value(&v).filter(|s| !s.is_empty() && !v.is_array() && !v.is_object()) {
+            // Elastic appends through a mustache template: the value arrives as a string.
+            doc.append(field, s);
+        }
+    }
+    put(obj, step.to, v);
+}
+
+/// Maps the evidence list: ECS fields go into `doc`, the renamed evidence objects are returned
+/// (for `m365_defender.<…>.evidence`). Non-object evidence entries are kept as they are.
+pub(crate) fn to_ecs(evidence: &[Value], doc: &mut Doc, preserve_duplicates: bool) -> Vec<Value> {
+    let mut items: Vec<Value> = evidence.to_vec();
+    for step in STEPS {
+        for item in items.iter_mut() {
+            let Some(obj) = item.as_object_mut() else { continue };
+            match step.list {
+                None => apply(step, obj, doc),
+                Some(list) => {
+                    if let Some(Value::Array(users)) = obj.get_mut(list) {
+                        for u in users.iter_mut().filter_map(Value::as_object_mut) {
+                            apply(step, u, doc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ecs_by_type(&items, doc);
+    if !preserve_duplicates {
+        for obj in items.iter_mut().filter_map(Value::as_object_mut) {
+            for path in DUPLICATES {
+                take(obj, path);
+            }
+        }
+    }
+    items
+}
+
+/// Elastic's two scripts that set ECS fields by evidence type (sorted, de-duplicated arrays).
+fn ecs_by_type(items: &[Value], doc: &mut Doc) {
+    let mut sets: Vec<(&str, Vec<Value>)> = Vec::new();
+    let mut add = |field: &'static str, v: Option<&Value>| {
+        let Some(v) = v.filter(|v| !v.is_null()) else { return };
+        match sets.iter_mut().find(|(f, _)| *f == field) {
+            Some((_, vs)) => {
+                if !vs.contains(v) {
+                    vs.push(v.clone())
+                }
+            }
+            None => sets.push((field, vec![v.clone()])),
+        }
+    };
+    for obj in items.iter().filter_map(Value::as_object) {
+        let ty = obj.get("odata_type").and_then(Value::as_str).unwrap_or("");
+        let kind = ty.rsplit('.').next().unwrap_or("");
+        match kind {
+            "securityGroupEvidence" => add("group.name", get(obj, "display_name")),
+            "deviceEvidence" => add("host.id", get(obj, "mde_device_id")),
+            "mailboxEvidence" | "userEvidence" => {
+                add("user.domain", get(obj, "user_account/domain_name"));
+                add("user.id", get(obj, "user_account/azure_ad_user_id"));
+                add("user.email", get(obj, "user_account/user_principal_name"));
+                add("user.name", get(obj, "user_account/account_name"));
+            }
+            "processEvidence" => {
+                add("process.user.id", get(obj, "user_account/azure_ad_user_id"));
+                add("process.user.name", get(obj, "user_account/account_name"));
+                add("process.pid", get(obj, "process/id"));
+                add("process.parent.pid", get(obj, "parent_process/id"));
+            }
+            "fileEvidence" => add("file.size", get(obj, "file_details/size")),
+            _ => {}
+        }
+        if get(obj, "vm_metadata/cloud_provider")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.eq_ignore_ascii_case("azure"))
+        {
+            add("cloud.provider", Some(&Value::from("azure")));
+        }
+    }
+    for (field, mut vs) in sets {
+        vs.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => a.to_string().cmp(&b.to_string()),
+        });
+        doc.set(field, Value::Array(vs));
+    }
+}
+
+/// `event.category` / `event.type` from the evidence types and the determination (Elastic's
+/// category script: sorted sets).
+pub(crate) fn categories(evidence: &[Value], determination: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let mut cats: Vec<String> = Vec::new();
+    let mut types: Vec<String> = Vec::new();
+    let add = |cat: &str, cats: &mut Vec<String>, types: &mut Vec<String>| {
+        if !cats.iter().any(|c| c == cat) {
+            cats.push(cat.to_string());
+        }
+        // Elastic decides the type from the whole category set so far.
+        let t = if cats.iter().any(|c| c == "registry") {
+            "access"
+        } else if cats.iter().any(|c| c == "threat") {
+            "indicator"
+        } else {
+            "info"
+        };
+        if !types.iter().any(|x| x == t) {
+            types.push(t.to_string());
+        }
+    };
+    for e in evidence {
+        let ty = e.get("@odata.type").and_then(Value::as_str).unwrap_or("");
+        if let Some((_, cat)) = CATEGORIES.iter().find(|(t, _)| *t == ty) {
+            add(cat, &mut cats, &mut types);
+        }
+    }
+    if let Some(d) = determination {
+        let cat = match d.to_ascii_lowercase().as_str() {
+            "malware" | "malicioususeractivity" => Some("malware"),
+            "phishing" => Some("email"),
+            "apt" => Some("threat"),
+            _ => None,
+        };
+        if let Some(cat) = cat {
+            let t = if cats.iter().any(|c| c == "threat") || cat == "threat" { "indicator" } else { "info" };
+            if !cats.iter().any(|c| c == cat) {
+                cats.push(cat.to_string());
+            }
+            if !types.iter().any(|x| x == t) {
+                types.push(t.to_string());
+            }
+        }
+    }
+    cats.sort();
+    types.sort();
+    (cats, types)
+}
+
+// ---- Sentinel entities ----
+
+/// Evidence `@odata.type` (last segment) -> Sentinel entity `Type`, and the evidence fields
+/// copied into the entity as (evidence path, entity property).
+const ENTITIES: &[(&str, &str, &[(&str, &str)])] = &[
+    ("deviceEvidence", "host", &[
+        ("deviceDnsName", "HostName"), ("mdeDeviceId", "MdatpDeviceId"),
+        ("azureAdDeviceId", "AzureID"), ("osPlatform", "OSFamily"), ("version", "OSVersion"),
+    ]),
+    ("userEvidence", "account", &[
+        ("userAccount/accountName", "Name"), ("userAccount/domainName", "NTDomain"),
+        ("userAccount/userSid", "Sid"), ("userAccount/azureAdUserId", "AadUserId"),
+        ("userAccount/userPrincipalName", "UPNSuffix"), ("userAccount/displayName", "DisplayName"),
+    ]),
+    ("processEvidence", "process", &[
+        ("processId", "ProcessId"), ("processCommandLine", "CommandLine"),
+        ("processCreationDateTime", "CreationTimeUtc"),
+    ]),
+    ("fileEvidence", "file", &[
+        ("fileDetails/fileName", "Name"), ("fileDetails/filePath", "Directory"),
+    ]),
+    ("ipEvidence", "ip", &[("ipAddress", "Address")]),
+    ("urlEvidence", "url", &[("url", "Url")]),
+    ("mailboxEvidence", "mailbox", &[
+        ("primaryAddress", "MailboxPrimaryAddress"), ("displayName", "DisplayName"),
+        ("userAccount/userPrincipalName", "Upn"), ("userAccount/azureAdUserId", "AadId"),
+    ]),
+    ("registryKeyEvidence", "registry-key", &[("registryHive", "Hive"), ("registryKey", "Key")]),
+    ("registryValueEvidence", "registry-value", &[
+        ("registryValueName", "Name"), ("registryValue", "Value"), ("registryValueType", "ValueType"),
+    ]),
+    ("cloudApplicationEvidence", "cloud-application", &[
+        ("appId", "AppId"), ("displayName", "Name"), ("instanceName", "InstanceName"),
+    ]),
+    ("analyzedMessageEvidence", "mailMessage", &[
+        ("networkMessageId", "NetworkMessageId"), ("recipientEmailAddress", "Recipient"),
+        ("subject", "Subject"), ("senderIp", "SenderIP"), ("internetMessageId", "InternetMessageId"),
+    ]),
+    ("mailClusterEvidence", "mailCluster", &[("clusterBy", "ClusterQueryType"), ("clusterByValue", "Query")]),
+    ("securityGroupEvidence", "security-group", &[("displayName", "DistinguishedName"), ("securityGroupId", "ObjectGuid")]),
+    ("azureResourceEvidence", "azure-resource", &[("resourceId", "ResourceId")]),
+];
+
+/// The Sentinel entity list for the evidence: one object per evidence with `$id` (1-based)
+/// and `Type`; evidence types with no entity mapping keep their `@odata.type` name as `Type`.
+/// File hashes become `FileHashes` entries; a UPN is split into `Name`/`UPNSuffix` as Sentinel
+/// does for accounts.
+pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, e) in evidence.iter().enumerate() {
+        let Some(obj) = e.as_object() else { continue };
+        let ty = obj.get("@odata.type").and_then(Value::as_str).unwrap_or("");
+        let short = ty.rsplit('.').next().unwrap_or(ty);
+        let mut ent = Map::new();
+        ent.insert("$id".into(), Value::String((i + 1).to_string()));
+        let (etype, fields) = ENTITIES
+            .iter()
+            .find(|(t, _, _)| *t == short)
+            .map(|(_, et, f)| (*et, *f))
+            .unwrap_or((short, &[]));
+        ent.insert("Type".into(), etype.into());
+        for (src, dst) in fields {
+            if let Some(v) = get(obj, src).filter(|v| !v.is_null()) {
+                ent.insert((*dst).to_string(), v.clone());
+            }
+        }
+        if etype == "account" {
+            if let Some((name, suffix)) = get(obj, "userAccount/userPrincipalName")
+                .and_then(Value::as_str)
+                .and_then(|u| u.split_once('@'))
+            {
+                ent.entry("Name").or_insert_with(|| name.into());
+                ent.insert("UPNSuffix".into(), suffix.into());
+            }
+        }
+        let file = match etype {
+            "file" => get(obj, "fileDetails"),
+            "process" => get(obj, "imageFile"),
+            _ => None,
+        };
+        if let Some(f) = file.and_then(Value::as_object) {
+            let hashes: Vec<Value> = [("sha1", "SHA1"), ("sha256", "SHA256"), ("md5", "MD5")]
+                .iter()
+                .filter_map(|(k, alg)| {
+                    f.get(*k).and_then(Value::as_str).map(|h| json!({"Algorithm": alg, "Value": h, "Type": "filehash"}))
+                })
+                .collect();
+            if !hashes.is_empty() {
+                ent.insert("FileHashes".into(), Value::Array(hashes));
+            }
+            if etype == "process" {
+                if let Some(n) = f.get("fileName").filter(|v| !v.is_null()) {
+                    ent.insert("ImageFileName".into(), n.clone());
+                }
+            }
+        }
+        for (k, dst) in [("verdict", "Verdict"), ("remediationStatus", "RemediationStatus")] {
+            if let Some(v) = obj.get(k).filter(|v| !v.is_null()) {
+                ent.insert(dst.into(), v.clone());
+            }
+        }
+        out.push(Value::Object(ent));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Value> {
+        serde_json::from_value(json!([
+            {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": "clw555test",
+             "mdeDeviceId": "505d", "osPlatform": "Windows11", "version": "22H2", "osBuild": 22621, "rbacGroupId": 0,
+             "ipInterfaces": ["192.168.5.65", "not-ip"], "loggedOnUsers": [{"accountName": "bob", "domainName": "AzureAD"}]},
+            {"@odata.type": "#microsoft.graph.security.processEvidence", "processId": 8224, "parentProcessId": 5772,
+             "processCommandLine": "powershell.exe -x", "imageFile": {"fileName": "powershell.exe", "sha1": "a72c", "fileSize": 491520},
+             "userAccount": {"accountName": "bob", "userSid": "S-1-5"}},
+            {"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": "127.0.0.1"},
+            {"@odata.type": "#microsoft.graph.security.registryValueEvidence", "registryKey": "SOFTWARE\\Run", "registryHive": "HKEY_LOCAL_MACHINE", "registryValueName": "x"}
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn ecs_fields_and_renames() {
+        let mut doc = Doc::new();
+        let ev = to_ecs(&sample(), &mut doc, true);
+        assert_eq!(ev[0]["os_build"], "22621");
+        assert_eq!(ev[0]["rbac_group"]["id"], "0");
+        assert_eq!(ev[0]["ip_interfaces"], json!(["192.168.5.65"]));
+        assert_eq!(ev[0]["logged_on_users"][0]["account_name"], "bob");
+        assert_eq!(ev[1]["image_file"]["name"], "powershell.exe");
+        assert_eq!(ev[1]["process"]["id"], 8224);
+        assert_eq!(doc.get("host.id"), Some(&json!(["505d"])));
+        assert_eq!(doc.get("host.ip"), Some(&json!(["127.0.0.1"])));
+        assert_eq!(doc.get("process.pid"), Some(&json!([8224])));
+        assert_eq!(doc.get("registry.key"), Some(&json!(["SOFTWARE\\Run"])));
+        assert_eq!(doc.get("related.hash"), Some(&json!(["a72c"])));
+        assert_eq!(doc.get("related.hosts"), Some(&json!(["505d", "Windows11", "22H2", "clw555test", "AzureAD"])));
+    }
+
+    #[test]
+    fn duplicates_removed_without_preserve() {
+        let mut doc = Doc::new();
+        let ev = to_ecs(&sample(), &mut doc, false);
+        assert!(ev[2].get("ip_address").is_none());
+        assert!(ev[1]["process"].get("id").is_none());
+        assert_eq!(ev[1]["process"], json!({}));
+    }
+
+    #[test]
+    fn categories_sorted() {
+        let (c, t) = categories(&sample(), Some("apt"));
+        assert_eq!(c, vec!["host", "network", "process", "registry", "threat"]);
+        assert_eq!(t, vec!["access", "indicator", "info"]);
+    }
+
+    #[test]
+    fn entities_have_ids_and_types() {
+        let e = entities(&sample());
+        assert_eq!(e[0]["$id"], "1");
+        assert_eq!(e[0]["Type"], "host");
+        assert_eq!(e[0]["HostName"], "clw555test");
+        assert_eq!(e[1]["Type"], "process");
+        assert_eq!(e[1]["FileHashes"][0]["Algorithm"], "SHA1");
+        assert_eq!(e[2]["Address"], "127.0.0.1");
+        assert_eq!(e[3]["Type"], "registry-value");
+    }
+}

@@ -1,0 +1,77 @@
+//! `BehaviorInfo` and `BehaviorEntities`: Elastic sends them through `pipeline_alert` (see
+//! `alert`) with `event.kind: event` and these extra columns. Era: integration 5.x (the
+//! `test-behavior` fixture).
+
+use super::alert;
+use super::common::{convert_string, date, prop, renames};
+use super::xdr_helpers::copy;
+use super::Record;
+use crate::doc::Doc;
+use crate::MapError;
+
+/// Behavior columns renamed as they are.
+const RENAMES: &[(&str, &str)] = &[
+    ("BehaviorId", "m365_defender.event.behavior_id"),
+    ("ActionType", "m365_defender.event.action.type"),
+    ("Description", "m365_defender.event.description"),
+    ("DataSources", "m365_defender.event.data_sources"),
+    ("EntityRole", "m365_defender.event.entity_role"),
+    ("DetailedEntityRole", "m365_defender.event.detailed_entity_role"),
+    ("CloudPlatform", "m365_defender.event.cloud_platform"),
+    ("CloudResourceId", "m365_defender.event.cloud_resource_id"),
+    ("CloudResourceType", "m365_defender.event.cloud_resource_type"),
+    ("CloudSubscriptionId", "m365_defender.event.cloud_subscription_id"),
+];
+
+/// Behavior time columns, through Elastic's `date` processor.
+const DATES: &[(&str, &str)] = &[
+    ("StartTime", "m365_defender.event.start_time"),
+    ("EndTime", "m365_defender.event.end_time"),
+];
+
+pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    alert::pipeline(rec, doc, "event", columns)?;
+    // A behavior has no alert id: its own id identifies the event.
+    if doc.get("event.id").is_none() {
+        copy(doc, "m365_defender.event.behavior_id", "event.id");
+    }
+    Ok(())
+}
+
+fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    let p = rec.props;
+    renames(doc, p, RENAMES);
+    for (from, to) in DATES {
+        date(doc, prop(p, from), to);
+    }
+    convert_string(doc, p, "EmailClusterId", "m365_defender.event.email.cluster_id");
+    copy(doc, "m365_defender.event.cloud_platform", "cloud.provider");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use serde_json::{json, Map, Value};
+
+    #[test]
+    fn behavior_is_an_event_with_its_own_id() {
+        let props: Map<String, Value> = json!({"BehaviorId": "b-1", "Severity": "High", "CloudPlatform": "Azure",
+            "StartTime": "2026-02-16T08:20:58Z", "EmailClusterId": 42})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        let env = Map::new();
+        let opts = Options::default();
+        let rec = Record { table: "BehaviorInfo", props: &props, envelope: &env, opts: &opts };
+        let mut d = Doc::new();
+        map(&rec, &mut d).unwrap();
+        assert_eq!(d.get_str("event.kind"), Some("event"));
+        assert_eq!(d.get_str("event.id"), Some("b-1"));
+        assert_eq!(d.get("event.severity"), Some(&json!(73)));
+        assert_eq!(d.get_str("cloud.provider"), Some("Azure"));
+        assert_eq!(d.get_str("m365_defender.event.start_time"), Some("2026-02-16T08:20:58.000Z"));
+        assert_eq!(d.get_str("m365_defender.event.email.cluster_id"), Some("42"));
+    }
+}

@@ -1,0 +1,403 @@
+//! ECS `file`, `dll`, `host`, `registry`, `source`/`destination`, `user`, `dns`, `network`,
+//! `event.action`/`event.outcome` and `observer` fields of the Device tables.
+
+use serde_json::Value;
+
+use super::Ctx;
+use crate::doc::Doc;
+use crate::kinds::stream::common::{copy, render};
+use crate::MapError;
+
+const EV: &str = "m365_defender.event";
+
+/// File columns copied to `file.*` outside process events.
+const FILE: &[(&str, &str)] = &[
+    ("md5", "file.hash.md5"),
+    ("sha1", "file.hash.sha1"),
+    ("sha256", "file.hash.sha256"),
+    ("file.name", "file.name"),
+    ("file.size", "file.size"),
+];
+
+/// Certificate and signature columns (any table).
+const CERT: &[(&str, &str)] = &[
+    ("certificate.expiration_time", "file.x509.not_after"),
+    ("certificate.serial_number", "file.x509.serial_number"),
+];
+const SIGNATURE: &[(&str, &str)] = &[
+    ("signer", "file.code_signature.subject_name"),
+    ("is_signed", "file.code_signature.exists"),
+    ("is_trusted", "file.code_signature.trusted"),
+];
+
+const DLL_HASHES: &[(&str, &str)] = &[
+    ("md5", "dll.hash.md5"),
+    ("sha1", "dll.hash.sha1"),
+    ("sha256", "dll.hash.sha256"),
+    ("file.name", "dll.name"),
+];
+
+/// Registry hives and their abbreviations.
+const HIVES: &[(&str, &str)] = &[
+    ("HKEY_CURRENT_USER", "HKCU"),
+    ("HKEY_LOCAL_MACHINE", "HKLM"),
+    ("HKEY_USERS", "HKU"),
+    ("HKEY_CLASSES_ROOT", "HKCR"),
+    ("HKEY_CURRENT_CONFIG", "HKCC"),
+];
+
+/// DNS fields of DNS inspections.
+const DNS: &[(&str, &str)] = &[
+    ("dns.query", "dns.question.name"),
+    ("dns.qclass_name", "dns.question.class"),
+    ("dns.qtype_name", "dns.question.type"),
+    ("dns.rcode_name", "dns.response_code"),
+    ("dns.answers", "dns.answers"),
+    ("dns.header_flags", "dns.header_flags"),
+];
+
+/// `event.action` for file and registry action types.
+const ACTIONS: &[(&str, &str, &str)] = &[
+    ("file", "filedeleted", "deletion"),
+    ("file", "filemodified", "modification"),
+    ("file", "filerenamed", "rename"),
+    ("file", "filecreated", "creation"),
+    ("registry", "registrykeycreated", "creation"),
+    ("registry", "registryvalueset", "modification"),
+];
+
+fn ev(field: &str) -> String {
+    format!("{EV}.{field}")
+}
+
+pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    host(ctx, doc)?;
+    registry(doc);
+    source_destination(ctx, doc);
+    user(ctx, doc);
+    if ctx.has("network") && ctx.action_contains("dnsconnectioninspected") {
+        for (from, to) in DNS {
+            copy(doc, &ev(from), to);
+        }
+    }
+    network(ctx, doc);
+    action_outcome(ctx, doc);
+    copy(doc, &ev("client_version"), "observer.version");
+    copy(doc, &ev("device.category"), "observer.type");
+    Ok(())
+}
+
+/// `file.*` (not for process events and DeviceEvents, where the file is the process) and `dll.*`.
+pub(super) fn file_and_dll(ctx: &Ctx<'_>, doc: &mut Doc) {
+    if ctx.any_cat() && !ctx.has("process") && !ctx.is("DeviceEvents") {
+        copy(doc, &ev("folder_path"), "file.path");
+        split_path(doc);
+        for (from, to) in FILE {
+            copy(doc, &ev(from), to);
+        }
+    }
+    for (from, to) in CERT {
+        copy(doc, &ev(from), to);
+    }
+    if doc.get(&ev("issuer")).is_some() {
+        let issuer = render(doc, &ev("issuer"));
+        super::push(doc, "file.x509.issuer.common_name", &issuer);
+    }
+    for (from, to) in SIGNATURE {
+        copy(doc, &ev(from), to);
+    }
+
+    let image_load = ctx.any_cat() && ctx.is("DeviceImageLoadEvents");
+    let driver = ctx.has("driver");
+    if image_load {
+        copy(doc, &ev("folder_path"), "dll.path");
+    }
+    if driver {
+        let path = format!("{}\\{}", render(doc, &ev("folder_path")), render(doc, &ev("file.name")));
+        doc.set("dll.path", path);
+    }
+    if image_load || driver {
+        for (from, to) in DLL_HASHES {
+            copy(doc, &ev(from), to);
+        }
+    }
+    if image_load {
+        copy(doc, &ev("file.size"), "dll.Ext.size");
+    }
+}
+
+/// `file.name`, `file.directory`, `file.extension` from `file.path` (backslash paths when there
+/// is a backslash, else slash paths; the extension is taken from the whole path, as Elastic does).
+fn split_path(doc: &mut Doc) {
+    let Some(path) = doc.get_str("file.path").map(str::to_string) else {
+        return;
+    };
+    if path.chars().count() <= 1 {
+        return;
+    }
+    let idx = if path.contains('\\') { path.rfind('\\') } else { path.rfind('/') };
+    if let Some(idx) = idx {
+        if doc.get("file.name").is_none() {
+            doc.set("file.name", &path[idx + 1..]);
+        }
+        doc.set("file.directory", &path[..idx]);
+        if let Some(ext) = path.rfind('.') {
+            if doc.get("file.extension").is_none() {
+                doc.set("file.extension", &path[ext + 1..]);
+            }
+        }
+    }
+}
+
+fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    copy(doc, &ev("device.name"), "host.name");
+    if let Some(name) = doc.get_str("host.name") {
+        let lower = name.to_lowercase();
+        doc.set("host.name", lower);
+    }
+    copy(doc, &ev("device.id"), "host.id");
+    if doc.get(&ev("public_ip.value")).is_some_and(|v| v.as_str() != Some("")) {
+        let ip = render(doc, &ev("public_ip.value"));
+        super::push(doc, "host.ip", &ip);
+    }
+    copy(doc, &ev("os.architecture"), "host.architecture");
+    let platform = match doc.get(&ev("os.platform")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.to_lowercase()),
+        Some(other) => {
+            return Err(MapError::field(
+                "properties.OSPlatform",
+                format!("expected a string, got {}", crate::error::type_name(other)),
+            ))
+        }
+    };
+    for os in ["windows", "linux", "macos"] {
+        if platform.as_deref().is_some_and(|p| p.contains(os)) {
+            doc.set("host.os.type", os);
+        }
+    }
+    let has_sid = |f: &str| doc.get(&ev(f)).is_some();
+    let ip_sid = has_sid("initiating_process.account_sid");
+    let windows = ["api", "registry", "library", "driver"].iter().any(|c| ctx.has(c))
+        || (ctx.has("file") && (ip_sid || has_sid("request.account_sid")))
+        || (ctx.has("process") && ip_sid)
+        || (ctx.has("authentication") && (ip_sid || has_sid("account.sid")))
+        || (ctx.has("network") && ip_sid);
+    if windows {
+        doc.set("host.os.type", "windows");
+    }
+    copy(doc, &ev("os.platform"), "host.os.full");
+    copy(doc, &ev("os.distribution"), "host.os.platform");
+    copy(doc, &ev("os.version"), "host.os.version");
+    copy(doc, &ev("device.type"), "host.type");
+
+    if let Some(mac) = doc.get_str(&ev("mac_address")) {
+        let mac = mac.replace([':', '.'], "-").to_uppercase();
+        doc.set(&ev("mac_address"), mac.as_str());
+        if !mac.is_empty() {
+            doc.append("host.mac", dash_pairs(&mac));
+        }
+    }
+    Ok(())
+}
+
+/// The pipeline's `gsub` of `(..)(?!$)` with `$1-`: a dash after every pair of characters that
+/// is not at the end.
+fn dash_pairs(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i + 2 < chars.len() {
+        out.extend(&chars[i..i + 2]);
+        out.push('-');
+        i += 2;
+    }
+    out.extend(&chars[i..]);
+    out
+}
+
+fn registry(doc: &mut Doc) {
+    let key = doc.get_str(&ev("registry.key")).filter(|k| !k.is_empty()).map(str::to_string);
+    let prev = doc.get_str(&ev("previous.registry_key")).filter(|k| !k.is_empty()).map(str::to_string);
+    if let Some(k) = key.as_ref().or(prev.as_ref()) {
+        let hive_full = k.split('\\').next().unwrap_or("");
+        if let Some((_, abbr)) = HIVES.iter().find(|(full, _)| *full == hive_full) {
+            doc.set("registry.hive", *abbr);
+        }
+    }
+    let strip = |k: &str| k.replace("HKEY_CURRENT_USER\\", "").replace("HKEY_LOCAL_MACHINE\\", "");
+    if let Some(k) = &key {
+        doc.set("registry.key", strip(k));
+    } else if let Some(p) = &prev {
+        if doc.get("registry.key").is_none() {
+            doc.set("registry.key", strip(p));
+        }
+    }
+    copy(doc, &ev("registry.value_name"), "registry.value");
+    if doc.get("registry.value").is_none() {
+        copy(doc, &ev("previous.registry_value_name"), "registry.value");
+    }
+    if doc.get_str("registry.key").is_some_and(|k| !k.is_empty()) && doc.get("registry.value").is_some() {
+        let path = format!(
+            "{}\\{}\\{}",
+            render(doc, "registry.hive"),
+            render(doc, "registry.key"),
+            render(doc, "registry.value")
+        );
+        doc.set("registry.path", path);
+    }
+    for from in ["registry.value_data", "previous.registry_value_data"] {
+        if doc.get(&ev(from)).is_some() {
+            let data = render(doc, &ev(from));
+            doc.append("registry.data.strings", data);
+        }
+    }
+    copy(doc, &ev("registry.value_type"), "registry.data.type");
+}
+
+fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
+    let dir = doc.get(&ev("network_direction")).cloned();
+    let dir = dir.as_ref().and_then(Value::as_str);
+    let no_dir = doc.get(&ev("network_direction")).is_none();
+    let auth = ctx.has("authentication");
+    let net = ctx.has("network");
+    let any = ctx.any_cat();
+    let (net_in, net_out) = (net && dir == Some("In"), net && dir == Some("Out"));
+
+    let rules: [(bool, &str, &str); 14] = [
+        (auth, "remote.ip", "source.ip"),
+        (net_in, "remote.ip", "source.ip"),
+        (any && !auth && no_dir, "local.ip", "source.ip"),
+        (net_out, "local.ip", "source.ip"),
+        (ctx.has("file"), "request.source_ip", "source.ip"),
+        (net_in, "remote.port", "source.port"),
+        (auth, "remote.port", "source.port"),
+        (any && !auth, "local.port", "source.port"),
+        (net_out, "local.port", "source.port"),
+        (true, "request.source_port", "source.port"),
+        (true, "remote.device_name", "source.domain"),
+        (net_out, "remote.ip", "destination.ip"),
+        (any && !auth && no_dir, "remote.ip", "destination.ip"),
+        (net_in, "local.ip", "destination.ip"),
+    ];
+    for (when, from, to) in rules {
+        if when {
+            copy(doc, &ev(from), to);
+        }
+    }
+    if net && doc.get("destination.ip").is_some() {
+        copy(doc, "destination.ip", "destination.address");
+    }
+    for (when, from) in [(any && !auth && no_dir, "remote.port"), (net_out, "remote.port"), (net_in, "local.port")] {
+        if when {
+            copy(doc, &ev(from), "destination.port");
+        }
+    }
+}
+
+fn user(ctx: &Ctx<'_>, doc: &mut Doc) {
+    let initiating = ["library", "registry", "network", "driver", "api"].iter().any(|c| ctx.has(c));
+    copy(doc, &ev("account.name"), "user.name");
+    copy(doc, &ev("request.account_domain"), "user.domain");
+    copy(doc, &ev("request.account_name"), "user.name");
+    if initiating && doc.get("user.name").is_none() {
+        copy(doc, &ev("initiating_process.account_name"), "user.name");
+    }
+    copy(doc, &ev("account.domain"), "user.domain");
+    if initiating && doc.get("user.domain").is_none() {
+        copy(doc, &ev("initiating_process.account_domain"), "user.domain");
+    }
+    copy(doc, &ev("account.sid"), "user.id");
+    if (initiating || ctx.has("file")) && doc.get("user.id").is_none() {
+        copy(doc, &ev("initiating_process.account_sid"), "user.id");
+    }
+    if ctx.has("file") && doc.get("user.id").is_none() {
+        copy(doc, &ev("request.account_sid"), "user.id");
+    }
+}
+
+fn network(ctx: &Ctx<'_>, doc: &mut Doc) {
+    copy(doc, &ev("protocol"), "network.protocol");
+    copy(doc, &ev("request.protocol"), "network.protocol");
+    if let Some(p) = doc.get_str("network.protocol") {
+        let lower = p.to_lowercase();
+        doc.set("network.protocol", lower);
+    }
+    if ctx.action_contains("dns") {
+        doc.set("network.protocol", "dns");
+    }
+    if ctx.has("network") {
+        let direction = match doc.get(&ev("network_direction")) {
+            None => Some("unknown"),
+            Some(v) if v.as_str() == Some("In") => Some("inbound"),
+            Some(v) if v.as_str() == Some("Out") => Some("outbound"),
+            Some(_) => None,
+        };
+        if let Some(d) = direction {
+            doc.set("network.direction", d);
+        }
+    }
+}
+
+fn action_outcome(ctx: &Ctx<'_>, doc: &mut Doc) {
+    let action = ctx.action.as_deref();
+    for (cat, from, to) in ACTIONS {
+        if ctx.has(cat) && action == Some(*from) {
+            doc.set("event.action", *to);
+        }
+    }
+    if ctx.has("driver") {
+        doc.set("event.action", "load");
+    }
+    if ctx.has("process") && action == Some("processcreated") {
+        doc.set("event.action", "start");
+    }
+    if ctx.any_cat() && !ctx.has("file") && doc.get("event.action").is_none() {
+        copy(doc, &ev("action.type"), "event.action");
+    }
+    if let Some(a) = doc.get_str("event.action") {
+        let a = a.to_lowercase().replace(' ', "-");
+        doc.set("event.action", a);
+    }
+    if ctx.is("DeviceLogonEvents") {
+        let failed = doc.get(&ev("failure_reason")).is_some_and(|v| v.as_str() != Some(""));
+        doc.set("event.outcome", if failed { "failure" } else { "success" });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mac_gets_dashes_between_pairs() {
+        assert_eq!(dash_pairs("001122AABBCC"), "00-11-22-AA-BB-CC");
+        assert_eq!(dash_pairs("AB"), "AB");
+    }
+
+    #[test]
+    fn registry_key_hive_and_path() {
+        let mut d = Doc::new();
+        d.set("m365_defender.event.registry.key", "HKEY_LOCAL_MACHINE\\SOFTWARE\\X");
+        d.set("m365_defender.event.registry.value_name", "V");
+        d.set("m365_defender.event.registry.value_data", 1);
+        registry(&mut d);
+        assert_eq!(d.get_str("registry.hive"), Some("HKLM"));
+        assert_eq!(d.get_str("registry.key"), Some("SOFTWARE\\X"));
+        assert_eq!(d.get_str("registry.path"), Some("HKLM\\SOFTWARE\\X\\V"));
+        assert_eq!(d.get("registry.data.strings"), Some(&json!(["1"])));
+    }
+
+    #[test]
+    fn inbound_connection_swaps_source_and_destination() {
+        let mut d = Doc::new();
+        d.set("m365_defender.event.network_direction", "In");
+        d.set("m365_defender.event.remote.ip", "1.1.1.1");
+        d.set("m365_defender.event.local.ip", "10.0.0.1");
+        let ctx = Ctx { table: "DeviceNetworkEvents", cats: vec!["network"], action: None };
+        source_destination(&ctx, &mut d);
+        assert_eq!(d.get_str("source.ip"), Some("1.1.1.1"));
+        assert_eq!(d.get_str("destination.ip"), Some("10.0.0.1"));
+    }
+}

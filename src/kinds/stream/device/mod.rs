@@ -1,0 +1,224 @@
+//! Device* tables (DeviceEvents, DeviceFileEvents, DeviceImageLoadEvents, DeviceInfo,
+//! DeviceLogonEvents, DeviceNetworkEvents, DeviceNetworkInfo, DeviceProcessEvents,
+//! DeviceRegistryEvents, DeviceFileCertificateInfo): Elastic's `pipeline_device` sub-pipeline.
+//!
+//! The sub-pipeline runs in this order, and so does [`map`]: categorisation from the table and
+//! `ActionType` ([`Ctx::new`]), the columns into `m365_defender.event.*` ([`columns`]), the ECS
+//! file/dll/process fields ([`process`]), host/registry/network/user fields ([`ecs`]), then URL,
+//! geo, `related.*` and the removal of duplicated vendor fields ([`tail`]).
+
+use serde_json::Value;
+
+use super::Record;
+use crate::doc::Doc;
+use crate::MapError;
+
+mod columns;
+mod ecs;
+mod process;
+mod tail;
+
+/// The `event.category` a table always gets (DeviceEvents and DeviceInfo are handled apart).
+/// Elastic tests `category.toLowerCase().contains(…)`, the same as comparing table names here.
+fn table_category(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "DeviceFileEvents" | "DeviceFileCertificateInfo" => "file",
+        "DeviceProcessEvents" => "process",
+        "DeviceImageLoadEvents" => "library",
+        "DeviceNetworkEvents" | "DeviceNetworkInfo" => "network",
+        "DeviceRegistryEvents" => "registry",
+        _ => return None,
+    })
+}
+
+/// `event.type` values appended when the lower-cased `ActionType` contains a marker, in the
+/// pipeline's order (after the file-specific ones).
+const TYPE_BY_ACTION: &[(&[&str], &str)] = &[
+    (&["connectionsuccess", "driverload"], "start"),
+    (&["connectionfailed"], "denied"),
+    (&["connectionrequest", "listeningconnectioncreated", "processcreated"], "start"),
+    (&["inboundconnectionaccepted"], "start"),
+    (&["registrykeycreated"], "creation"),
+    (&["registrykeydeleted", "registryvaluedeleted"], "deletion"),
+    (&["registrykeyrenamed", "registryvalueset"], "change"),
+];
+
+/// What the later steps of the sub-pipeline branch on.
+pub(super) struct Ctx<'a> {
+    pub table: &'a str,
+    /// `event.category` as built here (empty: Elastic's `event.category == null`).
+    pub cats: Vec<&'static str>,
+    /// `m365_defender.event.action.type`, lower-cased (after `*ImageLoaded` became `load`).
+    pub action: Option<String>,
+}
+
+impl Ctx<'_> {
+    pub fn has(&self, cat: &str) -> bool {
+        self.cats.contains(&cat)
+    }
+    pub fn any_cat(&self) -> bool {
+        !self.cats.is_empty()
+    }
+    pub fn is(&self, table: &str) -> bool {
+        self.table == table
+    }
+    pub fn action_contains(&self, marker: &str) -> bool {
+        self.action.as_deref().is_some_and(|a| a.contains(marker))
+    }
+}
+
+pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    let action_type = match rec.props.get("ActionType") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(other) => {
+            return Err(MapError::field(
+                "properties.ActionType",
+                format!("expected a string, got {}", crate::error::type_name(other)),
+            ))
+        }
+    };
+    doc.set("event.kind", "event");
+    let cats = categories(rec.table, action_type);
+    for t in event_types(rec.table, &cats, action_type) {
+        push(doc, "event.type", t);
+    }
+    let action_type = action_type.map(|a| {
+        if a.to_lowercase().contains("imageloaded") {
+            "load"
+        } else {
+            a
+        }
+    });
+    let ctx = Ctx {
+        table: rec.table,
+        cats,
+        action: action_type.map(str::to_lowercase),
+    };
+    for c in &ctx.cats {
+        doc.append("event.category", *c);
+    }
+
+    columns::map(rec.props, action_type, &ctx, doc)?;
+    ecs::file_and_dll(&ctx, doc);
+    process::map(&ctx, doc);
+    ecs::map(&ctx, doc)?;
+    tail::map(rec, &ctx, doc);
+    Ok(())
+}
+
+/// `event.category`, in the order the pipeline appends.
+fn categories(table: &str, action: Option<&str>) -> Vec<&'static str> {
+    let lc = action.map(str::to_lowercase);
+    let act = lc.as_deref();
+    let mut cats = Vec::new();
+    let events = table == "DeviceEvents";
+    let api = events && act.is_some_and(|a| a.ends_with("apicall"));
+    let driver = act.is_some_and(|a| a.contains("driverload"));
+    if table == "DeviceLogonEvents" {
+        cats.push("authentication");
+    }
+    if table == "DeviceInfo" || (events && act.is_some() && !api && !driver) {
+        cats.push("host");
+    }
+    if api {
+        cats.push("api");
+    }
+    if driver {
+        cats.push("driver");
+    }
+    cats.extend(table_category(table));
+    cats
+}
+
+/// `event.type`, in the order the pipeline appends (duplicates kept, as `append` does).
+fn event_types(table: &str, cats: &[&str], action: Option<&str>) -> Vec<&'static str> {
+    let lc = action.map(str::to_lowercase);
+    let act = lc.as_deref().unwrap_or("");
+    let has_act = action.is_some();
+    let has = |c: &str| cats.contains(&c);
+    let mut types: Vec<&'static str> = Vec::new();
+    let info_markers = ["connectionfound", "networksignatureinspected", "devicenetworkinfo"];
+    if has("authentication") || has("host") || (has_act && info_markers.iter().any(|m| act.contains(m))) {
+        types.push("info");
+    }
+    if has("file") && has_act {
+        match act {
+            "filedeleted" => types.push("deletion"),
+            "filemodified" | "filerenamed" => types.push("change"),
+            "filecreated" => types.push("creation"),
+            _ => {}
+        }
+    }
+    if has("file") && types.is_empty() {
+        types.push("info");
+    }
+    for (markers, t) in TYPE_BY_ACTION {
+        if has_act && markers.iter().any(|m| act.contains(m)) {
+            types.push(t);
+        }
+        // The third rule also fires for every image load that has an ActionType.
+        if has_act && markers[0] == "connectionrequest" && table == "DeviceImageLoadEvents"
+            && !markers.iter().any(|m| act.contains(m))
+        {
+            types.push(t);
+        }
+    }
+    if has("network") && has_act && act.contains("dnsconnectioninspected") {
+        types.push("protocol");
+    }
+    if has("api") && types.is_empty() && has_act {
+        if act.starts_with("open") {
+            types.push("access");
+        } else if act.starts_with("write") {
+            types.push("change");
+        }
+    }
+    if (has("network") || has("api")) && types.is_empty() {
+        types.push("info");
+    }
+    types
+}
+
+/// Elastic's `append` with duplicates allowed (its default).
+fn push(doc: &mut Doc, path: &str, value: &str) {
+    match doc.get(path) {
+        Some(Value::Array(items)) => {
+            let mut items = items.clone();
+            items.push(Value::from(value));
+            doc.set(path, items);
+        }
+        _ => doc.set(path, vec![Value::from(value)]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deviceevents_split_into_host_api_driver() {
+        assert_eq!(categories("DeviceEvents", Some("DpapiAccessed")), ["host"]);
+        assert_eq!(categories("DeviceEvents", Some("OpenProcessApiCall")), ["api"]);
+        assert_eq!(categories("DeviceEvents", Some("DriverLoad")), ["driver"]);
+        assert!(categories("DeviceEvents", None).is_empty());
+        assert_eq!(categories("DeviceLogonEvents", Some("LogonSuccess")), ["authentication"]);
+        assert_eq!(categories("DeviceNetworkInfo", None), ["network"]);
+    }
+
+    #[test]
+    fn event_types_follow_action() {
+        let t = |table, action| {
+            let cats = categories(table, action);
+            event_types(table, &cats, action)
+        };
+        assert_eq!(t("DeviceEvents", Some("OpenProcessApiCall")), ["access"]);
+        assert_eq!(t("DeviceEvents", Some("DriverLoad")), ["start"]);
+        assert_eq!(t("DeviceFileEvents", Some("FileRenamed")), ["change"]);
+        assert_eq!(t("DeviceFileCertificateInfo", None), ["info"]);
+        assert_eq!(t("DeviceImageLoadEvents", Some("ImageLoaded")), ["start"]);
+        assert_eq!(t("DeviceNetworkEvents", Some("DnsConnectionInspected")), ["protocol"]);
+        assert_eq!(t("DeviceNetworkEvents", Some("ConnectionAcknowledged")), ["info"]);
+        assert_eq!(t("DeviceRegistryEvents", Some("RegistryValueSet")), ["change"]);
+    }
+}

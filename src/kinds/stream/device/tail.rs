@@ -1,0 +1,274 @@
+//! The end of the Device sub-pipeline: `url.*` from the remote URL, geo enrichment, `related.*`
+//! and the removal of vendor fields that were copied to ECS.
+
+use serde_json::{Map, Value};
+
+use super::Ctx;
+use crate::doc::Doc;
+use crate::kinds::stream::common::{copy, related, remove_custom_duplicates, render};
+use crate::kinds::stream::Record;
+
+const EV: &str = "m365_defender.event";
+
+/// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
+const RELATED: &[(&str, &str)] = &[
+    ("related.hosts", "host.id"),
+    ("related.hosts", "host.name"),
+    ("related.hosts", "user.domain"),
+    ("related.hosts", "m365_defender.event.initiating_process.account_domain"),
+    ("related.user", "user.name"),
+    ("related.user", "m365_defender.event.initiating_process.account_name"),
+    ("related.ip", "m365_defender.event.file.origin_ip"),
+    ("related.ip", "source.ip"),
+    ("related.ip", "destination.ip"),
+];
+
+/// `related.hash` sources. The pipeline appends a parent hash when the process hash (not the
+/// parent's) is present, rendering a missing parent hash as `""`; that is reproduced.
+const RELATED_HASH: &[(&str, &str)] = &[
+    ("file.hash.md5", "file.hash.md5"),
+    ("file.hash.sha1", "file.hash.sha1"),
+    ("file.hash.sha256", "file.hash.sha256"),
+    ("process.hash.md5", "process.hash.md5"),
+    ("process.hash.sha1", "process.hash.sha1"),
+    ("process.hash.sha256", "process.hash.sha256"),
+    ("process.hash.md5", "process.parent.hash.md5"),
+    ("process.hash.sha1", "process.parent.hash.sha1"),
+    ("process.hash.sha256", "process.parent.hash.sha256"),
+    ("m365_defender.event.issuer_hash", "m365_defender.event.issuer_hash"),
+    ("m365_defender.event.signer_hash", "m365_defender.event.signer_hash"),
+];
+
+/// Vendor fields removed unless `preserve_duplicate_custom_fields`.
+const DUPLICATES: &[&str] = &[
+    "folder_path", "md5", "sha1", "sha256", "file.name", "file.size", "file.origin_referrer_url",
+    "device.name", "device.id", "process.version_info_company_name",
+    "process.version_info_product_name", "process.version_info_product_version",
+    "process.version_info_file_description", "initiating_process.file_name",
+    "initiating_process.version_info_product_version",
+    "initiating_process.version_info_file_description",
+    "initiating_process.version_info_original_file_name", "initiating_process.file_size",
+    "initiating_process.version_info_company_name", "initiating_process.version_info_product_name",
+    "initiating_process.folder_path", "initiating_process.command_line", "initiating_process.md5",
+    "initiating_process.sha1", "initiating_process.sha256", "initiating_process.parent_id",
+    "initiating_process.id", "initiating_process.parent_file_name",
+    "initiating_process.parent_creation_time", "initiating_process.signature_status",
+    "registry.key", "registry.value_name", "registry.value_data", "public_ip.value", "local.ip",
+    "remote.ip", "request.source_ip", "local.port", "remote.port", "request.source_port",
+    "account.name", "account.sid", "certificate.expiration_time", "certificate.serial_number",
+    "protocol", "request.protocol", "request.account_domain", "request.account_name",
+    "os.architecture", "os.platform", "os.distribution", "os.version", "device.type",
+    "account.domain", "mac_address", "client_version", "device.category", "action.type",
+    "is_signed", "signer", "issuer", "is_trusted", "dns.qclass_name", "dns.query",
+    "dns.qtype_name", "dns.rcode_name", "dns.answers", "dns.header_flags",
+];
+
+pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
+    if let Some(url) = doc.get_str(&format!("{EV}.remote.url")).filter(|u| !u.is_empty()) {
+        if let Some(parts) = uri_parts(url) {
+            for (k, v) in parts {
+                doc.set(&format!("url.{k}"), v);
+            }
+        }
+    }
+    copy(doc, &format!("{EV}.file.origin_referrer_url"), "http.request.referrer");
+    geo(rec, doc);
+
+    for (field, from) in RELATED {
+        if doc.get(from).is_some() {
+            related(doc, field, doc.get(from).cloned().as_ref());
+        }
+    }
+    if let Some(Value::Array(ips)) = doc.get("host.ip").cloned() {
+        for ip in &ips {
+            related(doc, "related.ip", Some(ip));
+        }
+    }
+    for from in ["ipv4_dhcp", "ipv6_dhcp"] {
+        let path = format!("{EV}.{from}");
+        related(doc, "related.ip", doc.get(&path).cloned().as_ref());
+    }
+    for (when, from) in RELATED_HASH {
+        if doc.get(when).is_some() {
+            let v = render(doc, from);
+            doc.append("related.hash", v);
+        }
+    }
+    let fields: Vec<String> = DUPLICATES.iter().map(|f| format!("{EV}.{f}")).collect();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    remove_custom_duplicates(rec.opts, doc, &fields);
+}
+
+/// `geoip` on `host.ip` (first address with data), `source.ip` and `destination.ip`, with
+/// AS data for source and destination, through the caller's [`crate::GeoLookup`].
+fn geo(rec: &Record<'_>, doc: &mut Doc) {
+    let Some(geo) = rec.opts.geo.as_ref() else {
+        return;
+    };
+    let host_ips: Vec<String> = match doc.get("host.ip") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => vec![],
+    };
+    if let Some(city) = host_ips.iter().find_map(|ip| geo.city(ip)) {
+        doc.set("host.geo", Value::Object(city));
+    }
+    for side in ["source", "destination"] {
+        let Some(ip) = doc.get_str(&format!("{side}.ip")).map(str::to_string) else {
+            continue;
+        };
+        if let Some(city) = geo.city(&ip) {
+            doc.set(&format!("{side}.geo"), Value::Object(city));
+        }
+        if let Some(asn) = geo.asn(&ip) {
+            doc.set(&format!("{side}.as"), Value::Object(asn));
+        }
+    }
+}
+
+/// Elastic's `uri_parts` (java.net.URI): scheme, domain (IPv6 kept in brackets), port, path,
+/// extension (of the last path segment), query, fragment, user info; `url.original` kept.
+/// `None` when the text is not a URI.
+pub(crate) fn uri_parts(s: &str) -> Option<Map<String, Value>> {
+    const ILLEGAL: &[char] = &[' ', '"', '<', '>', '\\', '^', '`', '{', '|', '}'];
+    if s.chars().any(|c| ILLEGAL.contains(&c) || c.is_control()) {
+        return None;
+    }
+    let mut parts = Map::new();
+    let (rest, fragment) = match s.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (s, None),
+    };
+    let scheme_end = rest.find(':').filter(|&i| {
+        let head = &rest[..i];
+        let mut chars = head.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let (scheme, rest) = match scheme_end {
+        Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    if let Some(f) = fragment {
+        parts.insert("fragment".into(), Value::from(percent_decode(f)));
+    }
+    if scheme.is_some() && !rest.starts_with('/') {
+        // Opaque URI (`mailto:x`): no host, no path.
+        parts.insert("scheme".into(), Value::from(scheme.unwrap_or_default()));
+        parts.insert("original".into(), Value::from(s));
+        return Some(parts);
+    }
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match rest.strip_prefix("//") {
+        Some(a) => match a.find('/') {
+            Some(i) => (Some(&a[..i]), &a[i..]),
+            None => (Some(a), ""),
+        },
+        None => (None, rest),
+    };
+    if let Some(auth) = authority {
+        let (user_info, host_port) = match auth.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, auth),
+        };
+        let (host, port) = split_host_port(host_port);
+        if let Some(h) = host {
+            parts.insert("domain".into(), Value::from(h));
+            if let Some(p) = port {
+                parts.insert("port".into(), Value::from(p));
+            }
+            if let Some(u) = user_info {
+                parts.insert("user_info".into(), Value::from(percent_decode(u)));
+                if let Some((name, pass)) = u.split_once(':') {
+                    parts.insert("username".into(), Value::from(percent_decode(name)));
+                    parts.insert("password".into(), Value::from(percent_decode(pass)));
+                }
+            }
+        }
+    }
+    let path = percent_decode(path);
+    if let Some(seg) = path.rfind('/').map(|i| &path[i..]) {
+        if let Some(dot) = seg.rfind('.') {
+            parts.insert("extension".into(), Value::from(&seg[dot + 1..]));
+        }
+    }
+    parts.insert("path".into(), Value::from(path));
+    if let Some(q) = query {
+        parts.insert("query".into(), Value::from(percent_decode(q)));
+    }
+    if let Some(sc) = scheme {
+        parts.insert("scheme".into(), Value::from(sc));
+    }
+    parts.insert("original".into(), Value::from(s));
+    Some(parts)
+}
+
+/// Host and port of a server authority; a host java.net.URI would not accept gives `None`.
+fn split_host_port(hp: &str) -> (Option<&str>, Option<u16>) {
+    let (host, port) = if hp.starts_with('[') {
+        match hp.find(']') {
+            Some(i) => (&hp[..=i], hp[i + 1..].strip_prefix(':')),
+            None => return (None, None),
+        }
+    } else {
+        match hp.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hp, None),
+        }
+    };
+    let valid = host.starts_with('[')
+        || (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+    if !valid {
+        return (None, None);
+    }
+    let port = match port {
+        Some(p) if !p.is_empty() => match p.parse::<u16>() {
+            Ok(n) => Some(n),
+            Err(_) => return (None, None),
+        },
+        _ => None,
+    };
+    (Some(host), port)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn uri_parts_like_elastic() {
+        let p = uri_parts("http://[fe80::1]:5357/a/b.txt?q=1").unwrap();
+        assert_eq!(p["domain"], json!("[fe80::1]"));
+        assert_eq!(p["port"], json!(5357));
+        assert_eq!(p["path"], json!("/a/b.txt"));
+        assert_eq!(p["extension"], json!("txt"));
+        assert_eq!(p["query"], json!("q=1"));
+        let p = uri_parts("subdomain.domain.tld").unwrap();
+        assert_eq!(p["path"], json!("subdomain.domain.tld"));
+        assert!(p.get("extension").is_none() && p.get("domain").is_none());
+        assert!(uri_parts("http://a b").is_none());
+    }
+}

@@ -1,0 +1,210 @@
+//! Streaming-API (advanced hunting) record -> row of the Log Analytics table it came from.
+//!
+//! | source                          | target          | rule                                          |
+//! |---------------------------------|-----------------|-----------------------------------------------|
+//! | `category` `AdvancedHunting-X`  | `Type`          | `X` (the table name)                          |
+//! | `properties.Timestamp`          | `TimeGenerated` | ISO-8601 UTC; else the envelope `time`        |
+//! | `tenantId`                      | `TenantId`      | as is                                         |
+//! | `properties.<Col>`              | `<Col>`         | coerced to the column's type (table schema)   |
+//! | `properties.<other>`            | `<other>`       | JSON type kept; dropped with `strict_schema`  |
+//!
+//! Tables with no embedded schema (Email*, Identity*, Cloud*, …) get their properties as they
+//! arrive: there is no column type to coerce to, and guessing would change values silently.
+//! `Timestamp` becomes `TimeGenerated` and is not a column of its own when the table has a
+//! schema without a `Timestamp` column (Microsoft's Defender XDR connector does the same).
+
+use serde_json::{Map, Value};
+
+use super::super::Input;
+use crate::sentinel::{self, ColumnType, Table};
+use crate::MapError;
+
+const CATEGORY_PREFIX: &str = "AdvancedHunting-";
+
+pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let rec = input.record;
+    let category = rec
+        .get("category")
+        .and_then(Value::as_str)
+        .ok_or_else(|| MapError::field("category", "missing or not a string"))?;
+    let table_name = category.strip_prefix(CATEGORY_PREFIX).unwrap_or(category);
+    if table_name.is_empty() {
+        return Err(MapError::field("category", format!("no table name in {category:?}")));
+    }
+    let props = match rec.get("properties") {
+        Some(Value::Object(p)) => p,
+        Some(_) => return Err(MapError::field("properties", "expected an object")),
+        None => return Err(MapError::field("properties", "missing")),
+    };
+    let schema = sentinel::table(table_name);
+
+    let mut row = Map::new();
+    row.insert("TimeGenerated".into(), Value::String(time_generated(rec, props)?));
+    for (name, value) in props {
+        if let Some((name, value)) = column(schema, name, value, input.opts.strict_schema)? {
+            row.insert(name, value);
+        }
+    }
+    if let Some(tenant) = rec.get("tenantId").filter(|v| !v.is_null()) {
+        let tenant = tenant
+            .as_str()
+            .ok_or_else(|| MapError::field("tenantId", "expected a string"))?;
+        row.insert("TenantId".into(), Value::String(tenant.to_string()));
+    }
+    row.insert("Type".into(), Value::String(table_name.to_string()));
+    out.push(Value::Object(row));
+    Ok(())
+}
+
+/// `properties.Timestamp`, else the envelope's `time`, as ISO-8601 UTC.
+fn time_generated(rec: &Map<String, Value>, props: &Map<String, Value>) -> Result<String, MapError> {
+    for (path, v) in [("properties.Timestamp", props.get("Timestamp")), ("time", rec.get("time"))] {
+        match v {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) if s.is_empty() => continue,
+            Some(Value::String(s)) => {
+                return sentinel::to_datetime(s)
+                    .ok_or_else(|| MapError::field(path, format!("not a timestamp: {s:?}")))
+            }
+            Some(other) => return Err(MapError::field(path, format!("not a timestamp: {other}"))),
+        }
+    }
+    Err(MapError::field("properties.Timestamp", "missing, and no envelope time either"))
+}
+
+/// One property as a column: `None` when it is dropped.
+fn column(
+    schema: Option<&Table>,
+    name: &str,
+    value: &Value,
+    strict: bool,
+) -> Result<Option<(String, Value)>, MapError> {
+    // The envelope decides these; a property of the same name must not override them.
+    if matches!(name, "TimeGenerated" | "TenantId" | "Type") {
+        return Ok(None);
+    }
+    let Some(table) = schema else {
+        return Ok(Some((name.to_string(), value.clone())));
+    };
+    match table.column(name) {
+        Some(t) => {
+            let v = convert(value, t)
+                .map_err(|e| MapError::field(format!("properties.{name}"), e))?;
+            Ok(Some((name.to_string(), v)))
+        }
+        // Timestamp already became TimeGenerated.
+        None if name == "Timestamp" => Ok(None),
+        None if strict => Ok(None),
+        None => Ok(Some((name.to_string(), value.clone()))),
+    }
+}
+
+/// `sentinel::coerce`, plus: a whole number sent as a float (`5.0`) fits long/int columns.
+fn convert(value: &Value, t: ColumnType) -> Result<Value, String> {
+    if let (ColumnType::Long | ColumnType::Int, Some(f)) = (t, value.as_f64()) {
+        if value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+            return sentinel::coerce(&Value::from(f as i64), t);
+        }
+    }
+    sentinel::coerce(value, t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use serde_json::json;
+
+    fn row(record: Value, strict: bool) -> Result<Map<String, Value>, MapError> {
+        let opts = Options { strict_schema: strict, ..Options::default() };
+        let rec = record.as_object().cloned().unwrap_or_default();
+        let input = Input { record: &rec, original: "", opts: &opts };
+        let mut out = Vec::new();
+        to_sentinel(&input, &mut out)?;
+        assert_eq!(out.len(), 1);
+        Ok(out.remove(0).as_object().cloned().unwrap_or_default())
+    }
+
+    fn device_info() -> Value {
+        json!({
+            "time": "2026-07-18T14:08:10.0236840Z",
+            "tenantId": "4b8c18bd-2f9f-4227-af55-9f1061cf9c32",
+            "category": "AdvancedHunting-DeviceInfo",
+            "properties": {
+                "DeviceName": "mbp14",
+                "ReportId": 639199803770463703u64,
+                "LoggedOnUsers": "[{\"UserName\":\"rob\"}]",
+                "IsAzureADJoined": "false",
+                "OSBuild": "22631",
+                "HardwareUuid": "d8a332db",
+                "Timestamp": "2026-07-18T16:05:55.510513+02:00"
+            }
+        })
+    }
+
+    #[test]
+    fn columns_get_their_schema_types() {
+        let r = row(device_info(), false).unwrap();
+        assert_eq!(r["Type"], "DeviceInfo");
+        assert_eq!(r["TenantId"], "4b8c18bd-2f9f-4227-af55-9f1061cf9c32");
+        assert_eq!(r["TimeGenerated"], "2026-07-18T14:05:55.510513Z");
+        // Above 2^53 and still exact.
+        assert_eq!(r["ReportId"].as_u64(), Some(639199803770463703));
+        assert_eq!(r["LoggedOnUsers"], json!([{"UserName": "rob"}]));
+        assert_eq!(r["IsAzureADJoined"], json!(false));
+        assert_eq!(r["OSBuild"], json!(22631));
+        assert!(!r.contains_key("Timestamp"));
+        let problems = sentinel::table("DeviceInfo").unwrap().check_row(&{
+            let mut r = r.clone();
+            r.remove("HardwareUuid");
+            r
+        });
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn unknown_properties_pass_or_drop_with_strict() {
+        let loose = row(device_info(), false).unwrap();
+        assert_eq!(loose["HardwareUuid"], "d8a332db");
+        let strict = row(device_info(), true).unwrap();
+        assert!(!strict.contains_key("HardwareUuid"));
+        assert!(sentinel::table("DeviceInfo").unwrap().check_row(&strict).is_empty());
+    }
+
+    #[test]
+    fn tables_without_schema_pass_properties_through() {
+        let r = row(
+            json!({"time": "2022-11-22T06:21:48.0672868Z", "tenantId": "t",
+                   "category": "AdvancedHunting-EmailEvents",
+                   "properties": {"AttachmentCount": "4", "AuthenticationDetails": "{\"DKIM\":\"none\"}"}}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(r["Type"], "EmailEvents");
+        assert_eq!(r["TimeGenerated"], "2022-11-22T06:21:48.0672868Z");
+        assert_eq!(r["AttachmentCount"], "4");
+        assert_eq!(r["AuthenticationDetails"], "{\"DKIM\":\"none\"}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let mut rec = device_info();
+        rec["properties"]["ReportId"] = json!("not a number");
+        let err = row(rec, false).unwrap_err();
+        assert_eq!(err.path.as_deref(), Some("properties.ReportId"));
+
+        let mut rec = device_info();
+        rec["properties"]["Timestamp"] = json!("yesterday");
+        assert_eq!(row(rec, false).unwrap_err().path.as_deref(), Some("properties.Timestamp"));
+
+        let err = row(json!({"category": "AdvancedHunting-DeviceInfo", "properties": 3}), false);
+        assert_eq!(err.unwrap_err().path.as_deref(), Some("properties"));
+    }
+
+    #[test]
+    fn envelope_time_when_no_timestamp() {
+        let mut rec = device_info();
+        rec["properties"].as_object_mut().unwrap().remove("Timestamp");
+        assert_eq!(row(rec, false).unwrap()["TimeGenerated"], "2026-07-18T14:08:10.0236840Z");
+    }
+}
