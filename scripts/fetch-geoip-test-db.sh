@@ -22,9 +22,8 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download --quiet --no-deps --no-binary :all: --no-build-isolation \
-  "maxminddb==$version" -d "$tmp" 2>/dev/null \
-  || python3 -m pip download --quiet --no-deps --no-binary :all: "maxminddb==$version" -d "$tmp"
+# --no-binary: the wheels hold no test data, the source distribution does.
+python3 -m pip download --quiet --no-deps --no-binary :all: "maxminddb==$version" -d "$tmp"
 sdist="$tmp/maxminddb-$version.tar.gz"
 mkdir -p "$dest"
 for f in "${files[@]}"; do

@@ -79,10 +79,14 @@ pub(crate) fn kind_of(map: &Map<String, Value>, forced: Option<Kind>) -> Result<
     let category = map.get("category").and_then(Value::as_str).unwrap_or("");
     let kind = if category.starts_with("AdvancedHunting-") || (has(map, "properties") && has(map, "category")) {
         Kind::StreamEvent
-    } else if odata.ends_with("security.incident") || has(map, "incidentWebUrl") {
+    } else if odata.ends_with("security.incident") {
         Kind::Incident
+    // Graph alerts carry incidentWebUrl too (and list items often have no @odata.type), so the
+    // alert-only fields decide before incidentWebUrl does.
     } else if odata.ends_with("security.alert") || has(map, "alertWebUrl") || has(map, "providerAlertId") {
         Kind::GraphAlert
+    } else if has(map, "incidentWebUrl") {
+        Kind::Incident
     } else if has(map, "alertCreationTime") || (has(map, "detectionSource") && has(map, "machineId")) {
         Kind::Alert
     } else if has(map, "cveId") || has(map, "CveId") {
@@ -123,6 +127,10 @@ mod tests {
         assert_eq!(kind(json!({"category": "AdvancedHunting-DeviceInfo", "properties": {}})).unwrap(), Kind::StreamEvent);
         assert_eq!(kind(json!({"@odata.type": "#microsoft.graph.security.incident"})).unwrap(), Kind::Incident);
         assert_eq!(kind(json!({"@odata.type": "#microsoft.graph.security.alert"})).unwrap(), Kind::GraphAlert);
+        // A Graph alert list item: no @odata.type, and an incidentWebUrl of its own.
+        let alert = json!({"id": "da1", "alertWebUrl": "https://x/a", "incidentWebUrl": "https://x/i"});
+        assert_eq!(kind(alert).unwrap(), Kind::GraphAlert);
+        assert_eq!(kind(json!({"id": "29", "incidentWebUrl": "https://x/i"})).unwrap(), Kind::Incident);
     }
 
     #[test]

@@ -20,6 +20,7 @@ const COVERED: &[&str] = &[
     "microsoft_defender_endpoint/vulnerability",
     "m365_defender/vulnerability",
     "m365_defender/event",
+    "m365_defender/incident",
 ];
 
 /// Options of a fixture: the tags of its expected documents and its `test-*-config.yml`.

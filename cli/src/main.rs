@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod map;
+mod schema;
 
 #[derive(Parser)]
 #[command(name = "defender-bridge", version, about = "Microsoft Defender records to ECS documents or Sentinel rows")]
@@ -21,6 +22,8 @@ enum Command {
     Map(map::MapArgs),
     /// Map the bundled sample records (one of each kind) to ECS and to Sentinel rows.
     Demo(demo::DemoArgs),
+    /// Print a Sentinel table's columns as a DCR stream declaration or a KQL declaration.
+    Schema(schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Map(args) => map::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     match result {
         Ok(code) => code,

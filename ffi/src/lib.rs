@@ -90,8 +90,8 @@ pub fn run_guarded<R>(entry: &str, fallback: R, body: impl FnOnce() -> R) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic".to_string());
-            // Dropping the payload could itself panic (a Drop impl in it); forget it instead.
-            std::mem::forget(payload);
+            // Dropping the payload could itself panic (a Drop impl in it): guard that too.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
             let message = format!("{} in {entry}: {what}", FfiError::Panic);
             match *lock(&PANIC_LOG) {
                 Some(log) => log.log(sys::FLB_LOG_ERROR, &message),
@@ -436,7 +436,15 @@ pub mod entry {
         let mut live = lock(&LIVE);
         let me = std::thread::current().id();
         let at = live.iter().position(|l| l.thread == me).or_else(|| live.len().checked_sub(1))?;
-        Some(if remove { live.remove(at) } else { live[at] })
+        if !remove {
+            return Some(live[at]);
+        }
+        let l = live.remove(at);
+        if live.is_empty() {
+            // Release the allocation: the host may dlclose the .so, which would lose it.
+            live.shrink_to_fit();
+        }
+        Some(l)
     }
 
     /// `FLBPluginInputPreExit`: tells this thread's instance to begin stopping.
@@ -460,7 +468,10 @@ pub mod entry {
             let next = lock(&LIVE).pop();
             match next {
                 Some(l) => (l.exit)(l.slot),
-                None => break,
+                None => {
+                    lock(&LIVE).shrink_to_fit();
+                    break;
+                }
             }
         }
     }

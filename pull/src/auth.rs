@@ -43,12 +43,9 @@ impl Certificate {
                 ureq::tls::PemItem::Certificate(c) if cert.is_none() => cert = Some(c.der().to_vec()),
                 ureq::tls::PemItem::PrivateKey(k) if key.is_none() => {
                     let der = k.der();
-                    let pair = match k.kind() {
-                        ureq::tls::KeyKind::Pkcs8 => RsaKeyPair::from_pkcs8(der),
-                        ureq::tls::KeyKind::Pkcs1 => RsaKeyPair::from_der(der),
-                        _ => return Err("the private key must be RSA (PKCS#8 or PKCS#1)".into()),
-                    };
-                    key = Some(pair.map_err(|_| "the private key is not a usable RSA key".to_string())?);
+                    // PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
+                    let pair = RsaKeyPair::from_pkcs8(der).or_else(|_| RsaKeyPair::from_der(der));
+                    key = Some(pair.map_err(|_| "the private key is not a usable RSA key (PKCS#8 or PKCS#1)".to_string())?);
                 }
                 _ => {}
             }

@@ -6,6 +6,7 @@
 //! module per API), `checkpoint` (atomic cursor files), [`Engine`] (worker threads, bounded queue,
 //! acknowledgements) and [`emulator`] (a loopback API server for tests and demos).
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 mod auth;
 mod checkpoint;

@@ -87,13 +87,10 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     let split = matches!(input.record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
     for item in items {
         let mut alert = input.record.clone();
-        match item {
-            Some(e) => {
-                alert.insert("evidence".into(), Value::Object(e.clone()));
-            }
-            None => {
-                alert.shift_remove("evidence");
-            }
+        // Without an item the alert keeps its `evidence` as it was (absent, null or `[]`): which
+        // of those it was decides Elastic's deep cleanup.
+        if let Some(e) = item {
+            alert.insert("evidence".into(), Value::Object(e.clone()));
         }
         // A split alert's original is the record as Elastic's input would have handed it over.
         let original = if split { serde_json::to_string(&alert).unwrap_or_default() } else { input.original.to_string() };
@@ -105,6 +102,10 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
 fn ecs_document(mut json: Map<String, Value>, original: String, preserve_original: bool) -> Result<Value, MapError> {
     json.retain(|_, v| !is_placeholder(v));
     json.shift_remove("comments");
+    // Elastic's second cleanup script runs only when `evidence` is non-null (an object or `[]`)
+    // and ends with a deep drop of nulls, "" and empty arrays/objects (`mitreTechniques: []`,
+    // `loggedOnUsers: []`) anywhere in the alert; without evidence those stay.
+    let deep_clean = json.contains_key("evidence");
     let mut evidence = match json.shift_remove("evidence") {
         Some(Value::Object(mut e)) => {
             e.retain(|_, v| !is_placeholder(v));
@@ -112,6 +113,13 @@ fn ecs_document(mut json: Map<String, Value>, original: String, preserve_origina
         }
         _ => Map::new(),
     };
+    if deep_clean {
+        for m in [&mut json, &mut evidence] {
+            let mut d = Doc(std::mem::take(m));
+            d.prune_empty();
+            *m = d.0;
+        }
+    }
     let severity = str_field(&json, "severity")?.map(str::to_string);
     let category = json.get("category").and_then(to_string_value);
     let status = json.get("status").and_then(Value::as_str).map(str::to_string);
@@ -179,14 +187,16 @@ fn ecs_document(mut json: Map<String, Value>, original: String, preserve_origina
     d.set_opt("observer.name", json.shift_remove("detectionSource").as_ref());
 
     if let Some(u) = evidence.shift_remove("url") {
-        if let Some(full) = u.as_str() {
-            if let Some(parts) = uri_parts(full) {
+        // Elastic's `uri_parts` writes its result over the whole `url` object, so `url.full`
+        // survives only when parsing fails (`ignore_failure`); `url.original` keeps the text.
+        match u.as_str().and_then(uri_parts) {
+            Some(parts) => {
                 for (k, v) in parts {
                     d.set(&format!("url.{k}"), v);
                 }
             }
+            None => d.set("url.full", u),
         }
-        d.set("url.full", u);
     }
 
     if let Some(h) = json.shift_remove("computerDnsName") {
@@ -251,6 +261,26 @@ fn duration_nanos(start: &str, end: &str) -> Result<i64, MapError> {
 // ---------------------------------------------------------------------------------------------
 // Sentinel: SecurityAlert
 
+/// MDE `category` values that are MITRE ATT&CK tactics. The other categories (Malware,
+/// SuspiciousActivity, UnwantedSoftware, Ransomware, Exploit, …) are not tactics and would
+/// pollute Sentinel's MITRE views, so they stay out of `Tactics`.
+const MITRE_TACTICS: &[&str] = &[
+    "Reconnaissance",
+    "ResourceDevelopment",
+    "InitialAccess",
+    "Execution",
+    "Persistence",
+    "PrivilegeEscalation",
+    "DefenseEvasion",
+    "CredentialAccess",
+    "Discovery",
+    "LateralMovement",
+    "Collection",
+    "CommandAndControl",
+    "Exfiltration",
+    "Impact",
+];
+
 const PROVIDER_NAME: &str = "MDATP";
 const PRODUCT_NAME: &str = "Microsoft Defender Advanced Threat Protection";
 const ALERT_LINK_BASE: &str = "https://security.microsoft.com/alerts/";
@@ -279,7 +309,7 @@ impl Entities {
         }
         let same = |e: &&mut Map<String, Value>| {
             e.get("Type").and_then(Value::as_str) == Some(kind)
-                && props.iter().all(|(k, v)| e.get(k).is_none_or(|x| x == v))
+                && props.iter().all(|(k, v)| e.get(k).map_or(true, |x| x == v))
                 && props.keys().any(|k| e.contains_key(k))
         };
         if let Some(e) = self.0.iter_mut().find(same) {
@@ -311,7 +341,7 @@ fn reference(id: Option<String>) -> Option<Value> {
 }
 
 /// Windows paths put the file name in `fileName` and the folder in `filePath`.
-fn add_evidence(ents: &mut Entities, e: &Map<String, Value>) {
+fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>) {
     let hashes: Vec<Value> = [("SHA1", "sha1"), ("SHA256", "sha256")]
         .iter()
         .filter_map(|(alg, key)| {
@@ -350,6 +380,8 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>) {
                 ("CreationTimeUtc", get(e, "processCreationTime")),
                 ("ImageFile", reference(file)),
                 ("ParentProcess", reference(parent.flatten())),
+                // Host + ProcessId + CreationTimeUtc is a process entity's strong identifier.
+                ("Host", reference(host.map(str::to_string))),
             ]),
         );
     }
@@ -410,6 +442,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
 
     let mut ents = Entities::default();
     let host = get(a, "computerDnsName");
+    let mut host_id = None;
     if host.is_some() || get(a, "machineId").is_some() {
         let (name, domain) = match host.as_ref().and_then(Value::as_str) {
             Some(h) => match h.split_once('.') {
@@ -418,7 +451,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             },
             None => (None, None),
         };
-        ents.add(
+        host_id = ents.add(
             "host",
             obj(&[("HostName", name), ("DnsDomain", domain), ("MdatpDeviceId", get(a, "machineId"))]),
         );
@@ -427,13 +460,12 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         ents.add("account", obj(&[("Name", get(u, "userName")), ("NTDomain", get(u, "domainName"))]));
     }
     for e in items.into_iter().flatten() {
-        add_evidence(&mut ents, e);
+        add_evidence(&mut ents, e, host_id.as_deref());
     }
 
-    let techniques = match a.get("mitreTechniques") {
-        Some(Value::Array(t)) if !t.is_empty() => Some(Value::String(Value::Array(t.clone()).to_string())),
-        _ => None,
-    };
+    let (techniques, sub_techniques) = mitre_columns(a.get("mitreTechniques"));
+    let tactic = get(a, "category").filter(|c| c.as_str().is_some_and(|c| MITRE_TACTICS.contains(&c)));
+    let now = input.opts.now.as_deref().and_then(to_datetime).map(Value::String);
     let mut ext = Map::new();
     for key in [
         "incidentId",
@@ -456,9 +488,18 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             ext.insert(key.into(), Value::String(to_string_value(&v).unwrap_or_default()));
         }
     }
+    // Rows of the standalone MDATP connector carry these keys, and existing Sentinel content reads
+    // them (Microsoft's XDR-connector migration notes name `MicrosoftDefenderAtp.Category`).
+    for (legacy, key) in
+        [("MicrosoftDefenderAtp.Category", "category"), ("MicrosoftDefenderAtp.InvestigationState", "investigationState")]
+    {
+        if let Some(v) = ext.get(key).cloned() {
+            ext.insert(legacy.into(), v);
+        }
+    }
 
     let row = obj(&[
-        ("TimeGenerated", updated.clone().or_else(|| created.clone())),
+        ("TimeGenerated", updated.clone().or_else(|| created.clone()).or(now)),
         ("AlertName", get(a, "title")),
         ("DisplayName", get(a, "title")),
         ("AlertSeverity", severity.map(|s| Value::from(if s == "UnSpecified" || s == "Unspecified" { "Informational" } else { s }))),
@@ -477,8 +518,9 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         ("CompromisedEntity", host),
         ("SourceComputerId", get(a, "machineId")),
         ("AlertLink", Some(format!("{ALERT_LINK_BASE}{id}").into())),
-        ("Tactics", get(a, "category")),
+        ("Tactics", tactic),
         ("Techniques", techniques),
+        ("SubTechniques", sub_techniques),
         ("IsIncident", Some(false.into())),
         ("ExtendedProperties", Some(Value::Object(ext).to_string().into())),
         ("Entities", (!ents.0.is_empty()).then(|| Value::Array(ents.0.into_iter().map(Value::Object).collect()).to_string().into())),
@@ -486,6 +528,24 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     ]);
     out.push(Value::Object(row));
     Ok(())
+}
+
+/// `mitreTechniques` → (`Techniques`, `SubTechniques`) as JSON array text: Sentinel keeps
+/// sub-techniques (`T1059.001`) apart and lists their parent (`T1059`) among the techniques.
+fn mitre_columns(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
+    let mut techniques: Vec<Value> = Vec::new();
+    let mut subs: Vec<Value> = Vec::new();
+    for t in v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        let parent = Value::from(t.split('.').next().unwrap_or(t));
+        if !techniques.contains(&parent) {
+            techniques.push(parent);
+        }
+        if t.contains('.') && !subs.iter().any(|s| s == t) {
+            subs.push(Value::from(t));
+        }
+    }
+    let text = |list: Vec<Value>| (!list.is_empty()).then(|| Value::String(Value::Array(list).to_string()));
+    (text(techniques), text(subs))
 }
 
 #[cfg(test)]
@@ -583,5 +643,69 @@ mod tests {
         assert_eq!(ents[5]["ParentProcess"]["$ref"], ents[4]["$id"]);
         let problems = crate::sentinel::table("SecurityAlert").unwrap().check_row(row.as_object().unwrap());
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn empty_values_are_dropped_deeply_only_when_evidence_is_present() {
+        let mut a = alert(json!({"entityType": "File", "fileName": "a.exe"}));
+        a["mitreTechniques"] = json!([]);
+        a["loggedOnUsers"] = json!([{"accountName": null}]);
+        let with = map(Target::Ecs, a.clone());
+        let vendor = &with[0].value()["microsoft"]["defender_endpoint"];
+        assert!(vendor.get("mitreTechniques").is_none(), "{vendor}");
+        assert!(vendor.get("loggedOnUsers").is_none(), "{vendor}");
+        a.as_object_mut().unwrap().shift_remove("evidence");
+        let without = map(Target::Ecs, a);
+        assert_eq!(without[0].value()["microsoft"]["defender_endpoint"]["mitreTechniques"], json!([]));
+    }
+
+    #[test]
+    fn parsed_url_replaces_url_full() {
+        let docs = map(Target::Ecs, alert(json!({"entityType": "Url", "url": "https://x.example/a/b.ps1?q=1"})));
+        let url = &docs[0].value()["url"];
+        assert!(url.get("full").is_none(), "{url}");
+        assert_eq!(url["original"], "https://x.example/a/b.ps1?q=1");
+        assert_eq!(url["extension"], "ps1");
+        let docs = map(Target::Ecs, alert(json!({"entityType": "Url", "url": "not a url"})));
+        assert_eq!(docs[0].value()["url"]["full"], "not a url");
+    }
+
+    #[test]
+    fn extended_properties_keep_the_legacy_mdatp_keys() {
+        let out = map(Target::Sentinel, alert(Value::Null));
+        let ext: Value = serde_json::from_str(out[0].value()["ExtendedProperties"].as_str().unwrap()).unwrap();
+        assert_eq!(ext["MicrosoftDefenderAtp.Category"], "Execution");
+        assert_eq!(ext["incidentId"], "7");
+    }
+
+    #[test]
+    fn sentinel_mitre_columns_and_process_host() {
+        let mut a = alert(json!([{"entityType": "Process", "processId": 10, "processCreationTime": "2024-01-01T00:00:00Z"}]));
+        a["mitreTechniques"] = json!(["T1059.001", "T1059", "T1105"]);
+        let out = map(Target::Sentinel, a.clone());
+        let row = out[0].value();
+        assert_eq!(row["Tactics"], "Execution");
+        assert_eq!(row["Techniques"], r#"["T1059","T1105"]"#);
+        assert_eq!(row["SubTechniques"], r#"["T1059.001"]"#);
+        let ents: Vec<Value> = serde_json::from_str(row["Entities"].as_str().unwrap()).unwrap();
+        let process = ents.iter().find(|e| e["Type"] == "process").unwrap();
+        assert_eq!(process["Host"]["$ref"], ents[0]["$id"]);
+        assert_eq!(process["ProcessId"], "10");
+
+        // A category that is not a MITRE tactic stays out of Tactics; no timestamps -> `now`.
+        a["category"] = json!("Malware");
+        for k in ["alertCreationTime", "lastUpdateTime"] {
+            a.as_object_mut().unwrap().shift_remove(k);
+        }
+        let m = Mapper::new(Options {
+            target: Target::Sentinel,
+            now: Some("2025-01-02T03:04:05Z".into()),
+            ..Options::default()
+        });
+        let mut out = Vec::new();
+        m.map_value(a, &mut |o: Output| out.push(o));
+        let row = out[0].value();
+        assert!(row.get("Tactics").is_none(), "{row}");
+        assert_eq!(row["TimeGenerated"], "2025-01-02T03:04:05Z");
     }
 }

@@ -86,7 +86,6 @@ pub(crate) fn split_user(s: &str) -> (Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn severities() {
@@ -97,7 +96,10 @@ mod tests {
 
     #[test]
     fn users_split() {
-        assert_eq!(split_user("admin@contoso.com"), (Some("admin"), Some("contoso.com")));
+        assert_eq!(
+            split_user("admin@contoso.com"),
+            (Some("admin"), Some("contoso.com"))
+        );
         assert_eq!(split_user("CONTOSO\\bob"), (Some("bob"), Some("CONTOSO")));
     }
 }

@@ -33,16 +33,29 @@ struct Step {
 }
 
 const fn s(from: &'static str, to: &'static str, conv: Conv, ecs: &'static [&'static str]) -> Step {
-    Step { list: None, from, to, conv, ecs }
+    Step {
+        list: None,
+        from,
+        to,
+        conv,
+        ecs,
+    }
 }
 
 const fn each(from: &'static str, to: &'static str, ecs: &'static [&'static str]) -> Step {
-    Step { list: Some("loggedOnUsers"), from, to, conv: Conv::Keep, ecs }
+    Step {
+        list: Some("loggedOnUsers"),
+        from,
+        to,
+        conv: Conv::Keep,
+        ecs,
+    }
 }
 
 use Conv::*;
 
 /// Elastic's evidence steps, in pipeline order. Fields not named here keep their name.
+#[rustfmt::skip]
 const STEPS: &[Step] = &[
     s("createdDateTime", "created_datetime", Date, &[]),
     s("remediationStatus", "remediation_status", Keep, &[]),
@@ -153,6 +166,7 @@ const STEPS: &[Step] = &[
 
 /// Evidence `@odata.type` -> `event.category` (Elastic's category script; `registry` gives
 /// `event.type: access`, the others `info`).
+#[rustfmt::skip]
 pub(crate) const CATEGORIES: &[(&str, &str)] = &[
     ("#microsoft.graph.security.analyzedMessageEvidence", "email"),
     ("#microsoft.graph.security.mailboxEvidence", "email"),
@@ -168,6 +182,7 @@ pub(crate) const CATEGORIES: &[(&str, &str)] = &[
 ];
 
 /// Evidence fields that duplicate ECS fields; removed unless `preserve_duplicate_custom_fields`.
+#[rustfmt::skip]
 const DUPLICATES: &[&str] = &[
     "ip_address", "detection_status", "received_datetime", "antispam_direction", "subject",
     "recipient_email_address", "instance_id", "instance_name", "vm_metadata/cloud_provider",
@@ -231,7 +246,9 @@ fn convert(v: Value, conv: Conv) -> Option<Value> {
         Ip => v.as_str().filter(|s| is_ip(s)).map(|_| v.clone()),
         IpList => match v {
             Value::Array(a) => Some(Value::Array(
-                a.into_iter().filter(|x| x.as_str().is_some_and(is_ip)).collect(),
+                a.into_iter()
+                    .filter(|x| x.as_str().is_some_and(is_ip))
+                    .collect(),
             )),
             other => Some(other),
         },
@@ -239,13 +256,19 @@ fn convert(v: Value, conv: Conv) -> Option<Value> {
 }
 
 fn apply(step: &Step, obj: &mut Map<String, Value>, doc: &mut Doc) {
-    let Some(v) = take(obj, step.from) else { return };
+    let Some(v) = take(obj, step.from) else {
+        return;
+    };
     if v.is_null() {
         return;
     }
-    let Some(v) = convert(v, step.conv) else { return };
+    let Some(v) = convert(v, step.conv) else {
+        return;
+    };
     for field in step.ecs {
-        if let Some(s) = to_string_value(&v).filter(|s| !s.is_empty() && !v.is_array() && !v.is_object()) {
+        if let Some(s) =
+            to_string_value(&v).filter(|s| !s.is_empty() && !v.is_array() && !v.is_object())
+        {
             // Elastic appends through a mustache template: the value arrives as a string.
             doc.append(field, s);
         }
@@ -259,7 +282,9 @@ pub(crate) fn to_ecs(evidence: &[Value], doc: &mut Doc, preserve_duplicates: boo
     let mut items: Vec<Value> = evidence.to_vec();
     for step in STEPS {
         for item in items.iter_mut() {
-            let Some(obj) = item.as_object_mut() else { continue };
+            let Some(obj) = item.as_object_mut() else {
+                continue;
+            };
             match step.list {
                 None => apply(step, obj, doc),
                 Some(list) => {
@@ -287,7 +312,9 @@ pub(crate) fn to_ecs(evidence: &[Value], doc: &mut Doc, preserve_duplicates: boo
 fn ecs_by_type(items: &[Value], doc: &mut Doc) {
     let mut sets: Vec<(&str, Vec<Value>)> = Vec::new();
     let mut add = |field: &'static str, v: Option<&Value>| {
-        let Some(v) = v.filter(|v| !v.is_null()) else { return };
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            return;
+        };
         match sets.iter_mut().find(|(f, _)| *f == field) {
             Some((_, vs)) => {
                 if !vs.contains(v) {
@@ -336,7 +363,10 @@ fn ecs_by_type(items: &[Value], doc: &mut Doc) {
 
 /// `event.category` / `event.type` from the evidence types and the determination (Elastic's
 /// category script: sorted sets).
-pub(crate) fn categories(evidence: &[Value], determination: Option<&str>) -> (Vec<String>, Vec<String>) {
+pub(crate) fn categories(
+    evidence: &[Value],
+    determination: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
     let mut cats: Vec<String> = Vec::new();
     let mut types: Vec<String> = Vec::new();
     let add = |cat: &str, cats: &mut Vec<String>, types: &mut Vec<String>| {
@@ -369,7 +399,11 @@ pub(crate) fn categories(evidence: &[Value], determination: Option<&str>) -> (Ve
             _ => None,
         };
         if let Some(cat) = cat {
-            let t = if cats.iter().any(|c| c == "threat") || cat == "threat" { "indicator" } else { "info" };
+            let t = if cats.iter().any(|c| c == "threat") || cat == "threat" {
+                "indicator"
+            } else {
+                "info"
+            };
             if !cats.iter().any(|c| c == cat) {
                 cats.push(cat.to_string());
             }
@@ -387,7 +421,11 @@ pub(crate) fn categories(evidence: &[Value], determination: Option<&str>) -> (Ve
 
 /// Evidence `@odata.type` (last segment) -> Sentinel entity `Type`, and the evidence fields
 /// copied into the entity as (evidence path, entity property).
-const ENTITIES: &[(&str, &str, &[(&str, &str)])] = &[
+/// (evidence path, entity property) pairs copied into one entity.
+type Props = &'static [(&'static str, &'static str)];
+
+#[rustfmt::skip]
+const ENTITIES: &[(&str, &str, Props)] = &[
     ("deviceEvidence", "host", &[
         ("deviceDnsName", "HostName"), ("mdeDeviceId", "MdatpDeviceId"),
         ("azureAdDeviceId", "AzureID"), ("osPlatform", "OSFamily"), ("version", "OSVersion"),
@@ -467,7 +505,9 @@ pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
             let hashes: Vec<Value> = [("sha1", "SHA1"), ("sha256", "SHA256"), ("md5", "MD5")]
                 .iter()
                 .filter_map(|(k, alg)| {
-                    f.get(*k).and_then(Value::as_str).map(|h| json!({"Algorithm": alg, "Value": h, "Type": "filehash"}))
+                    f.get(*k)
+                        .and_then(Value::as_str)
+                        .map(|h| json!({"Algorithm": alg, "Value": h, "Type": "filehash"}))
                 })
                 .collect();
             if !hashes.is_empty() {
@@ -479,7 +519,10 @@ pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
                 }
             }
         }
-        for (k, dst) in [("verdict", "Verdict"), ("remediationStatus", "RemediationStatus")] {
+        for (k, dst) in [
+            ("verdict", "Verdict"),
+            ("remediationStatus", "RemediationStatus"),
+        ] {
             if let Some(v) = obj.get(k).filter(|v| !v.is_null()) {
                 ent.insert(dst.into(), v.clone());
             }
@@ -522,7 +565,16 @@ mod tests {
         assert_eq!(doc.get("process.pid"), Some(&json!([8224])));
         assert_eq!(doc.get("registry.key"), Some(&json!(["SOFTWARE\\Run"])));
         assert_eq!(doc.get("related.hash"), Some(&json!(["a72c"])));
-        assert_eq!(doc.get("related.hosts"), Some(&json!(["505d", "Windows11", "22H2", "clw555test", "AzureAD"])));
+        assert_eq!(
+            doc.get("related.hosts"),
+            Some(&json!([
+                "505d",
+                "Windows11",
+                "22H2",
+                "clw555test",
+                "AzureAD"
+            ]))
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ const ALERT_DATES: &[(&str, &str)] = &[
 
 /// Copied to ECS; removed unless `preserve_duplicate_custom_fields` (no fixture pins this
 /// list: it follows the alert pipeline's).
+#[rustfmt::skip]
 const DUPLICATES: &[&str] = &[
     "last_update_datetime", "display_name", "created_datetime", "id", "tenant_id", "web_url",
     "assigned_to", "alert.service_source", "alert.threat_family_name", "alert.category",
@@ -112,7 +113,10 @@ fn alerts(rec: &Map<String, Value>) -> Result<&[Value], MapError> {
     }
 }
 
-fn incident_doc(input: &Input<'_>, alert: Option<(usize, &Map<String, Value>)>) -> Result<Value, MapError> {
+fn incident_doc(
+    input: &Input<'_>,
+    alert: Option<(usize, &Map<String, Value>)>,
+) -> Result<Value, MapError> {
     let rec = input.record;
     let mut doc = base_doc(input);
     doc.set("event.kind", "alert");
@@ -163,7 +167,12 @@ fn incident_doc(input: &Input<'_>, alert: Option<(usize, &Map<String, Value>)>) 
         assigned_user(a, &mut doc);
     }
     if let Some((i, alert)) = alert {
-        alert_fields(alert, &format!("alerts[{i}]."), &mut doc, input.opts.preserve_duplicate_custom_fields)?;
+        alert_fields(
+            alert,
+            &format!("alerts[{i}]."),
+            &mut doc,
+            input.opts.preserve_duplicate_custom_fields,
+        )?;
     }
     if let Some(Value::Array(comments)) = rec.get("comments") {
         for key in ["createdByDisplayName", "createdBy"] {
@@ -211,9 +220,15 @@ fn alert_fields(
         doc.set(&format!("{A}.mitre_techniques"), m.clone());
         doc.set("threat.technique.subtechnique.id", m.clone());
     }
-    for (key, to) in [("alertWebUrl", "alert_web_url"), ("incidentWebUrl", "incident_web_url")] {
+    for (key, to) in [
+        ("alertWebUrl", "alert_web_url"),
+        ("incidentWebUrl", "incident_web_url"),
+    ] {
         if let Some(u) = opt_str(alert, key, &p(key))? {
-            doc.set_opt(&format!("{A}.{to}"), uri_parts(u).map(Value::Object).as_ref());
+            doc.set_opt(
+                &format!("{A}.{to}"),
+                uri_parts(u).map(Value::Object).as_ref(),
+            );
         }
     }
     if let Some(Value::Array(comments)) = alert.get("comments") {
@@ -270,7 +285,10 @@ fn sentinel_classification(c: &str) -> Option<&'static str> {
 }
 
 /// (classification, determination) -> SecurityIncident `ClassificationReason`.
-fn sentinel_reason(classification: Option<&str>, determination: Option<&str>) -> Option<&'static str> {
+fn sentinel_reason(
+    classification: Option<&str>,
+    determination: Option<&str>,
+) -> Option<&'static str> {
     match (classification?, determination) {
         ("truePositive", _) => Some("SuspiciousActivity"),
         ("informationalExpectedActivity", _) => Some("SuspiciousButExpected"),
@@ -302,7 +320,9 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
                 .now
                 .as_deref()
                 .and_then(to_datetime)
-                .ok_or_else(|| MapError::field("lastUpdateDateTime", "missing, and no \"now\" was given"))?,
+                .ok_or_else(|| {
+                    MapError::field("lastUpdateDateTime", "missing, and no \"now\" was given")
+                })?,
         },
     };
     row.insert("TimeGenerated".into(), generated.into());
@@ -316,15 +336,35 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     let id = s("id")?;
     put("ProviderIncidentId", id.map(Value::from));
     // Defender incident ids are numbers; Sentinel's unified incidents share them.
-    put("IncidentNumber", id.and_then(|i| i.parse::<i32>().ok()).map(Value::from));
+    put(
+        "IncidentNumber",
+        id.and_then(|i| i.parse::<i32>().ok()).map(Value::from),
+    );
     put("Title", s("displayName")?.map(Value::from));
     put("Description", s("description")?.map(Value::from));
-    put("Severity", s("severity")?.and_then(sentinel_severity).map(Value::from));
-    put("Status", s("status")?.and_then(sentinel_status).map(Value::from));
+    put(
+        "Severity",
+        s("severity")?.and_then(sentinel_severity).map(Value::from),
+    );
+    put(
+        "Status",
+        s("status")?.and_then(sentinel_status).map(Value::from),
+    );
     let classification = s("classification")?;
-    put("Classification", classification.and_then(sentinel_classification).map(Value::from));
-    put("ClassificationReason", sentinel_reason(classification, s("determination")?).map(Value::from));
-    put("ClassificationComment", s("resolvingComment")?.map(Value::from));
+    put(
+        "Classification",
+        classification
+            .and_then(sentinel_classification)
+            .map(Value::from),
+    );
+    put(
+        "ClassificationReason",
+        sentinel_reason(classification, s("determination")?).map(Value::from),
+    );
+    put(
+        "ClassificationComment",
+        s("resolvingComment")?.map(Value::from),
+    );
     if let Some(a) = s("assignedTo")? {
         let mut owner = json!({ "assignedTo": a });
         if a.contains('@') {
@@ -336,12 +376,25 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     put("Labels", labels(rec));
     put("IncidentUrl", s("incidentWebUrl")?.map(Value::from));
     put("CreatedTime", time("createdDateTime")?.map(Value::from));
-    put("LastModifiedTime", time("lastUpdateDateTime")?.map(Value::from));
+    put(
+        "LastModifiedTime",
+        time("lastUpdateDateTime")?.map(Value::from),
+    );
     if s("status")? == Some("resolved") {
-        put("ClosedTime", time("resolvedDateTime")?.or(time("lastUpdateDateTime")?).map(Value::from));
+        put(
+            "ClosedTime",
+            time("resolvedDateTime")?
+                .or(time("lastUpdateDateTime")?)
+                .map(Value::from),
+        );
     }
     put("ModifiedBy", s("lastModifiedBy")?.map(Value::from));
-    put("Comments", rec.get("comments").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())).cloned());
+    put(
+        "Comments",
+        rec.get("comments")
+            .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+            .cloned(),
+    );
     let ids: Vec<Value> = alerts.iter().filter_map(|a| a.get("id").cloned()).collect();
     put("AlertIds", (!ids.is_empty()).then_some(Value::Array(ids)));
     let (first, last) = activity(alerts);
@@ -356,8 +409,18 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
 /// `tags`/`customTags` as user labels, `systemTags` as automatic ones.
 fn labels(rec: &Map<String, Value>) -> Option<Value> {
     let mut out: Vec<Value> = Vec::new();
-    for (key, ty) in [("tags", "User"), ("customTags", "User"), ("systemTags", "AutoAssigned")] {
-        for t in rec.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for (key, ty) in [
+        ("tags", "User"),
+        ("customTags", "User"),
+        ("systemTags", "AutoAssigned"),
+    ] {
+        for t in rec
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             let label = json!({"labelName": t, "labelType": ty});
             if !out.iter().any(|l| l["labelName"] == label["labelName"]) {
                 out.push(label);
@@ -376,8 +439,14 @@ fn activity(alerts: &[Value]) -> (Option<String>, Option<String>) {
             .filter_map(|s| Some((crate::doc::parse_time(s)?, to_datetime(s)?)))
             .collect()
     };
-    let first = times("firstActivityDateTime").into_iter().min_by_key(|(t, _)| *t).map(|(_, s)| s);
-    let last = times("lastActivityDateTime").into_iter().max_by_key(|(t, _)| *t).map(|(_, s)| s);
+    let first = times("firstActivityDateTime")
+        .into_iter()
+        .min_by_key(|(t, _)| *t)
+        .map(|(_, s)| s);
+    let last = times("lastActivityDateTime")
+        .into_iter()
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, s)| s);
     (first, last)
 }
 
@@ -395,12 +464,23 @@ fn additional(rec: &Map<String, Value>, alerts: &[Value]) -> Value {
     };
     for a in alerts {
         push(&mut tactics, a.get("category"));
-        push(&mut products, a.get("productName").or_else(|| a.get("serviceSource")));
-        for t in a.get("mitreTechniques").and_then(Value::as_array).into_iter().flatten() {
+        push(
+            &mut products,
+            a.get("productName").or_else(|| a.get("serviceSource")),
+        );
+        for t in a
+            .get("mitreTechniques")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             push(&mut techniques, Some(t));
         }
     }
-    let comments = rec.get("comments").and_then(Value::as_array).map_or(0, Vec::len);
+    let comments = rec
+        .get("comments")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let mut m = json!({ "alertsCount": alerts.len(), "commentsCount": comments });
     if !tactics.is_empty() {
         m["tactics"] = Value::Array(tactics);
@@ -443,11 +523,23 @@ mod tests {
     }
 
     fn run(record: Value, sentinel_target: bool, preserve: bool) -> Vec<Value> {
-        let opts = Options { preserve_duplicate_custom_fields: preserve, ..Options::default() };
+        let opts = Options {
+            preserve_duplicate_custom_fields: preserve,
+            ..Options::default()
+        };
         let rec = record.as_object().cloned().unwrap_or_default();
-        let input = Input { record: &rec, original: "", opts: &opts };
+        let input = Input {
+            record: &rec,
+            original: "",
+            opts: &opts,
+        };
         let mut out = Vec::new();
-        if sentinel_target { to_sentinel(&input, &mut out) } else { to_ecs(&input, &mut out) }.unwrap();
+        if sentinel_target {
+            to_sentinel(&input, &mut out)
+        } else {
+            to_ecs(&input, &mut out)
+        }
+        .unwrap();
         out
     }
 
@@ -460,9 +552,15 @@ mod tests {
         assert_eq!(docs[0]["host"]["name"], json!(["host1"]));
         assert_eq!(docs[0]["event"]["category"], json!(["threat"]));
         assert_eq!(docs[0]["event"]["type"], json!(["indicator"]));
-        assert_eq!(docs[1]["threat"]["tactic"]["name"], json!(["InitialAccess"]));
+        assert_eq!(
+            docs[1]["threat"]["tactic"]["name"],
+            json!(["InitialAccess"])
+        );
         assert_eq!(docs[1]["event"]["id"], "2972395");
-        assert_eq!(docs[1]["related"]["user"], json!(["KaiC", "KaiC@contoso.onmicrosoft.com", "Kai"]));
+        assert_eq!(
+            docs[1]["related"]["user"],
+            json!(["KaiC", "KaiC@contoso.onmicrosoft.com", "Kai"])
+        );
     }
 
     #[test]
@@ -480,7 +578,13 @@ mod tests {
     fn security_incident_row() {
         let rows = run(incident(), true, false);
         let row = rows[0].as_object().unwrap();
-        assert!(sentinel::table("SecurityIncident").unwrap().check_row(row).is_empty(), "{row:?}");
+        assert!(
+            sentinel::table("SecurityIncident")
+                .unwrap()
+                .check_row(row)
+                .is_empty(),
+            "{row:?}"
+        );
         assert_eq!(row["ProviderName"], "Microsoft XDR");
         assert_eq!(row["IncidentNumber"], 2972395);
         assert_eq!(row["Status"], "Closed");
@@ -491,7 +595,10 @@ mod tests {
         assert_eq!(row["FirstActivityTime"], "2021-08-12T08:40:00Z");
         assert_eq!(row["LastActivityTime"], "2021-08-14T09:00:00.5Z");
         assert_eq!(row["Owner"]["assignedTo"], "KaiC@contoso.onmicrosoft.com");
-        assert_eq!(row["Labels"][1], json!({"labelName": "Defender Experts", "labelType": "AutoAssigned"}));
+        assert_eq!(
+            row["Labels"][1],
+            json!({"labelName": "Defender Experts", "labelType": "AutoAssigned"})
+        );
         assert_eq!(row["ClosedTime"], "2021-09-30T09:35:45.1133333Z");
         assert_eq!(row["AdditionalData"]["alertsCount"], 2);
     }
@@ -502,7 +609,11 @@ mod tests {
         rec["alerts"][1]["evidence"] = json!("x");
         let opts = Options::default();
         let rec = rec.as_object().cloned().unwrap();
-        let input = Input { record: &rec, original: "", opts: &opts };
+        let input = Input {
+            record: &rec,
+            original: "",
+            opts: &opts,
+        };
         let err = to_ecs(&input, &mut Vec::new()).unwrap_err();
         assert_eq!(err.path.as_deref(), Some("alerts[1].evidence"));
     }

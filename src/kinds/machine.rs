@@ -474,4 +474,17 @@ mod tests {
         let row = run(m, &strict).unwrap().remove(0);
         assert!(row["AdditionalFields"].get("BrandNewField").is_none());
     }
+
+    #[test]
+    fn bundled_sample_maps_to_both_targets() {
+        let sample: Value =
+            serde_json::from_str(include_str!("../../examples/samples/machine.json")).unwrap();
+        for target in [Target::Ecs, Target::Sentinel] {
+            let opts = Options {
+                target,
+                ..Options::default()
+            };
+            assert_eq!(run(sample.clone(), &opts).unwrap().len(), 1);
+        }
+    }
 }

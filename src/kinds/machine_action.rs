@@ -208,9 +208,9 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     for (key, v) in rec {
         let column = match COLUMNS.iter().find(|(src, _)| src == key) {
             Some((_, col)) => (*col).to_string(),
-            None if input.opts.strict_schema => continue,
-            // Elastic's spelling of externalId, and anything newer than this table.
+            // Elastic's spelling of externalId.
             None if key == "externalID" => "ExternalId".to_string(),
+            None if input.opts.strict_schema => continue,
             None => pascal(key),
         };
         if matches!(column.as_str(), "TimeGenerated" | "Type" | "TenantId") {
@@ -352,5 +352,19 @@ mod tests {
             run(a, &opts).unwrap_err().path.as_deref(),
             Some("errorHResult")
         );
+    }
+
+    #[test]
+    fn bundled_sample_maps_to_both_targets() {
+        let sample: Value =
+            serde_json::from_str(include_str!("../../examples/samples/machine-action.json"))
+                .unwrap();
+        for target in [Target::Ecs, Target::Sentinel] {
+            let opts = Options {
+                target,
+                ..Options::default()
+            };
+            assert_eq!(run(sample.clone(), &opts).unwrap().len(), 1);
+        }
     }
 }

@@ -522,7 +522,7 @@ int main(int argc, char **argv)
             free(instances[i].values[k]);
         }
     }
-    dlclose(dso);
+    if (!getenv("HARNESS_KEEP_DSO")) dlclose(dso);
     fprintf(stderr, "[harness] done, status %d\n", status);
     return status;
 }

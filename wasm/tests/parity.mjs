@@ -55,7 +55,7 @@ const configs = [
 
 function runNative(flags, text) {
   const r = spawnSync(native, ['map', ...flags], { input: text, maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new Error(`native exited ${r.status}: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`native exited ${r.status}: ${r.error || r.stderr}`);
   const out = r.stdout.toString('utf8');
   return out === '' ? [] : out.replace(/\n$/, '').split('\n');
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the one entry point that people and CI use.
 //!
 //! - `test`: installs what the tests need, then runs formatting, lint and every test suite.
+//! - `bench`: release-mode benchmarks; writes BENCHMARKS.md.
 //! - `sentinel-tables`: regenerates src/sentinel/tables.json from ../shared/sentinel/tables.json.
 
 use std::env;
@@ -29,6 +30,8 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    // MaxMind's test databases, which Elastic's pipeline tests (and so the fixtures) use.
+    run("bash", &["scripts/fetch-geoip-test-db.sh"])?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace"])?;
@@ -60,12 +63,54 @@ fn sentinel_tables() -> Result<(), String> {
     Ok(())
 }
 
+/// Output of a command run in the workspace root (stderr passes through).
+fn capture(cmd: &str, args: &[&str]) -> Result<String, String> {
+    eprintln!("xtask: $ {cmd} {}", args.join(" "));
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{cmd} {}` failed ({})", args.join(" "), out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs the benchmarks in release mode, prints their tables and writes them to BENCHMARKS.md
+/// with the machine, the command and the date.
+fn bench(extra: &[String]) -> Result<(), String> {
+    let mut args = vec!["run", "--release", "--quiet", "-p", "defender-bridge-bench", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    let table = capture("cargo", &args)?;
+    print!("{table}");
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = capture("date", &["-u", "+%Y-%m-%d %H:%M UTC"])?;
+    let doc = format!(
+        "# Benchmarks\n\nMachine: {cores} cores, {cpu}. Date: {}. Command: `cargo xtask bench {}`.\n\n\
+         Core throughput per record kind: every figure is measured in the same run as its baseline, a\n\
+         `serde_json::from_slice::<Value>` + `serde_json::to_vec` round trip over the same input bytes.\n\
+         The ratio is baseline time / mapping time (1.0 = mapping costs as much as the round trip).\n\n{table}",
+        date.trim(),
+        extra.join(" ")
+    );
+    std::fs::write(root().join("BENCHMARKS.md"), doc).map_err(|e| format!("BENCHMARKS.md: {e}"))?;
+    eprintln!("xtask: wrote BENCHMARKS.md");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         "test" => test(),
         "sentinel-tables" => sentinel_tables(),
-        _ => Err("usage: cargo xtask <test|sentinel-tables>".to_string()),
+        "bench" => bench(&env::args().skip(2).collect::<Vec<_>>()),
+        _ => Err("usage: cargo xtask <test|bench [--mb N] [--runs N]|sentinel-tables>".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,9 @@
 use serde_json::Value;
 
 use super::common::{convert_string, prop_str, related, remove_custom_duplicates, renames};
-use super::xdr_helpers::{convert_ip, convert_long, copy, json_rename, lowercase, split_command_line_into_process};
+use super::xdr_helpers::{
+    convert_ip, convert_long, copy, json_rename, lowercase, split_command_line_into_process,
+};
 use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
@@ -19,18 +21,33 @@ const RENAMES: &[(&str, &str)] = &[
     ("ServiceSource", "m365_defender.event.service_source"),
     ("DeviceName", "m365_defender.event.device.name"),
     ("NetworkMessageId", "m365_defender.event.network.message_id"),
-    ("OAuthApplicationId", "m365_defender.event.oauth_application_id"),
+    (
+        "OAuthApplicationId",
+        "m365_defender.event.oauth_application_id",
+    ),
     ("RemoteUrl", "m365_defender.event.remote.url"),
     ("AccountObjectId", "m365_defender.event.account.object_id"),
     ("Category", "m365_defender.event.alert.category"),
     ("DetectionSource", "m365_defender.event.detection.source"),
     ("MachineGroup", "m365_defender.event.machine_group"),
     ("DeviceId", "m365_defender.event.device.id"),
-    ("EvidenceDirection", "m365_defender.event.evidence.direction"),
-    ("ProcessCommandLine", "m365_defender.event.process.command_line"),
+    (
+        "EvidenceDirection",
+        "m365_defender.event.evidence.direction",
+    ),
+    (
+        "ProcessCommandLine",
+        "m365_defender.event.process.command_line",
+    ),
     ("RegistryKey", "m365_defender.event.registry.key"),
-    ("RegistryValueName", "m365_defender.event.registry.value_name"),
-    ("RegistryValueData", "m365_defender.event.registry.value_data"),
+    (
+        "RegistryValueName",
+        "m365_defender.event.registry.value_name",
+    ),
+    (
+        "RegistryValueData",
+        "m365_defender.event.registry.value_data",
+    ),
     ("SHA1", "m365_defender.event.sha1"),
     ("FolderPath", "m365_defender.event.folder_path"),
     ("SHA256", "m365_defender.event.sha256"),
@@ -48,15 +65,24 @@ const RENAMES: &[(&str, &str)] = &[
 ];
 
 /// `EntityType` (lowercased) -> `event.category`.
-const ENTITY_CATEGORIES: &[(&str, &str)] =
-    &[("file", "file"), ("process", "process"), ("device", "host"), ("user", "iam")];
+const ENTITY_CATEGORIES: &[(&str, &str)] = &[
+    ("file", "file"),
+    ("process", "process"),
+    ("device", "host"),
+    ("user", "iam"),
+];
 
 /// Alert `Category` values (lowercased) that make `event.category: malware`.
 const MALWARE_CATEGORIES: &[&str] = &["malware", "ransomware"];
 
 /// `Severity` (lowercased) -> `event.severity`, Elastic's 21/47/73/99 scale.
-const SEVERITY_SCORES: &[(&str, i64)] =
-    &[("informational", 21), ("low", 21), ("medium", 47), ("high", 73), ("critical", 99)];
+const SEVERITY_SCORES: &[(&str, i64)] = &[
+    ("informational", 21),
+    ("low", 21),
+    ("medium", 47),
+    ("high", 73),
+    ("critical", 99),
+];
 
 /// Vendor fields copied to ECS, dropped unless `preserve_duplicate_custom_fields`.
 const DUPLICATES: &[&str] = &[
@@ -118,12 +144,27 @@ pub(crate) fn pipeline(
     }
 
     json_rename(doc, p, "Categories", "m365_defender.event.alert.categories");
-    json_rename(doc, p, "AdditionalFields", "m365_defender.event.additional_fields");
-    json_rename(doc, p, "AttackTechniques", "m365_defender.event.attack_techniques");
+    json_rename(
+        doc,
+        p,
+        "AdditionalFields",
+        "m365_defender.event.additional_fields",
+    );
+    json_rename(
+        doc,
+        p,
+        "AttackTechniques",
+        "m365_defender.event.attack_techniques",
+    );
     convert_ip(doc, p, "RemoteIP", "m365_defender.event.remote.ip");
     convert_long(doc, p, "FileSize", "m365_defender.event.file.size");
     convert_ip(doc, p, "LocalIP", "m365_defender.event.local.ip");
-    convert_string(doc, p, "ApplicationId", "m365_defender.event.application_id");
+    convert_string(
+        doc,
+        p,
+        "ApplicationId",
+        "m365_defender.event.application_id",
+    );
     renames(doc, p, RENAMES);
     extra(rec, doc)?;
 
@@ -140,9 +181,17 @@ pub(crate) fn pipeline(
     copy(doc, "m365_defender.event.device.name", "host.name");
     lowercase(doc, "host.name");
     copy(doc, "m365_defender.event.device.id", "host.id");
-    copy(doc, "m365_defender.event.evidence.direction", "network.direction");
+    copy(
+        doc,
+        "m365_defender.event.evidence.direction",
+        "network.direction",
+    );
     lowercase(doc, "network.direction");
-    copy(doc, "m365_defender.event.process.command_line", "process.command_line");
+    copy(
+        doc,
+        "m365_defender.event.process.command_line",
+        "process.command_line",
+    );
     split_command_line_into_process(doc);
 
     subtechniques(doc);
@@ -171,7 +220,11 @@ pub(crate) fn pipeline(
         copy(doc, "m365_defender.event.account.object_id", "user.id");
     }
     copy(doc, "m365_defender.event.email.subject", "email.subject");
-    copy(doc, "m365_defender.event.network.message_id", "email.message_id");
+    copy(
+        doc,
+        "m365_defender.event.network.message_id",
+        "email.message_id",
+    );
     copy(doc, "m365_defender.event.title", "message");
 
     for (field, from) in [
@@ -205,7 +258,9 @@ fn subtechniques(doc: &mut Doc) {
         let Some(s) = item.as_str() else { return };
         let Some(space) = s.rfind(' ') else { return };
         let open = s.find('(').map_or(0, |i| i + 1);
-        let Some(close) = s.find(')').filter(|c| *c >= open) else { return };
+        let Some(close) = s.find(')').filter(|c| *c >= open) else {
+            return;
+        };
         names.push(Value::String(s[..space].to_string()));
         ids.push(Value::String(s[open..close].to_string()));
     }
@@ -228,7 +283,10 @@ fn sort(doc: &mut Doc, path: &str) {
         Some(Value::String(s)) if s.is_empty() => {}
         Some(other) => doc.append(
             "error.message",
-            format!("field [{path}] of type [{}] cannot be cast to a list", crate::error::type_name(&other)),
+            format!(
+                "field [{path}] of type [{}] cannot be cast to a list",
+                crate::error::type_name(&other)
+            ),
         ),
     }
 }
@@ -242,8 +300,16 @@ mod tests {
     fn run(props: Value) -> Doc {
         let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
         let env = Map::new();
-        let opts = Options { preserve_duplicate_custom_fields: true, ..Options::default() };
-        let rec = Record { table: "AlertInfo", props: &props, envelope: &env, opts: &opts };
+        let opts = Options {
+            preserve_duplicate_custom_fields: true,
+            ..Options::default()
+        };
+        let rec = Record {
+            table: "AlertInfo",
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut doc = Doc::new();
         map(&rec, &mut doc).unwrap();
         doc
@@ -251,9 +317,17 @@ mod tests {
 
     #[test]
     fn techniques_are_split_and_sorted() {
-        let d = run(json!({"AttackTechniques": "[\"Valid Accounts (T1078)\",\"Cloud Accounts (T1078.004)\"]", "Severity": "Medium"}));
-        assert_eq!(d.get("threat.technique.subtechnique.id"), Some(&json!(["T1078", "T1078.004"])));
-        assert_eq!(d.get("threat.technique.subtechnique.name"), Some(&json!(["Cloud Accounts", "Valid Accounts"])));
+        let d = run(
+            json!({"AttackTechniques": "[\"Valid Accounts (T1078)\",\"Cloud Accounts (T1078.004)\"]", "Severity": "Medium"}),
+        );
+        assert_eq!(
+            d.get("threat.technique.subtechnique.id"),
+            Some(&json!(["T1078", "T1078.004"]))
+        );
+        assert_eq!(
+            d.get("threat.technique.subtechnique.name"),
+            Some(&json!(["Cloud Accounts", "Valid Accounts"]))
+        );
         assert_eq!(d.get("event.severity"), Some(&json!(47)));
         assert_eq!(d.get_str("m365_defender.event.severity"), Some("medium"));
     }
@@ -262,13 +336,18 @@ mod tests {
     fn malformed_technique_leaves_no_subtechniques() {
         let d = run(json!({"AttackTechniques": "[\"NoParens\"]"}));
         assert!(d.get("threat.technique.subtechnique.id").is_none());
-        assert_eq!(d.get("m365_defender.event.attack_techniques"), Some(&json!(["NoParens"])));
+        assert_eq!(
+            d.get("m365_defender.event.attack_techniques"),
+            Some(&json!(["NoParens"]))
+        );
     }
 
     #[test]
     fn file_evidence_maps_file_fields_and_related() {
-        let d = run(json!({"EntityType": "File", "FileName": "a.txt", "SHA1": "s1", "SHA256": "s256",
-            "DeviceName": "PC1", "AccountDomain": "dom", "LocalIP": "10.0.0.1"}));
+        let d = run(
+            json!({"EntityType": "File", "FileName": "a.txt", "SHA1": "s1", "SHA256": "s256",
+            "DeviceName": "PC1", "AccountDomain": "dom", "LocalIP": "10.0.0.1"}),
+        );
         assert_eq!(d.get("event.category"), Some(&json!(["file"])));
         assert_eq!(d.get_str("file.name"), Some("a.txt"));
         assert_eq!(d.get("related.hosts"), Some(&json!(["pc1", "dom"])));

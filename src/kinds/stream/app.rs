@@ -29,15 +29,29 @@ mod tests {
         .unwrap_or_default();
         let env = Map::new();
         let opts = Options::default();
-        let rec = Record { table: "CloudAppEvents", props: &props, envelope: &env, opts: &opts };
+        let rec = Record {
+            table: "CloudAppEvents",
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut d = Doc::new();
         map(&rec, &mut d).unwrap();
         assert_eq!(d.get_str("user.id"), Some("acc-1"));
         assert_eq!(d.get_str("user.name"), Some("name"));
         assert_eq!(d.get_str("event.action"), Some("write-deployments"));
-        assert_eq!(d.get_str("m365_defender.event.raw_event_data.AccountMoniker"), Some("M"));
-        assert_eq!(d.get_str("m365_defender.event.application_id"), Some("12260"));
-        assert_eq!(d.get("m365_defender.event.is_admin_operation"), Some(&json!(false)));
+        assert_eq!(
+            d.get_str("m365_defender.event.raw_event_data.AccountMoniker"),
+            Some("M")
+        );
+        assert_eq!(
+            d.get_str("m365_defender.event.application_id"),
+            Some("12260")
+        );
+        assert_eq!(
+            d.get("m365_defender.event.is_admin_operation"),
+            Some(&json!(false))
+        );
         assert_eq!(d.get("related.user"), Some(&json!(["acc-1", "name"])));
         assert!(d.get("client.ip").is_none() && d.get("user_agent").is_none());
         // Copied to ECS, so dropped without preserve_duplicate_custom_fields.

@@ -16,11 +16,20 @@ const RENAMES: &[(&str, &str)] = &[
     ("Description", "m365_defender.event.description"),
     ("DataSources", "m365_defender.event.data_sources"),
     ("EntityRole", "m365_defender.event.entity_role"),
-    ("DetailedEntityRole", "m365_defender.event.detailed_entity_role"),
+    (
+        "DetailedEntityRole",
+        "m365_defender.event.detailed_entity_role",
+    ),
     ("CloudPlatform", "m365_defender.event.cloud_platform"),
     ("CloudResourceId", "m365_defender.event.cloud_resource_id"),
-    ("CloudResourceType", "m365_defender.event.cloud_resource_type"),
-    ("CloudSubscriptionId", "m365_defender.event.cloud_subscription_id"),
+    (
+        "CloudResourceType",
+        "m365_defender.event.cloud_resource_type",
+    ),
+    (
+        "CloudSubscriptionId",
+        "m365_defender.event.cloud_subscription_id",
+    ),
 ];
 
 /// Behavior time columns, through Elastic's `date` processor.
@@ -44,7 +53,12 @@ fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     for (from, to) in DATES {
         date(doc, prop(p, from), to);
     }
-    convert_string(doc, p, "EmailClusterId", "m365_defender.event.email.cluster_id");
+    convert_string(
+        doc,
+        p,
+        "EmailClusterId",
+        "m365_defender.event.email.cluster_id",
+    );
     copy(doc, "m365_defender.event.cloud_platform", "cloud.provider");
     Ok(())
 }
@@ -57,21 +71,33 @@ mod tests {
 
     #[test]
     fn behavior_is_an_event_with_its_own_id() {
-        let props: Map<String, Value> = json!({"BehaviorId": "b-1", "Severity": "High", "CloudPlatform": "Azure",
+        let props: Map<String, Value> =
+            json!({"BehaviorId": "b-1", "Severity": "High", "CloudPlatform": "Azure",
             "StartTime": "2026-02-16T08:20:58Z", "EmailClusterId": 42})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let env = Map::new();
         let opts = Options::default();
-        let rec = Record { table: "BehaviorInfo", props: &props, envelope: &env, opts: &opts };
+        let rec = Record {
+            table: "BehaviorInfo",
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut d = Doc::new();
         map(&rec, &mut d).unwrap();
         assert_eq!(d.get_str("event.kind"), Some("event"));
         assert_eq!(d.get_str("event.id"), Some("b-1"));
         assert_eq!(d.get("event.severity"), Some(&json!(73)));
         assert_eq!(d.get_str("cloud.provider"), Some("Azure"));
-        assert_eq!(d.get_str("m365_defender.event.start_time"), Some("2026-02-16T08:20:58.000Z"));
-        assert_eq!(d.get_str("m365_defender.event.email.cluster_id"), Some("42"));
+        assert_eq!(
+            d.get_str("m365_defender.event.start_time"),
+            Some("2026-02-16T08:20:58.000Z")
+        );
+        assert_eq!(
+            d.get_str("m365_defender.event.email.cluster_id"),
+            Some("42")
+        );
     }
 }

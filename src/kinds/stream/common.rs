@@ -18,6 +18,16 @@ const ENVELOPE_RENAMES: &[(&str, &str)] = &[
     ("tenantId", "m365_defender.event.tenant.id"),
 ];
 
+/// Tables whose fixture (test-app-and-identity, an older era) predates the default pipeline's
+/// `application.name` step; the newer fixtures (test-behavior) have it. The fixtures are the spec.
+const TABLES_WITHOUT_APPLICATION_NAME: &[&str] = &[
+    "IdentityLogonEvents",
+    "IdentityQueryEvents",
+    "IdentityDirectoryEvents",
+    "IdentityInfo",
+    "CloudAppEvents",
+];
+
 /// Step 1 of the hook contract (see the module docs of `stream`). Returns the category, `""`
 /// when there is none.
 pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapError> {
@@ -42,13 +52,20 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
     }
     date(doc, rec.get("time"), "m365_defender.event.time");
     let props = rec.get("properties").and_then(Value::as_object);
-    date(doc, props.and_then(|p| p.get("Timestamp")), "m365_defender.event.timestamp");
+    date(
+        doc,
+        props.and_then(|p| p.get("Timestamp")),
+        "m365_defender.event.timestamp",
+    );
     if let Some(ts) = doc.get("m365_defender.event.timestamp").cloned() {
         doc.set("@timestamp", ts);
     }
 
     if category.is_empty() {
-        doc.append("error.message", "Missing required field: m365_defender.event.category.");
+        doc.append(
+            "error.message",
+            "Missing required field: m365_defender.event.category.",
+        );
     } else if !is_supported(category) {
         doc.append(
             "error.message",
@@ -66,7 +83,7 @@ fn is_supported(category: &str) -> bool {
 }
 
 /// Step 3 of the hook contract: the default pipeline's tail.
-pub(crate) fn post(opts: &Options, doc: &mut Doc) {
+pub(crate) fn post(table: &str, doc: &mut Doc) {
     for (pid, entity) in [
         ("process.pid", "process.entity_id"),
         ("process.parent.pid", "process.parent.entity_id"),
@@ -87,20 +104,11 @@ pub(crate) fn post(opts: &Options, doc: &mut Doc) {
             doc.set("device.id", id);
         }
     }
-    if let Some(app) = doc.get("m365_defender.event.application").cloned() {
-        if !is_empty_value(&app) {
-            doc.set("application.name", app);
-        }
+    if !TABLES_WITHOUT_APPLICATION_NAME.contains(&table) {
+        copy(doc, "m365_defender.event.application", "application.name");
     }
-    // Elastic keeps `event.original` only when asked to (its `preserve_original_event` tag).
-    if opts.preserve_original_event {
-        doc.append("tags", "preserve_original_event");
-    } else {
-        doc.remove("event.original");
-    }
-    if opts.preserve_duplicate_custom_fields {
-        doc.append("tags", "preserve_duplicate_custom_fields");
-    }
+    // `event.original` stays whatever `preserve_original_event` says: this pipeline (4.0.1 era)
+    // has no step that removes it. The option tags are added by `kinds::map` for every kind.
     doc.prune_empty();
 }
 
@@ -133,12 +141,19 @@ fn process_name_from_command_line(doc: &mut Doc) {
     };
     match doc.get("process.name") {
         Some(Value::String(s)) => add(s.clone()),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).for_each(|s| add(s.to_string())),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .for_each(|s| add(s.to_string())),
         _ => {}
     }
     let commands: Vec<String> = match doc.get("process.command_line") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => vec![],
     };
     for cmd in commands.iter().filter(|c| !c.is_empty()) {
@@ -154,12 +169,14 @@ fn process_name_from_command_line(doc: &mut Doc) {
 }
 
 /// The script's executable: first space-separated token of the trimmed line, its last `/`
-/// segment, without double quotes.
+/// segment, without double quotes. A trailing `:` also goes: Linux daemons rewrite their title
+/// (`nginx: master process …`), and the newer fixture (test-cloud) stores `nginx`.
 fn first_word(cmd: &str) -> String {
     let trimmed = java_trim(cmd);
     let first = trimmed.split(' ').next().unwrap_or("");
     let base = first.rsplit('/').next().unwrap_or(first);
-    base.replace('"', "")
+    let base = base.replace('"', "");
+    base.strip_suffix(':').map(str::to_string).unwrap_or(base)
 }
 
 /// Java's `String.trim()`: strips every char up to U+0020, not just Unicode whitespace.
@@ -279,13 +296,20 @@ mod tests {
         ]);
         assert_eq!(got, ["backgroundtaskhost.exe", "backgroundTaskHost.exe"]);
         // "Aa" and "BB" collide in Java; insertion order decides.
-        assert_eq!(java_hash_set_order(vec!["BB".into(), "Aa".into()]), ["BB", "Aa"]);
+        assert_eq!(
+            java_hash_set_order(vec!["BB".into(), "Aa".into()]),
+            ["BB", "Aa"]
+        );
     }
 
     #[test]
     fn first_word_strips_path_and_quotes() {
         assert_eq!(first_word("  \"/usr/bin/python3\" -c x"), "python3");
-        assert_eq!(first_word("\"backgroundTaskHost.exe\" -ServerName:x"), "backgroundTaskHost.exe");
+        assert_eq!(
+            first_word("\"backgroundTaskHost.exe\" -ServerName:x"),
+            "backgroundTaskHost.exe"
+        );
+        assert_eq!(first_word("nginx: master process nginx -g"), "nginx");
     }
 
     #[test]
@@ -300,8 +324,15 @@ mod tests {
     #[test]
     fn bad_time_appends_error() {
         let mut d = Doc::new();
-        date(&mut d, Some(&json!("yesterday")), "m365_defender.event.time");
+        date(
+            &mut d,
+            Some(&json!("yesterday")),
+            "m365_defender.event.time",
+        );
         assert!(d.get("m365_defender.event.time").is_none());
-        assert_eq!(d.get("error.message"), Some(&json!(["unable to parse date [yesterday]"])));
+        assert_eq!(
+            d.get("error.message"),
+            Some(&json!(["unable to parse date [yesterday]"]))
+        );
     }
 }

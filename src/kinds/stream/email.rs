@@ -16,34 +16,64 @@ const EMAIL_ECS_VERSION: &str = "8.10.0";
 
 /// Columns renamed as they are.
 const RENAMES: &[(&str, &str)] = &[
-    ("SenderFromAddress", "m365_defender.event.sender.from_address"),
+    (
+        "SenderFromAddress",
+        "m365_defender.event.sender.from_address",
+    ),
     ("NetworkMessageId", "m365_defender.event.network.message_id"),
     ("FileType", "m365_defender.event.file.type"),
-    ("RecipientEmailAddress", "m365_defender.event.recipient.email_address"),
+    (
+        "RecipientEmailAddress",
+        "m365_defender.event.recipient.email_address",
+    ),
     ("ActionType", "m365_defender.event.action.type"),
     ("SHA256", "m365_defender.event.sha256"),
     ("FileName", "m365_defender.event.file.name"),
     ("EmailDirection", "m365_defender.event.email.direction"),
     ("Subject", "m365_defender.event.subject"),
-    ("RecipientObjectId", "m365_defender.event.recipient.object_id"),
-    ("SenderDisplayName", "m365_defender.event.sender.display_name"),
+    (
+        "RecipientObjectId",
+        "m365_defender.event.recipient.object_id",
+    ),
+    (
+        "SenderDisplayName",
+        "m365_defender.event.sender.display_name",
+    ),
     ("SenderObjectId", "m365_defender.event.sender.object_id"),
     ("ThreatNames", "m365_defender.event.threat.names"),
     ("ThreatTypes", "m365_defender.event.threat.types"),
-    ("AuthenticationDetails", "m365_defender.event.authentication_details"),
+    (
+        "AuthenticationDetails",
+        "m365_defender.event.authentication_details",
+    ),
     ("Connectors", "m365_defender.event.connectors"),
     ("DeliveryAction", "m365_defender.event.delivery.action"),
     ("DeliveryLocation", "m365_defender.event.delivery.location"),
     ("EmailAction", "m365_defender.event.email.action"),
-    ("EmailActionPolicy", "m365_defender.event.email.action_policy"),
-    ("EmailActionPolicyGuid", "m365_defender.event.email.action_policy_guid"),
+    (
+        "EmailActionPolicy",
+        "m365_defender.event.email.action_policy",
+    ),
+    (
+        "EmailActionPolicyGuid",
+        "m365_defender.event.email.action_policy_guid",
+    ),
     ("EmailLanguage", "m365_defender.event.email.language"),
-    ("InternetMessageId", "m365_defender.event.internet_message_id"),
+    (
+        "InternetMessageId",
+        "m365_defender.event.internet_message_id",
+    ),
     ("OrgLevelAction", "m365_defender.event.org_level.action"),
     ("OrgLevelPolicy", "m365_defender.event.org_level.policy"),
     ("SenderFromDomain", "m365_defender.event.sender.from_domain"),
-    ("SenderMailFromAddress", "m365_defender.event.sender.mail_from_address"),
-    ("SenderMailFromDomain", "m365_defender.event.sender.mail_from_domain"),
+    (
+        "SenderMailFromAddress",
+        "m365_defender.event.sender.mail_from_address",
+    ),
+    (
+        "SenderMailFromDomain",
+        "m365_defender.event.sender.mail_from_domain",
+    ),
     ("UserLevelAction", "m365_defender.event.user_level_action"),
     ("UserLevelPolicy", "m365_defender.event.user_level_policy"),
     ("ActionResult", "m365_defender.event.action.result"),
@@ -61,7 +91,10 @@ const RENAMES: &[(&str, &str)] = &[
 const LONGS: &[(&str, &str)] = &[
     ("FileSize", "m365_defender.event.file.size"),
     ("AttachmentCount", "m365_defender.event.attachment_count"),
-    ("BulkComplaintLevel", "m365_defender.event.bulk_complaint_level"),
+    (
+        "BulkComplaintLevel",
+        "m365_defender.event.bulk_complaint_level",
+    ),
     ("UrlCount", "m365_defender.event.url_count"),
 ];
 
@@ -117,11 +150,31 @@ pub(crate) fn pipeline(
         doc.append("event.type", "info");
     }
 
-    json_rename(doc, p, "DetectionMethods", "m365_defender.event.detection.methods");
-    json_rename(doc, p, "ConfidenceLevel", "m365_defender.event.confidence_level");
-    json_rename(doc, p, "AdditionalFields", "m365_defender.event.additional_fields");
+    json_rename(
+        doc,
+        p,
+        "DetectionMethods",
+        "m365_defender.event.detection.methods",
+    );
+    json_rename(
+        doc,
+        p,
+        "ConfidenceLevel",
+        "m365_defender.event.confidence_level",
+    );
+    json_rename(
+        doc,
+        p,
+        "AdditionalFields",
+        "m365_defender.event.additional_fields",
+    );
     truthies(doc, p, BOOLEANS);
-    convert_string(doc, p, "EmailClusterId", "m365_defender.event.email.cluster_id");
+    convert_string(
+        doc,
+        p,
+        "EmailClusterId",
+        "m365_defender.event.email.cluster_id",
+    );
     convert_ip(doc, p, "IPAddress", "m365_defender.event.ip_address");
     convert_ip(doc, p, "SenderIPv4", "m365_defender.event.sender.ipv4");
     convert_ip(doc, p, "SenderIPv6", "m365_defender.event.sender.ipv6");
@@ -135,17 +188,38 @@ pub(crate) fn pipeline(
     }
     event_action(doc);
     for (field, from) in [
-        ("email.from.address", "m365_defender.event.sender.from_address"),
-        ("email.to.address", "m365_defender.event.recipient.email_address"),
+        (
+            "email.from.address",
+            "m365_defender.event.sender.from_address",
+        ),
+        (
+            "email.to.address",
+            "m365_defender.event.recipient.email_address",
+        ),
     ] {
         let v = doc.get(from).cloned();
         related(doc, field, v.as_ref());
     }
-    copy(doc, "m365_defender.event.network.message_id", "email.message_id");
-    copy(doc, "m365_defender.event.email.direction", "email.direction");
+    copy(
+        doc,
+        "m365_defender.event.network.message_id",
+        "email.message_id",
+    );
+    copy(
+        doc,
+        "m365_defender.event.email.direction",
+        "email.direction",
+    );
     copy(doc, "m365_defender.event.subject", "email.subject");
-    copy(doc, "m365_defender.event.internet_message_id", "email.local_id");
-    for from in ["m365_defender.event.sender.ipv4", "m365_defender.event.sender.ipv6"] {
+    copy(
+        doc,
+        "m365_defender.event.internet_message_id",
+        "email.local_id",
+    );
+    for from in [
+        "m365_defender.event.sender.ipv4",
+        "m365_defender.event.sender.ipv6",
+    ] {
         let v = doc.get(from).cloned();
         related(doc, "source.ip", v.as_ref());
     }
@@ -154,13 +228,19 @@ pub(crate) fn pipeline(
 
     for (field, from) in [
         ("related.user", "m365_defender.event.sender.from_address"),
-        ("related.user", "m365_defender.event.recipient.email_address"),
+        (
+            "related.user",
+            "m365_defender.event.recipient.email_address",
+        ),
         ("related.hash", "file.hash.sha256"),
         ("related.ip", "m365_defender.event.sender.ipv4"),
         ("related.ip", "m365_defender.event.sender.ipv6"),
         ("related.ip", "m365_defender.event.ip_address"),
         ("related.hosts", "m365_defender.event.sender.from_domain"),
-        ("related.hosts", "m365_defender.event.sender.mail_from_domain"),
+        (
+            "related.hosts",
+            "m365_defender.event.sender.mail_from_domain",
+        ),
         ("related.hosts", "m365_defender.event.url_domain"),
     ] {
         let v = doc.get(from).cloned();
@@ -179,8 +259,16 @@ mod tests {
     fn run(table: &str, props: Value, keep: bool) -> Doc {
         let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
         let env = Map::new();
-        let opts = Options { preserve_duplicate_custom_fields: keep, ..Options::default() };
-        let rec = Record { table, props: &props, envelope: &env, opts: &opts };
+        let opts = Options {
+            preserve_duplicate_custom_fields: keep,
+            ..Options::default()
+        };
+        let rec = Record {
+            table,
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut doc = Doc::new();
         map(&rec, &mut doc).unwrap();
         doc
@@ -195,9 +283,15 @@ mod tests {
             false,
         );
         assert_eq!(d.get_str("ecs.version"), Some("8.10.0"));
-        assert_eq!(d.get("source.ip"), Some(&json!(["81.2.69.144", "2a02:cf40::"])));
+        assert_eq!(
+            d.get("source.ip"),
+            Some(&json!(["81.2.69.144", "2a02:cf40::"]))
+        );
         assert_eq!(d.get("related.user"), Some(&json!(["a@x.com", "b@y.com"])));
-        assert_eq!(d.get_str("m365_defender.event.email.cluster_id"), Some("383769773"));
+        assert_eq!(
+            d.get_str("m365_defender.event.email.cluster_id"),
+            Some("383769773")
+        );
         assert_eq!(d.get_str("event.action"), Some("phish-zap"));
         // Copied to ECS, so dropped without preserve_duplicate_custom_fields.
         assert!(d.get("m365_defender.event.sender.from_address").is_none());
@@ -206,10 +300,17 @@ mod tests {
 
     #[test]
     fn url_clicks_have_no_email_category() {
-        let d = run("UrlClickEvents", json!({"IsClickedThrough": "1", "Url": "https://h.example/p?q=1"}), true);
+        let d = run(
+            "UrlClickEvents",
+            json!({"IsClickedThrough": "1", "Url": "https://h.example/p?q=1"}),
+            true,
+        );
         assert!(d.get("event.category").is_none());
         assert_eq!(d.get("event.type"), Some(&json!(["info"])));
-        assert_eq!(d.get("m365_defender.event.is_clicked_through"), Some(&json!(true)));
+        assert_eq!(
+            d.get("m365_defender.event.is_clicked_through"),
+            Some(&json!(true))
+        );
         assert_eq!(d.get_str("url.domain"), Some("h.example"));
         assert_eq!(d.get_str("url.query"), Some("q=1"));
     }

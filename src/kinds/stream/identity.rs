@@ -6,7 +6,9 @@
 //! asset`). That fixture has no geo enrichment and no `client.ip` for these tables.
 
 use super::common::{convert_string, related, remove_custom_duplicates, renames};
-use super::xdr_helpers::{convert_ip, copy, event_action, json_rename, longs, lowercase, truthies, user_agent};
+use super::xdr_helpers::{
+    convert_ip, copy, event_action, json_rename, longs, lowercase, truthies, user_agent,
+};
 use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
@@ -24,19 +26,28 @@ const RENAMES: &[(&str, &str)] = &[
     ("Isp", "m365_defender.event.isp"),
     ("ISP", "m365_defender.event.isp"),
     ("AccountObjectId", "m365_defender.event.account.object_id"),
-    ("AccountDisplayName", "m365_defender.event.account.display_name"),
+    (
+        "AccountDisplayName",
+        "m365_defender.event.account.display_name",
+    ),
     ("UserAgent", "m365_defender.event.user_agent"),
     ("CountryCode", "m365_defender.event.country_code"),
     ("Protocol", "m365_defender.event.protocol"),
     ("AccountUpn", "m365_defender.event.account.upn"),
     ("Application", "m365_defender.event.application"),
-    ("DestinationDeviceName", "m365_defender.event.destination.device_name"),
+    (
+        "DestinationDeviceName",
+        "m365_defender.event.destination.device_name",
+    ),
     ("FailureReason", "m365_defender.event.failure_reason"),
     ("Location", "m365_defender.event.location"),
     ("AccountType", "m365_defender.event.account.type"),
     ("LogonType", "m365_defender.event.logon.type"),
     ("AccountId", "m365_defender.event.account.id"),
-    ("TargetAccountDisplayName", "m365_defender.event.target.account_display_name"),
+    (
+        "TargetAccountDisplayName",
+        "m365_defender.event.target.account_display_name",
+    ),
     ("Query", "m365_defender.event.query.value"),
     ("QueryTarget", "m365_defender.event.query.target"),
     ("QueryType", "m365_defender.event.query.type"),
@@ -71,7 +82,10 @@ const IDENTITY_INFO_RENAMES: &[(&str, &str)] = &[
     ("OnPremSid", "m365_defender.event.account.on_prem_sid"),
     ("CreatedDateTime", "m365_defender.event.account.created"),
     ("Department", "m365_defender.event.account.department"),
-    ("DistinguishedName", "m365_defender.event.account.distinguished_name"),
+    (
+        "DistinguishedName",
+        "m365_defender.event.account.distinguished_name",
+    ),
     ("EmailAddress", "m365_defender.event.account.email_address"),
     ("GivenName", "m365_defender.event.account.given_name"),
     ("Surname", "m365_defender.event.account.surname"),
@@ -84,16 +98,26 @@ const IDENTITY_INFO_RENAMES: &[(&str, &str)] = &[
     ("Country", "m365_defender.event.account.country"),
     ("Address", "m365_defender.event.account.address"),
     ("EmployeeId", "m365_defender.event.account.employee_id"),
-    ("SipProxyAddress", "m365_defender.event.account.sip_proxy_address"),
+    (
+        "SipProxyAddress",
+        "m365_defender.event.account.sip_proxy_address",
+    ),
     ("Tags", "m365_defender.event.account.tags"),
-    ("AssignedRoles", "m365_defender.event.account.assigned_roles"),
+    (
+        "AssignedRoles",
+        "m365_defender.event.account.assigned_roles",
+    ),
     ("ChangeSource", "m365_defender.event.change_source"),
     ("SourceProvider", "m365_defender.event.source_provider"),
     ("Type", "m365_defender.event.type"),
 ];
 
 /// `OSPlatform` substrings (lowercase) -> `host.os.type`, later entries winning.
-const OS_TYPES: &[(&str, &str)] = &[("windows", "windows"), ("linux", "linux"), ("macos", "macos")];
+const OS_TYPES: &[(&str, &str)] = &[
+    ("windows", "windows"),
+    ("linux", "linux"),
+    ("macos", "macos"),
+];
 
 /// Vendor fields copied to ECS, dropped unless `preserve_duplicate_custom_fields`.
 const DUPLICATES: &[&str] = &[
@@ -133,13 +157,33 @@ pub(crate) fn pipeline(
     }
     doc.append("event.type", "info");
 
-    json_rename(doc, p, "ActivityObjects", "m365_defender.event.activity.objects");
+    json_rename(
+        doc,
+        p,
+        "ActivityObjects",
+        "m365_defender.event.activity.objects",
+    );
     json_rename(doc, p, "RawEventData", "m365_defender.event.raw_event_data");
-    json_rename(doc, p, "AdditionalFields", "m365_defender.event.additional_fields");
-    convert_ip(doc, p, "DestinationIPAddress", "m365_defender.event.destination.ip_address");
+    json_rename(
+        doc,
+        p,
+        "AdditionalFields",
+        "m365_defender.event.additional_fields",
+    );
+    convert_ip(
+        doc,
+        p,
+        "DestinationIPAddress",
+        "m365_defender.event.destination.ip_address",
+    );
     convert_ip(doc, p, "IPAddress", "m365_defender.event.ip_address");
     convert_string(doc, p, "ReportId", "m365_defender.event.report_id");
-    convert_string(doc, p, "ApplicationId", "m365_defender.event.application_id");
+    convert_string(
+        doc,
+        p,
+        "ApplicationId",
+        "m365_defender.event.application_id",
+    );
     longs(doc, p, LONGS);
     truthies(doc, p, BOOLEANS);
     // `City` is the sign-in city here; `IdentityInfo` maps it to the account instead.
@@ -149,16 +193,34 @@ pub(crate) fn pipeline(
     renames(doc, p, RENAMES);
     extra(rec, doc)?;
 
-    copy(doc, "m365_defender.event.target.device_name", "destination.domain");
-    copy(doc, "m365_defender.event.destination.ip_address", "destination.ip");
-    copy(doc, "m365_defender.event.destination.port", "destination.port");
+    copy(
+        doc,
+        "m365_defender.event.target.device_name",
+        "destination.domain",
+    );
+    copy(
+        doc,
+        "m365_defender.event.destination.ip_address",
+        "destination.ip",
+    );
+    copy(
+        doc,
+        "m365_defender.event.destination.port",
+        "destination.port",
+    );
     copy(doc, "m365_defender.event.device.name", "host.name");
     lowercase(doc, "host.name");
-    if let Some(ip) = doc.get_str("m365_defender.event.ip_address").filter(|s| !s.is_empty()) {
+    if let Some(ip) = doc
+        .get_str("m365_defender.event.ip_address")
+        .filter(|s| !s.is_empty())
+    {
         let ip = ip.to_string();
         doc.append("host.ip", ip);
     }
-    if let Some(platform) = doc.get_str("m365_defender.event.os.platform").map(str::to_lowercase) {
+    if let Some(platform) = doc
+        .get_str("m365_defender.event.os.platform")
+        .map(str::to_lowercase)
+    {
         for (needle, os) in OS_TYPES {
             if platform.contains(needle) {
                 doc.set("host.os.type", *os);
@@ -166,7 +228,10 @@ pub(crate) fn pipeline(
         }
     }
     // IdentityQueryEvents carry the source computer's OS in AdditionalFields.
-    if let Some(os) = doc.get("m365_defender.event.additional_fields.SourceComputerOperatingSystemType").cloned() {
+    if let Some(os) = doc
+        .get("m365_defender.event.additional_fields.SourceComputerOperatingSystemType")
+        .cloned()
+    {
         doc.set("host.os.type", os);
     }
     copy(doc, "m365_defender.event.os.platform", "host.os.name");
@@ -174,7 +239,9 @@ pub(crate) fn pipeline(
 
     event_action(doc);
     if table == "identitylogonevents" {
-        let failed = doc.get_str("m365_defender.event.failure_reason").is_some_and(|f| !f.is_empty());
+        let failed = doc
+            .get_str("m365_defender.event.failure_reason")
+            .is_some_and(|f| !f.is_empty());
         doc.set("event.outcome", if failed { "failure" } else { "success" });
     }
     copy(doc, "m365_defender.event.report_id", "event.id");
@@ -202,7 +269,10 @@ pub(crate) fn pipeline(
     for (field, from) in [
         ("related.user", "user.id"),
         ("related.user", "m365_defender.event.account.display_name"),
-        ("related.user", "m365_defender.event.target.account_display_name"),
+        (
+            "related.user",
+            "m365_defender.event.target.account_display_name",
+        ),
         ("related.user", "m365_defender.event.account.cloud_sid"),
         ("related.user", "m365_defender.event.account.on_prem_sid"),
         ("related.user", "m365_defender.event.account.upn"),
@@ -236,13 +306,25 @@ fn identity_info(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         return Ok(());
     }
     renames(doc, rec.props, IDENTITY_INFO_RENAMES);
-    truthies(doc, rec.props, &[("IsAccountEnabled", "m365_defender.event.account.is_enabled")]);
+    truthies(
+        doc,
+        rec.props,
+        &[("IsAccountEnabled", "m365_defender.event.account.is_enabled")],
+    );
     doc.set("event.kind", "asset");
     doc.append("event.category", "iam");
     doc.append("event.type", "user");
     copy(doc, "m365_defender.event.account.object_id", "user.id");
-    copy(doc, "m365_defender.event.account.email_address", "user.email");
-    copy(doc, "m365_defender.event.account.display_name", "user.full_name");
+    copy(
+        doc,
+        "m365_defender.event.account.email_address",
+        "user.email",
+    );
+    copy(
+        doc,
+        "m365_defender.event.account.display_name",
+        "user.full_name",
+    );
     Ok(())
 }
 
@@ -255,8 +337,16 @@ mod tests {
     fn run(table: &str, props: Value) -> Doc {
         let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
         let env = Map::new();
-        let opts = Options { preserve_duplicate_custom_fields: true, ..Options::default() };
-        let rec = Record { table, props: &props, envelope: &env, opts: &opts };
+        let opts = Options {
+            preserve_duplicate_custom_fields: true,
+            ..Options::default()
+        };
+        let rec = Record {
+            table,
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut doc = Doc::new();
         map(&rec, &mut doc).unwrap();
         doc
@@ -280,10 +370,16 @@ mod tests {
 
     #[test]
     fn query_user_falls_back_to_display_name_and_ports_convert() {
-        let d = run("IdentityQueryEvents", json!({"AccountDisplayName": "PC$", "DestinationPort": "445", "Port": "x"}));
+        let d = run(
+            "IdentityQueryEvents",
+            json!({"AccountDisplayName": "PC$", "DestinationPort": "445", "Port": "x"}),
+        );
         assert_eq!(d.get_str("user.name"), Some("PC$"));
         assert_eq!(d.get("destination.port"), Some(&json!(445)));
-        assert_eq!(d.get("error.message"), Some(&json!(["unable to convert [x] to long"])));
+        assert_eq!(
+            d.get("error.message"),
+            Some(&json!(["unable to convert [x] to long"]))
+        );
     }
 
     #[test]
@@ -295,7 +391,10 @@ mod tests {
         );
         assert_eq!(d.get_str("event.kind"), Some("asset"));
         assert_eq!(d.get("event.type"), Some(&json!(["info", "user"])));
-        assert_eq!(d.get("related.user"), Some(&json!(["oid", "John", "S-12", "S-5", "j@c.com", "jdoe"])));
+        assert_eq!(
+            d.get("related.user"),
+            Some(&json!(["oid", "John", "S-12", "S-5", "j@c.com", "jdoe"]))
+        );
         assert_eq!(d.get_str("m365_defender.event.account.city"), Some("X"));
         assert!(d.get("m365_defender.event.city").is_none());
         assert_eq!(d.get_str("user.full_name"), Some("John"));

@@ -12,7 +12,10 @@ use crate::MapError;
 /// Teams columns renamed as they are.
 const RENAMES: &[(&str, &str)] = &[
     ("TeamsMessageId", "m365_defender.event.teams_message_id"),
-    ("SenderEmailAddress", "m365_defender.event.sender_email_address"),
+    (
+        "SenderEmailAddress",
+        "m365_defender.event.sender_email_address",
+    ),
     ("SenderType", "m365_defender.event.sender_type"),
     ("MessageId", "m365_defender.event.message_id"),
     ("GroupId", "m365_defender.event.group_id"),
@@ -20,12 +23,21 @@ const RENAMES: &[(&str, &str)] = &[
     ("ThreadId", "m365_defender.event.thread_id"),
     ("ThreadName", "m365_defender.event.thread_name"),
     ("ThreadType", "m365_defender.event.thread_type"),
-    ("MessageFormatType", "m365_defender.event.message_format_type"),
-    ("MessageFormatSubtype", "m365_defender.event.message_format_subtype"),
+    (
+        "MessageFormatType",
+        "m365_defender.event.message_format_type",
+    ),
+    (
+        "MessageFormatSubtype",
+        "m365_defender.event.message_format_subtype",
+    ),
     ("MessageType", "m365_defender.event.message_type"),
     ("MessageSubtype", "m365_defender.event.message_subtype"),
     ("MessageVersion", "m365_defender.event.message_version"),
-    ("LatestDeliveryLocation", "m365_defender.event.latest_delivery_location"),
+    (
+        "LatestDeliveryLocation",
+        "m365_defender.event.latest_delivery_location",
+    ),
     ("SenderObjectId", "m365_defender.event.sender.object_id"),
 ];
 
@@ -40,7 +52,11 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     let sender = doc.get("m365_defender.event.sender_email_address").cloned();
     related(doc, "email.from.address", sender.as_ref());
     related(doc, "related.user", sender.as_ref());
-    copy(doc, "m365_defender.event.sender_email_address", "user.email");
+    copy(
+        doc,
+        "m365_defender.event.sender_email_address",
+        "user.email",
+    );
     // The sender address is split into ECS `user.name` and `user.domain`.
     if let Some((name, domain)) = doc.get_str("user.email").and_then(|e| e.split_once('@')) {
         let (name, domain) = (name.to_string(), domain.to_string());
@@ -56,7 +72,12 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     renames(doc, rec.props, RENAMES);
     truthies(doc, rec.props, BOOLEANS);
-    json_rename(doc, rec.props, "RecipientDetails", "m365_defender.event.recipient_details");
+    json_rename(
+        doc,
+        rec.props,
+        "RecipientDetails",
+        "m365_defender.event.recipient_details",
+    );
     Ok(())
 }
 
@@ -68,22 +89,34 @@ mod tests {
 
     #[test]
     fn sender_becomes_user_and_from_address() {
-        let props: Map<String, Value> = json!({"SenderEmailAddress": "testuser@example.com", "GroupId": "g1",
+        let props: Map<String, Value> =
+            json!({"SenderEmailAddress": "testuser@example.com", "GroupId": "g1",
             "IsOwnedThread": true, "DetectionMethods": [], "MessageId": "m1"})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let env = Map::new();
         let opts = Options::default();
-        let rec = Record { table: "MessageEvents", props: &props, envelope: &env, opts: &opts };
+        let rec = Record {
+            table: "MessageEvents",
+            props: &props,
+            envelope: &env,
+            opts: &opts,
+        };
         let mut d = Doc::new();
         map(&rec, &mut d).unwrap();
-        assert_eq!(d.get("email.from.address"), Some(&json!(["testuser@example.com"])));
+        assert_eq!(
+            d.get("email.from.address"),
+            Some(&json!(["testuser@example.com"]))
+        );
         assert_eq!(d.get_str("user.name"), Some("testuser"));
         assert_eq!(d.get_str("user.domain"), Some("example.com"));
         assert_eq!(d.get_str("user.group.id"), Some("g1"));
         assert_eq!(d.get_str("email.message_id"), Some("m1"));
-        assert_eq!(d.get("m365_defender.event.is_owned_thread"), Some(&json!(true)));
+        assert_eq!(
+            d.get("m365_defender.event.is_owned_thread"),
+            Some(&json!(true))
+        );
         assert_eq!(d.get("event.category"), Some(&json!(["email"])));
         // Teams records keep the default ECS version (only the Email* era is older).
         assert!(d.get("ecs.version").is_none());

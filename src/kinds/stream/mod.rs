@@ -18,8 +18,8 @@
 //!    It must not do what step 3 does. Bad input: return `Err(MapError::field(<property>, …))`.
 //! 3. [`common::post`]: the default pipeline's tail: `process.entity_id` / `parent.entity_id` from
 //!    the pids, `process.name` from the command line, `cloud.instance.id` / `device.id` from
-//!    `m365_defender.event.device.id`, `application.name`, `event.original` removal unless
-//!    `preserve_original_event`, and the removal of empty values.
+//!    `m365_defender.event.device.id`, `application.name` (not for the tables listed in
+//!    `common`), and the removal of empty values.
 //!
 //! Helpers for families (time conversion, renames, `related.*`) live in [`common`].
 //!
@@ -78,14 +78,19 @@ pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
         | "DeviceRegistryEvents"
         | "DeviceFileCertificateInfo" => device::map,
         "AlertInfo" | "AlertEvidence" => alert::map,
-        "EmailAttachmentInfo" | "EmailEvents" | "EmailPostDeliveryEvents" | "EmailUrlInfo"
+        "EmailAttachmentInfo"
+        | "EmailEvents"
+        | "EmailPostDeliveryEvents"
+        | "EmailUrlInfo"
         | "UrlClickEvents" => email::map,
-        "IdentityLogonEvents" | "IdentityQueryEvents" | "IdentityDirectoryEvents"
+        "IdentityLogonEvents"
+        | "IdentityQueryEvents"
+        | "IdentityDirectoryEvents"
         | "IdentityInfo" => identity::map,
         "CloudAppEvents" => app::map,
         "BehaviorInfo" | "BehaviorEntities" => behavior::map,
         "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => message::map,
-        "CloudAuditEvents" | "CloudProcessEvents" => cloud::map,
+        "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => cloud::map,
         _ => return None,
     };
     Some(f)
@@ -97,10 +102,15 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
     if let Some(family) = family_ecs(table) {
         let props = properties(input.record)?;
-        let rec = Record { table, props, envelope: input.record, opts: input.opts };
+        let rec = Record {
+            table,
+            props,
+            envelope: input.record,
+            opts: input.opts,
+        };
         family(&rec, &mut doc)?;
     }
-    common::post(input.opts, &mut doc);
+    common::post(table, &mut doc);
     out.push(doc.into_value());
     Ok(())
 }
@@ -121,5 +131,116 @@ pub(crate) fn properties(record: &Map<String, Value>) -> Result<&Map<String, Val
             "properties",
             format!("expected an object, got {}", crate::error::type_name(other)),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ecs(record: Value) -> Result<Vec<Value>, MapError> {
+        let opts = Options::default();
+        let text = record.to_string();
+        let input = Input {
+            record: record.as_object().unwrap(),
+            original: &text,
+            opts: &opts,
+        };
+        let mut out = Vec::new();
+        to_ecs(&input, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn envelope_without_properties_names_the_field() {
+        let err = ecs(
+            json!({"category": "AdvancedHunting-DeviceEvents", "time": "2024-01-01T00:00:00Z"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.path.as_deref(), Some("properties"));
+        let err =
+            ecs(json!({"category": "AdvancedHunting-DeviceInfo", "properties": "x"})).unwrap_err();
+        assert_eq!(err.path.as_deref(), Some("properties"));
+    }
+
+    #[test]
+    fn unknown_category_gives_a_document_with_error_message() {
+        let docs = ecs(json!({
+            "category": "AdvancedHunting-SomethingNew",
+            "properties": {"Timestamp": "2024-01-01T00:00:00Z"}
+        }))
+        .unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs[0]["error"]["message"],
+            json!(["The event category AdvancedHunting-SomethingNew is not supported."])
+        );
+        assert_eq!(docs[0]["@timestamp"], json!("2024-01-01T00:00:00.000Z"));
+        // Elastic's event pipeline never removes event.original, whatever the options.
+        assert!(docs[0]["event"]["original"]
+            .as_str()
+            .is_some_and(|o| o.contains("SomethingNew")));
+
+        let docs = ecs(json!({"properties": {}})).unwrap();
+        assert_eq!(
+            docs[0]["error"]["message"],
+            json!(["Missing required field: m365_defender.event.category."])
+        );
+    }
+
+    #[test]
+    fn one_table_per_family_has_a_mapping() {
+        for table in [
+            "DeviceEvents",
+            "AlertInfo",
+            "EmailEvents",
+            "IdentityLogonEvents",
+            "CloudAppEvents",
+            "BehaviorInfo",
+            "MessageEvents",
+            "CloudAuditEvents",
+        ] {
+            assert!(family_ecs(table).is_some(), "{table}");
+        }
+        assert!(family_ecs("DeviceTvmSoftwareInventory").is_none());
+    }
+
+    #[test]
+    fn device_info_end_to_end() {
+        let docs = ecs(json!({
+            "Tenant": "DefaultTenant",
+            "category": "AdvancedHunting-DeviceInfo",
+            "operationName": "Publish",
+            "tenantId": "t-1",
+            "time": "2024-01-01T00:00:01Z",
+            "properties": {
+                "Timestamp": "2024-01-01T00:00:00Z",
+                "DeviceId": "dev1",
+                "DeviceName": "HOST.Example",
+                "OSPlatform": "Windows11",
+                "ReportId": 7
+            }
+        }))
+        .unwrap();
+        let d = &docs[0];
+        assert_eq!(d["event"]["category"], json!(["host"]));
+        assert_eq!(d["host"]["name"], json!("host.example"));
+        assert_eq!(d["host"]["os"]["type"], json!("windows"));
+        assert_eq!(d["host"]["id"], json!("dev1"));
+        // Elastic's device sub-pipeline drops m365_defender.event.device.id (a duplicate of
+        // host.id) before the default pipeline copies it, so these only exist with
+        // preserve_duplicate_custom_fields.
+        assert!(d.get("device").is_none() && d.get("cloud").is_none());
+        assert_eq!(d["m365_defender"]["event"]["report_id"], json!("7"));
+        assert_eq!(d["m365_defender"]["event"]["tenant"]["id"], json!("t-1"));
+        // Copied to ECS, so gone without preserve_duplicate_custom_fields.
+        assert!(d["m365_defender"]["event"].get("device").is_none());
+        assert_eq!(d["related"]["hosts"], json!(["dev1", "host.example"]));
+    }
+
+    #[test]
+    fn non_string_category_is_an_error() {
+        let err = ecs(json!({"category": 5, "properties": {}})).unwrap_err();
+        assert_eq!(err.path.as_deref(), Some("category"));
     }
 }

@@ -7,6 +7,7 @@
 //! | `tenantId`                      | `TenantId`      | as is                                         |
 //! | `properties.<Col>`              | `<Col>`         | coerced to the column's type (table schema)   |
 //! | `properties.<other>`            | `<other>`       | JSON type kept; dropped with `strict_schema`  |
+//! | `properties.<any>: null`        | (none)          | null properties are left out                  |
 //!
 //! Tables with no embedded schema (Email*, Identity*, Cloud*, …) get their properties as they
 //! arrive: there is no column type to coerce to, and guessing would change values silently.
@@ -29,7 +30,10 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         .ok_or_else(|| MapError::field("category", "missing or not a string"))?;
     let table_name = category.strip_prefix(CATEGORY_PREFIX).unwrap_or(category);
     if table_name.is_empty() {
-        return Err(MapError::field("category", format!("no table name in {category:?}")));
+        return Err(MapError::field(
+            "category",
+            format!("no table name in {category:?}"),
+        ));
     }
     let props = match rec.get("properties") {
         Some(Value::Object(p)) => p,
@@ -39,10 +43,16 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     let schema = sentinel::table(table_name);
 
     let mut row = Map::new();
-    row.insert("TimeGenerated".into(), Value::String(time_generated(rec, props)?));
+    row.insert(
+        "TimeGenerated".into(),
+        Value::String(time_generated(rec, props)?),
+    );
     for (name, value) in props {
         if let Some((name, value)) = column(schema, name, value, input.opts.strict_schema)? {
-            row.insert(name, value);
+            // An absent column and a null one read the same in Log Analytics; nulls only cost bytes.
+            if !value.is_null() {
+                row.insert(name, value);
+            }
         }
     }
     if let Some(tenant) = rec.get("tenantId").filter(|v| !v.is_null()) {
@@ -57,8 +67,14 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
 }
 
 /// `properties.Timestamp`, else the envelope's `time`, as ISO-8601 UTC.
-fn time_generated(rec: &Map<String, Value>, props: &Map<String, Value>) -> Result<String, MapError> {
-    for (path, v) in [("properties.Timestamp", props.get("Timestamp")), ("time", rec.get("time"))] {
+fn time_generated(
+    rec: &Map<String, Value>,
+    props: &Map<String, Value>,
+) -> Result<String, MapError> {
+    for (path, v) in [
+        ("properties.Timestamp", props.get("Timestamp")),
+        ("time", rec.get("time")),
+    ] {
         match v {
             None | Some(Value::Null) => continue,
             Some(Value::String(s)) if s.is_empty() => continue,
@@ -69,7 +85,10 @@ fn time_generated(rec: &Map<String, Value>, props: &Map<String, Value>) -> Resul
             Some(other) => return Err(MapError::field(path, format!("not a timestamp: {other}"))),
         }
     }
-    Err(MapError::field("properties.Timestamp", "missing, and no envelope time either"))
+    Err(MapError::field(
+        "properties.Timestamp",
+        "missing, and no envelope time either",
+    ))
 }
 
 /// One property as a column: `None` when it is dropped.
@@ -88,8 +107,8 @@ fn column(
     };
     match table.column(name) {
         Some(t) => {
-            let v = convert(value, t)
-                .map_err(|e| MapError::field(format!("properties.{name}"), e))?;
+            let v =
+                convert(value, t).map_err(|e| MapError::field(format!("properties.{name}"), e))?;
             Ok(Some((name.to_string(), v)))
         }
         // Timestamp already became TimeGenerated.
@@ -116,9 +135,16 @@ mod tests {
     use serde_json::json;
 
     fn row(record: Value, strict: bool) -> Result<Map<String, Value>, MapError> {
-        let opts = Options { strict_schema: strict, ..Options::default() };
+        let opts = Options {
+            strict_schema: strict,
+            ..Options::default()
+        };
         let rec = record.as_object().cloned().unwrap_or_default();
-        let input = Input { record: &rec, original: "", opts: &opts };
+        let input = Input {
+            record: &rec,
+            original: "",
+            opts: &opts,
+        };
         let mut out = Vec::new();
         to_sentinel(&input, &mut out)?;
         assert_eq!(out.len(), 1);
@@ -137,6 +163,8 @@ mod tests {
                 "IsAzureADJoined": "false",
                 "OSBuild": "22631",
                 "HardwareUuid": "d8a332db",
+                "OSDistribution": null,
+                "MergedDeviceIds": "",
                 "Timestamp": "2026-07-18T16:05:55.510513+02:00"
             }
         })
@@ -154,6 +182,8 @@ mod tests {
         assert_eq!(r["IsAzureADJoined"], json!(false));
         assert_eq!(r["OSBuild"], json!(22631));
         assert!(!r.contains_key("Timestamp"));
+        assert!(!r.contains_key("OSDistribution"));
+        assert_eq!(r["MergedDeviceIds"], "");
         let problems = sentinel::table("DeviceInfo").unwrap().check_row(&{
             let mut r = r.clone();
             r.remove("HardwareUuid");
@@ -168,7 +198,10 @@ mod tests {
         assert_eq!(loose["HardwareUuid"], "d8a332db");
         let strict = row(device_info(), true).unwrap();
         assert!(!strict.contains_key("HardwareUuid"));
-        assert!(sentinel::table("DeviceInfo").unwrap().check_row(&strict).is_empty());
+        assert!(sentinel::table("DeviceInfo")
+            .unwrap()
+            .check_row(&strict)
+            .is_empty());
     }
 
     #[test]
@@ -195,16 +228,28 @@ mod tests {
 
         let mut rec = device_info();
         rec["properties"]["Timestamp"] = json!("yesterday");
-        assert_eq!(row(rec, false).unwrap_err().path.as_deref(), Some("properties.Timestamp"));
+        assert_eq!(
+            row(rec, false).unwrap_err().path.as_deref(),
+            Some("properties.Timestamp")
+        );
 
-        let err = row(json!({"category": "AdvancedHunting-DeviceInfo", "properties": 3}), false);
+        let err = row(
+            json!({"category": "AdvancedHunting-DeviceInfo", "properties": 3}),
+            false,
+        );
         assert_eq!(err.unwrap_err().path.as_deref(), Some("properties"));
     }
 
     #[test]
     fn envelope_time_when_no_timestamp() {
         let mut rec = device_info();
-        rec["properties"].as_object_mut().unwrap().remove("Timestamp");
-        assert_eq!(row(rec, false).unwrap()["TimeGenerated"], "2026-07-18T14:08:10.0236840Z");
+        rec["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Timestamp");
+        assert_eq!(
+            row(rec, false).unwrap()["TimeGenerated"],
+            "2026-07-18T14:08:10.0236840Z"
+        );
     }
 }

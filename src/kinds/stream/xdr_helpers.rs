@@ -61,7 +61,10 @@ pub(crate) fn convert_long(doc: &mut Doc, props: &Map<String, Value>, from: &str
     };
     match to_long(v) {
         Some(n) => doc.set(to, n),
-        None => doc.append("error.message", format!("unable to convert [{}] to long", render(v))),
+        None => doc.append(
+            "error.message",
+            format!("unable to convert [{}] to long", render(v)),
+        ),
     }
 }
 
@@ -72,7 +75,10 @@ pub(crate) fn convert_ip(doc: &mut Doc, props: &Map<String, Value>, from: &str, 
     };
     match v.as_str().filter(|s| s.parse::<std::net::IpAddr>().is_ok()) {
         Some(ip) => doc.set(to, ip),
-        None => doc.append("error.message", format!("'{}' is not an IP string literal.", render(v))),
+        None => doc.append(
+            "error.message",
+            format!("'{}' is not an IP string literal.", render(v)),
+        ),
     }
 }
 
@@ -89,15 +95,16 @@ fn to_long(v: &Value) -> Option<i64> {
                 Some(r) => (true, r),
                 None => (false, s.strip_prefix('+').unwrap_or(s)),
             };
-            let (digits, radix) = if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
-                (h, 16)
-            } else if let Some(h) = rest.strip_prefix('#') {
-                (h, 16)
-            } else if rest.len() > 1 && rest.starts_with('0') {
-                (&rest[1..], 8)
-            } else {
-                (rest, 10)
-            };
+            let (digits, radix) =
+                if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+                    (h, 16)
+                } else if let Some(h) = rest.strip_prefix('#') {
+                    (h, 16)
+                } else if rest.len() > 1 && rest.starts_with('0') {
+                    (&rest[1..], 8)
+                } else {
+                    (rest, 10)
+                };
             if digits.is_empty() || digits.starts_with(['-', '+']) {
                 return None;
             }
@@ -148,7 +155,10 @@ pub(crate) fn longs(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str, &
 /// `process.args`, `args_count` and `executable` from `process.command_line`, split the way
 /// Windows does (Elastic's `split-command-line` script, a port of Go's `commandLineToArgv`).
 pub(crate) fn split_command_line_into_process(doc: &mut Doc) {
-    let Some(cmd) = doc.get_str("process.command_line").filter(|c| !c.is_empty()) else {
+    let Some(cmd) = doc
+        .get_str("process.command_line")
+        .filter(|c| !c.is_empty())
+    else {
         return;
     };
     let args = command_line_to_argv(cmd);
@@ -264,7 +274,9 @@ fn parse_url(s: &str) -> Option<UrlParts<'_>> {
     }
     let (scheme, rest) = s.split_once("://")?;
     let mut sc = scheme.chars();
-    if !sc.next()?.is_ascii_alphabetic() || !sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+    if !sc.next()?.is_ascii_alphabetic()
+        || !sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
         return None;
     }
     let (rest, fragment) = match rest.split_once('#') {
@@ -296,7 +308,15 @@ fn parse_url(s: &str) -> Option<UrlParts<'_>> {
     if host.is_empty() {
         return None;
     }
-    Some(UrlParts { scheme, user_info, host, port, path, query, fragment })
+    Some(UrlParts {
+        scheme,
+        user_info,
+        host,
+        port,
+        path,
+        query,
+        fragment,
+    })
 }
 
 /// Elastic's `geoip` (city database) of the IP at `from` into `to` (`client.geo`, …), through
@@ -316,7 +336,11 @@ pub(crate) fn geoip(opts: &Options, doc: &mut Doc, from: &str, to: &str) {
 /// systems: `user_agent.{original,name,version,os.{name,version,full},device.name}`.
 /// Agents it does not know get Elastic's `Other`.
 pub(crate) fn user_agent(doc: &mut Doc, from: &str) {
-    let Some(ua) = doc.get_str(from).filter(|s| !s.is_empty()).map(str::to_string) else {
+    let Some(ua) = doc
+        .get_str(from)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+    else {
         return;
     };
     doc.set("user_agent.original", ua.as_str());
@@ -338,8 +362,15 @@ pub(crate) fn user_agent(doc: &mut Doc, from: &str) {
 /// four numeric parts as ua-parser keeps them.
 fn version_after(ua: &str, token: &str) -> Option<String> {
     let start = ua.find(token)? + token.len();
-    let v: String = ua[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '_').collect();
-    let parts: Vec<&str> = v.split(['.', '_']).filter(|p| !p.is_empty()).take(4).collect();
+    let v: String = ua[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '_')
+        .collect();
+    let parts: Vec<&str> = v
+        .split(['.', '_'])
+        .filter(|p| !p.is_empty())
+        .take(4)
+        .collect();
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
@@ -357,11 +388,19 @@ fn browser(ua: &str) -> (&'static str, Option<String>) {
         }
     }
     if ua.contains("Chrome/") {
-        let name = if ua.contains("Android") && ua.contains("Mobile") { "Chrome Mobile" } else { "Chrome" };
+        let name = if ua.contains("Android") && ua.contains("Mobile") {
+            "Chrome Mobile"
+        } else {
+            "Chrome"
+        };
         return (name, version_after(ua, "Chrome/"));
     }
     if ua.contains("Safari/") && ua.contains("Version/") {
-        let name = if ua.contains("Mobile") { "Mobile Safari" } else { "Safari" };
+        let name = if ua.contains("Mobile") {
+            "Mobile Safari"
+        } else {
+            "Safari"
+        };
         return (name, version_after(ua, "Version/"));
     }
     if ua.contains("MSIE ") {
@@ -432,7 +471,8 @@ mod tests {
 
     #[test]
     fn converts_follow_java() {
-        let p = props(json!({"a": "0x10", "b": "12x", "c": 7, "d": "", "ip": "::1", "bad": "1.2.3"}));
+        let p =
+            props(json!({"a": "0x10", "b": "12x", "c": 7, "d": "", "ip": "::1", "bad": "1.2.3"}));
         let mut d = Doc::new();
         convert_long(&mut d, &p, "a", "a");
         convert_long(&mut d, &p, "b", "b");
@@ -444,7 +484,12 @@ mod tests {
         assert_eq!(d.get("c"), Some(&json!(7)));
         assert!(d.get("b").is_none() && d.get("d").is_none() && d.get("bad").is_none());
         assert_eq!(d.get("ip"), Some(&json!("::1")));
-        assert_eq!(d.get("error.message").and_then(Value::as_array).map(Vec::len), Some(2));
+        assert_eq!(
+            d.get("error.message")
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            Some(2)
+        );
     }
 
     #[test]
@@ -461,7 +506,10 @@ mod tests {
             command_line_to_argv(r#""InstallUtil.exe" /u "C:\Program Files (x86)\x.exe""#),
             ["InstallUtil.exe", "/u", r"C:\Program Files (x86)\x.exe"]
         );
-        assert_eq!(command_line_to_argv(r#"a\\\"b "c""d""#), [r#"a\"b"#, r#"c"d"#]);
+        assert_eq!(
+            command_line_to_argv(r#"a\\\"b "c""d""#),
+            [r#"a\"b"#, r#"c"d"#]
+        );
     }
 
     #[test]

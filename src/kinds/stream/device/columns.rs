@@ -6,9 +6,10 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{additional, Ctx};
 use crate::doc::{to_string_value, Doc};
-use crate::kinds::stream::common::{date, mustache};
+use crate::kinds::stream::common::date;
+use crate::kinds::stream::xdr_helpers;
 use crate::MapError;
 
 const EV: &str = "m365_defender.event";
@@ -26,10 +27,19 @@ const JSON_COLUMNS: &[&str] = &[
 /// Date columns (ISO 8601) and their targets under `m365_defender.event`.
 const DATES: &[(&str, &str)] = &[
     ("CertificateExpirationTime", "certificate.expiration_time"),
-    ("InitiatingProcessCreationTime", "initiating_process.creation_time"),
-    ("InitiatingProcessParentCreationTime", "initiating_process.parent_creation_time"),
+    (
+        "InitiatingProcessCreationTime",
+        "initiating_process.creation_time",
+    ),
+    (
+        "InitiatingProcessParentCreationTime",
+        "initiating_process.parent_creation_time",
+    ),
     ("ProcessCreationTime", "process.creation_time"),
-    ("CertificateCountersignatureTime", "certificate.countersignature_time"),
+    (
+        "CertificateCountersignatureTime",
+        "certificate.countersignature_time",
+    ),
     ("CertificateCreationTime", "certificate.creation_time"),
 ];
 
@@ -42,8 +52,16 @@ enum Conv {
 
 /// `convert` processors: column, target, type.
 const CONVERTS: &[(&str, &str, Conv)] = &[
-    ("InitiatingProcessFileSize", "initiating_process.file_size", Conv::Long),
-    ("InitiatingProcessLogonId", "initiating_process.logon_id", Conv::Str),
+    (
+        "InitiatingProcessFileSize",
+        "initiating_process.file_size",
+        Conv::Long,
+    ),
+    (
+        "InitiatingProcessLogonId",
+        "initiating_process.logon_id",
+        Conv::Str,
+    ),
     ("LogonId", "logon.id", Conv::Str),
     ("ProcessId", "process.id", Conv::Long),
     ("ReportId", "report_id", Conv::Str),
@@ -56,7 +74,10 @@ const TRUTHY: &[(&str, &str)] = &[
     ("IsRootSignerMicrosoft", "is_root_signer_microsoft"),
     ("IsSigned", "is_signed"),
     ("IsTrusted", "is_trusted"),
-    ("IsAzureInfoProtectionApplied", "is_azure_info_protection_applied"),
+    (
+        "IsAzureInfoProtectionApplied",
+        "is_azure_info_protection_applied",
+    ),
     ("IsAzureADJoined", "is_azure_ad_joined"),
     ("IsLocalAdmin", "is_local_admin"),
 ];
@@ -71,7 +92,10 @@ const RENAMES: &[(&str, &str)] = &[
     ("FileSize", "file.size"),
     ("DeviceName", "device.name"),
     ("DeviceId", "device.id"),
-    ("InitiatingProcessCommandLine", "initiating_process.command_line"),
+    (
+        "InitiatingProcessCommandLine",
+        "initiating_process.command_line",
+    ),
     ("InitiatingProcessMD5", "initiating_process.md5"),
     ("InitiatingProcessSHA1", "initiating_process.sha1"),
     ("InitiatingProcessSHA256", "initiating_process.sha256"),
@@ -98,30 +122,87 @@ const RENAMES: &[(&str, &str)] = &[
     ("RequestAccountSid", "request.account_sid"),
     ("AppGuardContainerId", "app_guard_container_id"),
     ("FileOriginUrl", "file.origin_url"),
-    ("InitiatingProcessAccountDomain", "initiating_process.account_domain"),
-    ("InitiatingProcessAccountName", "initiating_process.account_name"),
+    (
+        "InitiatingProcessAccountDomain",
+        "initiating_process.account_domain",
+    ),
+    (
+        "InitiatingProcessAccountName",
+        "initiating_process.account_name",
+    ),
     ("AccountObjectId", "account.object_id"),
-    ("InitiatingProcessAccountObjectId", "initiating_process.account_object_id"),
-    ("InitiatingProcessAccountSid", "initiating_process.account_sid"),
+    (
+        "InitiatingProcessAccountObjectId",
+        "initiating_process.account_object_id",
+    ),
+    (
+        "InitiatingProcessAccountSid",
+        "initiating_process.account_sid",
+    ),
     ("AccountUpn", "account.upn"),
-    ("InitiatingProcessAccountUpn", "initiating_process.account_upn"),
+    (
+        "InitiatingProcessAccountUpn",
+        "initiating_process.account_upn",
+    ),
     ("InitiatingProcessFileName", "initiating_process.file_name"),
-    ("InitiatingProcessFolderPath", "initiating_process.folder_path"),
-    ("InitiatingProcessParentFileName", "initiating_process.parent_file_name"),
-    ("InitiatingProcessVersionInfoCompanyName", "initiating_process.version_info_company_name"),
-    ("InitiatingProcessVersionInfoFileDescription", "initiating_process.version_info_file_description"),
-    ("InitiatingProcessVersionInfoInternalFileName", "initiating_process.version_info_internal_file_name"),
-    ("InitiatingProcessVersionInfoOriginalFileName", "initiating_process.version_info_original_file_name"),
-    ("InitiatingProcessVersionInfoProductName", "initiating_process.version_info_product_name"),
-    ("InitiatingProcessVersionInfoProductVersion", "initiating_process.version_info_product_version"),
+    (
+        "InitiatingProcessFolderPath",
+        "initiating_process.folder_path",
+    ),
+    (
+        "InitiatingProcessParentFileName",
+        "initiating_process.parent_file_name",
+    ),
+    (
+        "InitiatingProcessVersionInfoCompanyName",
+        "initiating_process.version_info_company_name",
+    ),
+    (
+        "InitiatingProcessVersionInfoFileDescription",
+        "initiating_process.version_info_file_description",
+    ),
+    (
+        "InitiatingProcessVersionInfoInternalFileName",
+        "initiating_process.version_info_internal_file_name",
+    ),
+    (
+        "InitiatingProcessVersionInfoOriginalFileName",
+        "initiating_process.version_info_original_file_name",
+    ),
+    (
+        "InitiatingProcessVersionInfoProductName",
+        "initiating_process.version_info_product_name",
+    ),
+    (
+        "InitiatingProcessVersionInfoProductVersion",
+        "initiating_process.version_info_product_version",
+    ),
     ("ProcessCommandLine", "process.command_line"),
     ("ProcessTokenElevation", "process.token_elevation"),
-    ("ProcessVersionInfoCompanyName", "process.version_info_company_name"),
-    ("ProcessVersionInfoFileDescription", "process.version_info_file_description"),
-    ("ProcessVersionInfoInternalFileName", "process.version_info_internal_file_name"),
-    ("ProcessVersionInfoOriginalFileName", "process.version_info_original_file_name"),
-    ("ProcessVersionInfoProductName", "process.version_info_product_name"),
-    ("ProcessVersionInfoProductVersion", "process.version_info_product_version"),
+    (
+        "ProcessVersionInfoCompanyName",
+        "process.version_info_company_name",
+    ),
+    (
+        "ProcessVersionInfoFileDescription",
+        "process.version_info_file_description",
+    ),
+    (
+        "ProcessVersionInfoInternalFileName",
+        "process.version_info_internal_file_name",
+    ),
+    (
+        "ProcessVersionInfoOriginalFileName",
+        "process.version_info_original_file_name",
+    ),
+    (
+        "ProcessVersionInfoProductName",
+        "process.version_info_product_name",
+    ),
+    (
+        "ProcessVersionInfoProductVersion",
+        "process.version_info_product_version",
+    ),
     ("RegistryValueData", "registry.value_data"),
     ("RemoteDeviceName", "remote.device_name"),
     ("RemoteUrl", "remote.url"),
@@ -132,8 +213,14 @@ const RENAMES: &[(&str, &str)] = &[
     ("Signer", "signer"),
     ("SignerHash", "signer_hash"),
     ("FileOriginReferrerUrl", "file.origin_referrer_url"),
-    ("InitiatingProcessIntegrityLevel", "initiating_process.integrity_level"),
-    ("InitiatingProcessTokenElevation", "initiating_process.token_elevation"),
+    (
+        "InitiatingProcessIntegrityLevel",
+        "initiating_process.integrity_level",
+    ),
+    (
+        "InitiatingProcessTokenElevation",
+        "initiating_process.token_elevation",
+    ),
     ("PreviousFileName", "previous.file_name"),
     ("PreviousFolderPath", "previous.folder_path"),
     ("SensitivityLabel", "sensitivity.label"),
@@ -173,8 +260,14 @@ const RENAMES: &[(&str, &str)] = &[
     ("NetworkAdapterType", "network.adapter_type"),
     ("NetworkAdapterVendor", "network.adapter_vendor"),
     ("TunnelType", "tunnel_type"),
-    ("InitiatingProcessSignatureStatus", "initiating_process.signature_status"),
-    ("InitiatingProcessSignerType", "initiating_process.signer_type"),
+    (
+        "InitiatingProcessSignatureStatus",
+        "initiating_process.signature_status",
+    ),
+    (
+        "InitiatingProcessSignerType",
+        "initiating_process.signer_type",
+    ),
     ("ProcessIntegrityLevel", "process.integrity_level"),
     ("PreviousRegistryKey", "previous.registry_key"),
     ("PreviousRegistryValueData", "previous.registry_value_data"),
@@ -196,12 +289,6 @@ const PORTS: &[(&str, &str)] = &[
     ("LocalPort", "local.port"),
 ];
 
-/// DNS parts of `AdditionalFields` moved to `m365_defender.event.dns.*` for DNS inspections.
-const DNS_PARTS: &[&str] = &["qclass_name", "query", "qtype_name", "rcode_name"];
-
-/// DNS header flags as `AdditionalFields` carries them (`"true"` strings).
-const DNS_FLAGS: &[&str] = &["AA", "TC", "RD", "RA", "AD", "CD", "DO"];
-
 /// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`.
 pub(super) fn map(
     props: &Map<String, Value>,
@@ -214,9 +301,9 @@ pub(super) fn map(
     if let Some(a) = action {
         json.insert("ActionType".into(), Value::from(a));
     }
-    additional_fields(&mut json, ctx, doc);
+    additional::additional_fields(&mut json, ctx, doc);
     for col in JSON_COLUMNS {
-        parse_json_column(&mut json, col, doc);
+        additional::parse_json_column(&mut json, col, doc);
     }
     for (col, to) in DATES {
         if let Some(Value::String(s)) = json.get(*col) {
@@ -247,105 +334,24 @@ pub(super) fn map(
     if json.get("PublicIP").is_some_and(is_ip) {
         doc.set_opt(&format!("{EV}.public_ip.value"), json.get("PublicIP"));
     }
-    adapter_name(&json, doc);
-    logged_on_users(&json, doc);
+    additional::adapter_name(&json, doc);
+    additional::logged_on_users(&json, doc);
     Ok(())
 }
 
-/// `AdditionalFields`: parsed when it is JSON text, `direction` moved out, and for DNS
-/// inspections the query parts moved to `m365_defender.event.dns`.
-fn additional_fields(json: &mut Map<String, Value>, ctx: &Ctx<'_>, doc: &mut Doc) {
-    parse_json_column(json, "AdditionalFields", doc);
-    let Some(mut af) = json.remove("AdditionalFields").filter(|v| !v.is_null()) else {
-        return;
-    };
-    if let Value::Object(map) = &mut af {
-        if let Some(dir) = map.shift_remove("direction") {
-            doc.set(&format!("{EV}.network_direction"), dir);
-        }
-        let dns = ctx.has("network")
-            && json
-                .get("ActionType")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a.to_lowercase().contains("dnsconnectioninspected"));
-        if dns {
-            for part in DNS_PARTS {
-                if let Some(v) = map.shift_remove(*part) {
-                    doc.set(&format!("{EV}.dns.{part}"), v);
-                }
-            }
-            match map.shift_remove("answers") {
-                Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
-                    Ok(v) => doc.set(&format!("{EV}.dns.answers"), v),
-                    Err(e) => {
-                        doc.append("error.message", format!("field [answers]: cannot parse JSON: {e}"));
-                        doc.set(&format!("{EV}.dns.answers"), s);
-                    }
-                },
-                Some(other) => doc.set(&format!("{EV}.dns.answers"), other),
-                None => doc.append(
-                    "error.message",
-                    "field [answers] not present as part of path [m365_defender.event.additional_fields.answers]",
-                ),
-            }
-            let flags: Vec<Value> = DNS_FLAGS
-                .iter()
-                .filter(|f| map.get(**f).and_then(Value::as_str) == Some("true"))
-                .map(|f| Value::from(*f))
-                .collect();
-            doc.set(&format!("{EV}.dns.header_flags"), flags);
-        }
-    }
-    doc.set(&format!("{EV}.additional_fields"), af);
-}
-
-/// The `json` processor on a column holding JSON text; on failure the text stays and the
-/// message goes to `error.message`.
-fn parse_json_column(json: &mut Map<String, Value>, col: &str, doc: &mut Doc) {
-    if let Some(Value::String(s)) = json.get(col) {
-        if s.is_empty() {
-            return;
-        }
-        match serde_json::from_str::<Value>(s) {
-            Ok(v) => {
-                json.insert(col.to_string(), v);
-            }
-            Err(e) => doc.append("error.message", format!("field [{col}]: cannot parse JSON: {e}")),
-        }
-    }
-}
-
 fn convert(json: &Map<String, Value>, col: &str, to: &str, conv: Conv, doc: &mut Doc) {
-    let Some(v) = json.get(col).filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+    let Some(v) = json
+        .get(col)
+        .filter(|v| !v.is_null() && v.as_str() != Some(""))
+    else {
         return;
     };
     let target = format!("{EV}.{to}");
     match conv {
         Conv::Str => doc.set_opt(&target, to_string_value(v).map(Value::from).as_ref()),
-        Conv::Long => match to_long(v) {
-            Some(n) => doc.set(&target, n),
-            None => doc.append("error.message", format!("unable to convert [{}] to long", render(v))),
-        },
-        Conv::Ip => {
-            if is_ip(v) {
-                doc.set(&target, v.clone());
-            } else {
-                doc.append("error.message", format!("'{}' is not an IP string literal.", render(v)));
-            }
-        }
-    }
-}
-
-fn render(v: &Value) -> String {
-    mustache(v).unwrap_or_default()
-}
-
-/// Elastic's `convert` to `long`: integers and integer strings.
-fn to_long(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
+        // Java's Long.decode and Elastic's messages, shared with the other families.
+        Conv::Long => xdr_helpers::convert_long(doc, json, col, &target),
+        Conv::Ip => xdr_helpers::convert_ip(doc, json, col, &target),
     }
 }
 
@@ -371,50 +377,17 @@ fn truthy(v: &Value) -> Option<bool> {
     }
 }
 
-/// Windows adapter names come as `{GUID}`; the braces go.
-fn adapter_name(json: &Map<String, Value>, doc: &mut Doc) {
-    if let Some(Value::String(name)) = json.get("NetworkAdapterName") {
-        let inner = name.strip_prefix('{').map(|n| n.strip_suffix('}'));
-        match inner {
-            Some(Some(guid)) => doc.set(&format!("{EV}.network.adapter_name"), guid),
-            // A `{` without the closing brace does not match the grok pattern: nothing is set.
-            Some(None) => {}
-            None => {
-                if !name.is_empty() {
-                    doc.set(&format!("{EV}.network.adapter_name"), name.as_str());
-                }
-            }
-        }
-    }
-}
-
-/// `LoggedOnUsers` (`[{"UserName": …, …}]`) becomes a list of user names, also added to
-/// `related.user` (duplicates kept, as the pipeline's `append` does).
-fn logged_on_users(json: &Map<String, Value>, doc: &mut Doc) {
-    let Some(Value::Array(users)) = json.get("LoggedOnUsers") else {
-        return;
-    };
-    let names: Vec<Value> = users
-        .iter()
-        .map(|u| Value::from(u.get("UserName").map(render).unwrap_or_default()))
-        .collect();
-    doc.set(&format!("{EV}.active_users"), names.clone());
-    let mut related = match doc.get("related.user") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(v) => vec![v.clone()],
-        None => vec![],
-    };
-    related.extend(names);
-    doc.set("related.user", related);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx(table: &str, cats: Vec<&'static str>) -> Ctx<'_> {
-        Ctx { table, cats, action: None }
+    fn ctx(table: &'static str, cats: Vec<&'static str>) -> Ctx<'static> {
+        Ctx {
+            table,
+            cats,
+            action: None,
+        }
     }
 
     #[test]
@@ -424,20 +397,50 @@ mod tests {
             "AdditionalFields": "{\"direction\":\"Out\",\"query\":\"x.example\",\"answers\":\"[\\\"1.2.3.4\\\"]\",\"RD\":\"true\",\"AA\":\"false\"}"
         });
         let mut d = Doc::new();
-        map(props.as_object().unwrap(), Some("DnsConnectionInspected"), &ctx("DeviceNetworkEvents", vec!["network"]), &mut d).unwrap();
-        assert_eq!(d.get_str("m365_defender.event.network_direction"), Some("Out"));
-        assert_eq!(d.get_str("m365_defender.event.dns.query"), Some("x.example"));
-        assert_eq!(d.get("m365_defender.event.dns.answers"), Some(&json!(["1.2.3.4"])));
-        assert_eq!(d.get("m365_defender.event.dns.header_flags"), Some(&json!(["RD"])));
-        assert!(d.get("m365_defender.event.additional_fields.query").is_none());
-        assert_eq!(d.get_str("m365_defender.event.additional_fields.AA"), Some("false"));
+        map(
+            props.as_object().unwrap(),
+            Some("DnsConnectionInspected"),
+            &ctx("DeviceNetworkEvents", vec!["network"]),
+            &mut d,
+        )
+        .unwrap();
+        assert_eq!(
+            d.get_str("m365_defender.event.network_direction"),
+            Some("Out")
+        );
+        assert_eq!(
+            d.get_str("m365_defender.event.dns.query"),
+            Some("x.example")
+        );
+        assert_eq!(
+            d.get("m365_defender.event.dns.answers"),
+            Some(&json!(["1.2.3.4"]))
+        );
+        assert_eq!(
+            d.get("m365_defender.event.dns.header_flags"),
+            Some(&json!(["RD"]))
+        );
+        assert!(d
+            .get("m365_defender.event.additional_fields.query")
+            .is_none());
+        assert_eq!(
+            d.get_str("m365_defender.event.additional_fields.AA"),
+            Some("false")
+        );
     }
 
     #[test]
     fn bad_ip_is_dropped_and_ids_become_strings() {
-        let props = json!({"RemoteIP": "not-an-ip", "LocalIP": "10.0.0.1", "ReportId": 42, "LogonId": 0});
+        let props =
+            json!({"RemoteIP": "not-an-ip", "LocalIP": "10.0.0.1", "ReportId": 42, "LogonId": 0});
         let mut d = Doc::new();
-        map(props.as_object().unwrap(), None, &ctx("DeviceNetworkEvents", vec!["network"]), &mut d).unwrap();
+        map(
+            props.as_object().unwrap(),
+            None,
+            &ctx("DeviceNetworkEvents", vec!["network"]),
+            &mut d,
+        )
+        .unwrap();
         assert!(d.get("m365_defender.event.remote.ip").is_none());
         assert_eq!(d.get_str("m365_defender.event.local.ip"), Some("10.0.0.1"));
         assert_eq!(d.get_str("m365_defender.event.report_id"), Some("42"));
@@ -452,10 +455,25 @@ mod tests {
             "IsAzureADJoined": 1
         });
         let mut d = Doc::new();
-        map(props.as_object().unwrap(), None, &ctx("DeviceInfo", vec!["host"]), &mut d).unwrap();
-        assert_eq!(d.get("m365_defender.event.active_users"), Some(&json!(["a", "b"])));
+        map(
+            props.as_object().unwrap(),
+            None,
+            &ctx("DeviceInfo", vec!["host"]),
+            &mut d,
+        )
+        .unwrap();
+        assert_eq!(
+            d.get("m365_defender.event.active_users"),
+            Some(&json!(["a", "b"]))
+        );
         assert_eq!(d.get("related.user"), Some(&json!(["a", "b"])));
-        assert_eq!(d.get_str("m365_defender.event.network.adapter_name"), Some("ABC-123"));
-        assert_eq!(d.get("m365_defender.event.is_azure_ad_joined"), Some(&json!(true)));
+        assert_eq!(
+            d.get_str("m365_defender.event.network.adapter_name"),
+            Some("ABC-123")
+        );
+        assert_eq!(
+            d.get("m365_defender.event.is_azure_ad_joined"),
+            Some(&json!(true))
+        );
     }
 }

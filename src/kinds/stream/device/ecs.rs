@@ -52,9 +52,27 @@ const DNS: &[(&str, &str)] = &[
     ("dns.qclass_name", "dns.question.class"),
     ("dns.qtype_name", "dns.question.type"),
     ("dns.rcode_name", "dns.response_code"),
-    ("dns.answers", "dns.answers"),
     ("dns.header_flags", "dns.header_flags"),
 ];
+
+/// `Protocol` values that are transports, and the transport they mean.
+const TRANSPORTS: &[(&str, &str)] = &[
+    ("tcp", "tcp"),
+    ("tcpv4", "tcp"),
+    ("tcpv6", "tcp"),
+    ("udp", "udp"),
+    ("udpv4", "udp"),
+    ("udpv6", "udp"),
+    ("icmp", "icmp"),
+    ("icmpv6", "icmp"),
+];
+
+/// `Protocol` / `RequestProtocol` values kept as `network.protocol` (others such as
+/// `Negotiate`, `Local` or `Unknown` are not network protocols).
+const PROTOCOLS: &[&str] = &["ntlm", "kerberos", "smb"];
+
+/// `<Protocol>ConnectionInspected` action types that name the application protocol.
+const INSPECTED_PROTOCOLS: &[&str] = &["http", "ssl", "ftp"];
 
 /// `event.action` for file and registry action types.
 const ACTIONS: &[(&str, &str, &str)] = &[
@@ -113,7 +131,7 @@ pub(super) fn file_and_dll(ctx: &Ctx<'_>, doc: &mut Doc) {
         copy(doc, &ev("folder_path"), "dll.path");
     }
     if driver {
-        let path = format!("{}\\{}", render(doc, &ev("folder_path")), render(doc, &ev("file.name")));
+        let path = join_path(doc, &ev("folder_path"), &ev("file.name"));
         doc.set("dll.path", path);
     }
     if image_load || driver {
@@ -126,6 +144,17 @@ pub(super) fn file_and_dll(ctx: &Ctx<'_>, doc: &mut Doc) {
     }
 }
 
+/// `<folder>\\<file>`, or the folder alone when it already ends with the file name (Defender
+/// puts the full path in `InitiatingProcessFolderPath` for some events).
+pub(super) fn join_path(doc: &Doc, folder: &str, file: &str) -> String {
+    let (folder, file) = (render(doc, folder), render(doc, file));
+    if !file.is_empty() && folder.to_lowercase().ends_with(&file.to_lowercase()) {
+        folder
+    } else {
+        format!("{folder}\\{file}")
+    }
+}
+
 /// `file.name`, `file.directory`, `file.extension` from `file.path` (backslash paths when there
 /// is a backslash, else slash paths; the extension is taken from the whole path, as Elastic does).
 fn split_path(doc: &mut Doc) {
@@ -135,7 +164,11 @@ fn split_path(doc: &mut Doc) {
     if path.chars().count() <= 1 {
         return;
     }
-    let idx = if path.contains('\\') { path.rfind('\\') } else { path.rfind('/') };
+    let idx = if path.contains('\\') {
+        path.rfind('\\')
+    } else {
+        path.rfind('/')
+    };
     if let Some(idx) = idx {
         if doc.get("file.name").is_none() {
             doc.set("file.name", &path[idx + 1..]);
@@ -156,7 +189,10 @@ fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
         doc.set("host.name", lower);
     }
     copy(doc, &ev("device.id"), "host.id");
-    if doc.get(&ev("public_ip.value")).is_some_and(|v| v.as_str() != Some("")) {
+    if doc
+        .get(&ev("public_ip.value"))
+        .is_some_and(|v| v.as_str() != Some(""))
+    {
         let ip = render(doc, &ev("public_ip.value"));
         super::push(doc, "host.ip", &ip);
     }
@@ -178,13 +214,23 @@ fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
     }
     let has_sid = |f: &str| doc.get(&ev(f)).is_some();
     let ip_sid = has_sid("initiating_process.account_sid");
-    let windows = ["api", "registry", "library", "driver"].iter().any(|c| ctx.has(c))
+    let windows = ["api", "registry", "library", "driver"]
+        .iter()
+        .any(|c| ctx.has(c))
         || (ctx.has("file") && (ip_sid || has_sid("request.account_sid")))
         || (ctx.has("process") && ip_sid)
         || (ctx.has("authentication") && (ip_sid || has_sid("account.sid")))
         || (ctx.has("network") && ip_sid);
     if windows {
         doc.set("host.os.type", "windows");
+    }
+    // macOS/Linux sensors report POSIX process details in AdditionalFields.
+    let posix = match doc.get(&ev("additional_fields")) {
+        Some(Value::Object(af)) => af.keys().any(|k| k.starts_with("InitiatingProcessPosix")),
+        _ => false,
+    };
+    if posix {
+        doc.set("host.os.type", "unix");
     }
     copy(doc, &ev("os.platform"), "host.os.full");
     copy(doc, &ev("os.distribution"), "host.os.platform");
@@ -195,7 +241,13 @@ fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
         let mac = mac.replace([':', '.'], "-").to_uppercase();
         doc.set(&ev("mac_address"), mac.as_str());
         if !mac.is_empty() {
-            doc.append("host.mac", dash_pairs(&mac));
+            // Only bare hex digits get dashes between pairs; separated forms are already ECS.
+            let mac = if mac.contains('-') {
+                mac
+            } else {
+                dash_pairs(&mac)
+            };
+            doc.append("host.mac", mac);
         }
     }
     Ok(())
@@ -217,15 +269,24 @@ fn dash_pairs(s: &str) -> String {
 }
 
 fn registry(doc: &mut Doc) {
-    let key = doc.get_str(&ev("registry.key")).filter(|k| !k.is_empty()).map(str::to_string);
-    let prev = doc.get_str(&ev("previous.registry_key")).filter(|k| !k.is_empty()).map(str::to_string);
+    let key = doc
+        .get_str(&ev("registry.key"))
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    let prev = doc
+        .get_str(&ev("previous.registry_key"))
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
     if let Some(k) = key.as_ref().or(prev.as_ref()) {
         let hive_full = k.split('\\').next().unwrap_or("");
         if let Some((_, abbr)) = HIVES.iter().find(|(full, _)| *full == hive_full) {
             doc.set("registry.hive", *abbr);
         }
     }
-    let strip = |k: &str| k.replace("HKEY_CURRENT_USER\\", "").replace("HKEY_LOCAL_MACHINE\\", "");
+    let strip = |k: &str| {
+        k.replace("HKEY_CURRENT_USER\\", "")
+            .replace("HKEY_LOCAL_MACHINE\\", "")
+    };
     if let Some(k) = &key {
         doc.set("registry.key", strip(k));
     } else if let Some(p) = &prev {
@@ -237,7 +298,9 @@ fn registry(doc: &mut Doc) {
     if doc.get("registry.value").is_none() {
         copy(doc, &ev("previous.registry_value_name"), "registry.value");
     }
-    if doc.get_str("registry.key").is_some_and(|k| !k.is_empty()) && doc.get("registry.value").is_some() {
+    if doc.get_str("registry.key").is_some_and(|k| !k.is_empty())
+        && doc.get("registry.value").is_some()
+    {
         let path = format!(
             "{}\\{}\\{}",
             render(doc, "registry.hive"),
@@ -288,7 +351,11 @@ fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
     if net && doc.get("destination.ip").is_some() {
         copy(doc, "destination.ip", "destination.address");
     }
-    for (when, from) in [(any && !auth && no_dir, "remote.port"), (net_out, "remote.port"), (net_in, "local.port")] {
+    for (when, from) in [
+        (any && !auth && no_dir, "remote.port"),
+        (net_out, "remote.port"),
+        (net_in, "local.port"),
+    ] {
         if when {
             copy(doc, &ev(from), "destination.port");
         }
@@ -296,7 +363,9 @@ fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
 }
 
 fn user(ctx: &Ctx<'_>, doc: &mut Doc) {
-    let initiating = ["library", "registry", "network", "driver", "api"].iter().any(|c| ctx.has(c));
+    let initiating = ["library", "registry", "network", "driver", "api"]
+        .iter()
+        .any(|c| ctx.has(c));
     copy(doc, &ev("account.name"), "user.name");
     copy(doc, &ev("request.account_domain"), "user.domain");
     copy(doc, &ev("request.account_name"), "user.name");
@@ -317,14 +386,26 @@ fn user(ctx: &Ctx<'_>, doc: &mut Doc) {
 }
 
 fn network(ctx: &Ctx<'_>, doc: &mut Doc) {
-    copy(doc, &ev("protocol"), "network.protocol");
-    copy(doc, &ev("request.protocol"), "network.protocol");
-    if let Some(p) = doc.get_str("network.protocol") {
-        let lower = p.to_lowercase();
-        doc.set("network.protocol", lower);
+    for from in ["protocol", "request.protocol"] {
+        let Some(p) = doc.get_str(&ev(from)).map(str::to_lowercase) else {
+            continue;
+        };
+        if let Some((_, t)) = TRANSPORTS.iter().find(|(name, _)| *name == p) {
+            doc.set("network.transport", *t);
+        } else if PROTOCOLS.contains(&p.as_str()) {
+            doc.set("network.protocol", p);
+        }
     }
     if ctx.action_contains("dns") {
         doc.set("network.protocol", "dns");
+    }
+    if let Some(a) = ctx.action.as_deref() {
+        if let Some(p) = INSPECTED_PROTOCOLS
+            .iter()
+            .find(|p| a == format!("{p}connectioninspected"))
+        {
+            doc.set("network.protocol", *p);
+        }
     }
     if ctx.has("network") {
         let direction = match doc.get(&ev("network_direction")) {
@@ -360,7 +441,9 @@ fn action_outcome(ctx: &Ctx<'_>, doc: &mut Doc) {
         doc.set("event.action", a);
     }
     if ctx.is("DeviceLogonEvents") {
-        let failed = doc.get(&ev("failure_reason")).is_some_and(|v| v.as_str() != Some(""));
+        let failed = doc
+            .get(&ev("failure_reason"))
+            .is_some_and(|v| v.as_str() != Some(""));
         doc.set("event.outcome", if failed { "failure" } else { "success" });
     }
 }
@@ -379,7 +462,10 @@ mod tests {
     #[test]
     fn registry_key_hive_and_path() {
         let mut d = Doc::new();
-        d.set("m365_defender.event.registry.key", "HKEY_LOCAL_MACHINE\\SOFTWARE\\X");
+        d.set(
+            "m365_defender.event.registry.key",
+            "HKEY_LOCAL_MACHINE\\SOFTWARE\\X",
+        );
         d.set("m365_defender.event.registry.value_name", "V");
         d.set("m365_defender.event.registry.value_data", 1);
         registry(&mut d);
@@ -395,7 +481,11 @@ mod tests {
         d.set("m365_defender.event.network_direction", "In");
         d.set("m365_defender.event.remote.ip", "1.1.1.1");
         d.set("m365_defender.event.local.ip", "10.0.0.1");
-        let ctx = Ctx { table: "DeviceNetworkEvents", cats: vec!["network"], action: None };
+        let ctx = Ctx {
+            table: "DeviceNetworkEvents",
+            cats: vec!["network"],
+            action: None,
+        };
         source_destination(&ctx, &mut d);
         assert_eq!(d.get_str("source.ip"), Some("1.1.1.1"));
         assert_eq!(d.get_str("destination.ip"), Some("10.0.0.1"));

@@ -13,6 +13,7 @@ use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
 
+mod additional;
 mod columns;
 mod ecs;
 mod process;
@@ -36,7 +37,14 @@ fn table_category(table: &str) -> Option<&'static str> {
 const TYPE_BY_ACTION: &[(&[&str], &str)] = &[
     (&["connectionsuccess", "driverload"], "start"),
     (&["connectionfailed"], "denied"),
-    (&["connectionrequest", "listeningconnectioncreated", "processcreated"], "start"),
+    (
+        &[
+            "connectionrequest",
+            "listeningconnectioncreated",
+            "processcreated",
+        ],
+        "start",
+    ),
     (&["inboundconnectionaccepted"], "start"),
     (&["registrykeycreated"], "creation"),
     (&["registrykeydeleted", "registryvaluedeleted"], "deletion"),
@@ -138,8 +146,15 @@ fn event_types(table: &str, cats: &[&str], action: Option<&str>) -> Vec<&'static
     let has_act = action.is_some();
     let has = |c: &str| cats.contains(&c);
     let mut types: Vec<&'static str> = Vec::new();
-    let info_markers = ["connectionfound", "networksignatureinspected", "devicenetworkinfo"];
-    if has("authentication") || has("host") || (has_act && info_markers.iter().any(|m| act.contains(m))) {
+    let info_markers = [
+        "connectionfound",
+        "networksignatureinspected",
+        "devicenetworkinfo",
+    ];
+    if has("authentication")
+        || has("host")
+        || (has_act && info_markers.iter().any(|m| act.contains(m)))
+    {
         types.push("info");
     }
     if has("file") && has_act {
@@ -158,7 +173,9 @@ fn event_types(table: &str, cats: &[&str], action: Option<&str>) -> Vec<&'static
             types.push(t);
         }
         // The third rule also fires for every image load that has an ActionType.
-        if has_act && markers[0] == "connectionrequest" && table == "DeviceImageLoadEvents"
+        if has_act
+            && markers[0] == "connectionrequest"
+            && table == "DeviceImageLoadEvents"
             && !markers.iter().any(|m| act.contains(m))
         {
             types.push(t);
@@ -199,11 +216,98 @@ mod tests {
     #[test]
     fn deviceevents_split_into_host_api_driver() {
         assert_eq!(categories("DeviceEvents", Some("DpapiAccessed")), ["host"]);
-        assert_eq!(categories("DeviceEvents", Some("OpenProcessApiCall")), ["api"]);
+        assert_eq!(
+            categories("DeviceEvents", Some("OpenProcessApiCall")),
+            ["api"]
+        );
         assert_eq!(categories("DeviceEvents", Some("DriverLoad")), ["driver"]);
         assert!(categories("DeviceEvents", None).is_empty());
-        assert_eq!(categories("DeviceLogonEvents", Some("LogonSuccess")), ["authentication"]);
+        assert_eq!(
+            categories("DeviceLogonEvents", Some("LogonSuccess")),
+            ["authentication"]
+        );
         assert_eq!(categories("DeviceNetworkInfo", None), ["network"]);
+    }
+
+    /// Every column of every Device table with odd JSON types: an error or a document, never
+    /// a panic.
+    #[test]
+    fn odd_types_never_panic() {
+        use crate::{Options, Target};
+        let columns = [
+            "ActionType",
+            "AdditionalFields",
+            "FolderPath",
+            "FileName",
+            "InitiatingProcessFolderPath",
+            "InitiatingProcessFileName",
+            "InitiatingProcessCommandLine",
+            "ProcessCommandLine",
+            "RemoteIP",
+            "LocalIP",
+            "RemotePort",
+            "RemoteUrl",
+            "MacAddress",
+            "OSPlatform",
+            "RegistryKey",
+            "PreviousRegistryKey",
+            "LoggedOnUsers",
+            "NetworkAdapterName",
+            "InitiatingProcessFileSize",
+            "ProcessId",
+            "InitiatingProcessCreationTime",
+            "Protocol",
+            "DeviceName",
+            "DeviceId",
+            "IPv4Dhcp",
+            "IsSigned",
+            "Issuer",
+            "PublicIP",
+        ];
+        let odd = [
+            serde_json::json!(null),
+            serde_json::json!(""),
+            serde_json::json!("{"),
+            serde_json::json!("{\"a\""),
+            serde_json::json!(1.5),
+            serde_json::json!(-1),
+            serde_json::json!([1, "é", null]),
+            serde_json::json!({"direction": 3, "answers": 1}),
+            serde_json::json!("é/ü\\%zz\u{1F600}OpenProcessApiCall"),
+            serde_json::json!(true),
+        ];
+        let tables = [
+            "DeviceEvents",
+            "DeviceFileEvents",
+            "DeviceImageLoadEvents",
+            "DeviceInfo",
+            "DeviceLogonEvents",
+            "DeviceNetworkEvents",
+            "DeviceNetworkInfo",
+            "DeviceProcessEvents",
+            "DeviceRegistryEvents",
+            "DeviceFileCertificateInfo",
+        ];
+        let mapper = crate::Mapper::new(Options {
+            target: Target::Ecs,
+            ..Options::default()
+        });
+        for table in tables {
+            for v in &odd {
+                let mut props = serde_json::Map::new();
+                for c in columns {
+                    props.insert(c.to_string(), v.clone());
+                }
+                props.insert(
+                    "ActionType".into(),
+                    serde_json::json!("DnsConnectionInspected"),
+                );
+                let rec = serde_json::json!({"category": format!("AdvancedHunting-{table}"), "properties": props});
+                let mut n = 0;
+                mapper.map_value(rec, &mut |_o: crate::Output| n += 1);
+                assert_eq!(n, 1, "{table} {v}");
+            }
+        }
     }
 
     #[test]
@@ -217,8 +321,17 @@ mod tests {
         assert_eq!(t("DeviceFileEvents", Some("FileRenamed")), ["change"]);
         assert_eq!(t("DeviceFileCertificateInfo", None), ["info"]);
         assert_eq!(t("DeviceImageLoadEvents", Some("ImageLoaded")), ["start"]);
-        assert_eq!(t("DeviceNetworkEvents", Some("DnsConnectionInspected")), ["protocol"]);
-        assert_eq!(t("DeviceNetworkEvents", Some("ConnectionAcknowledged")), ["info"]);
-        assert_eq!(t("DeviceRegistryEvents", Some("RegistryValueSet")), ["change"]);
+        assert_eq!(
+            t("DeviceNetworkEvents", Some("DnsConnectionInspected")),
+            ["protocol"]
+        );
+        assert_eq!(
+            t("DeviceNetworkEvents", Some("ConnectionAcknowledged")),
+            ["info"]
+        );
+        assert_eq!(
+            t("DeviceRegistryEvents", Some("RegistryValueSet")),
+            ["change"]
+        );
     }
 }

@@ -10,22 +10,44 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::doc::Doc;
-use crate::kinds::stream::common::{copy, render};
+use crate::kinds::stream::common::copy;
 
 const EV: &str = "m365_defender.event";
 
 /// DeviceEvents action types whose `InitiatingProcess*` columns are the acting process.
 const EVENTS_MAPPING_PROCESS: &[&str] = &[
-    "namedpipeevent", "dpapiaccessed", "ntallocatevirtualmemoryapicall", "getclipboarddata",
-    "ntprotectvirtualmemoryapicall", "browserlaunchedtoopenurl", "processprimarytokenmodified",
-    "powershellcommand", "clrunbackedmoduleloaded", "ldapsearch", "dnsqueryresponse",
-    "ntallocatevirtualmemoryremoteapicall", "memoryremoteprotect", "screenshottaken",
-    "antivirusscancompleted", "exploitguardwin32systemcallblocked", "getasynckeystateapicall",
-    "appguardcreatecontainer", "exploitguardacgenforced", "writetolsassprocessmemory",
-    "antivirusscancancelled", "controlflowguardviolation", "appcontrolpolicyapplied",
-    "createremotethreadapicall", "auditpolicymodification", "ntmapviewofsectionremoteapicall",
-    "appguardlaunchedwithurl", "appguardresumecontainer", "smartscreenurlwarning",
-    "appguardbrowsetourl", "otheralertrelatedactivity", "antivirusscanfailed",
+    "namedpipeevent",
+    "dpapiaccessed",
+    "ntallocatevirtualmemoryapicall",
+    "getclipboarddata",
+    "ntprotectvirtualmemoryapicall",
+    "browserlaunchedtoopenurl",
+    "processprimarytokenmodified",
+    "powershellcommand",
+    "clrunbackedmoduleloaded",
+    "ldapsearch",
+    "dnsqueryresponse",
+    "ntallocatevirtualmemoryremoteapicall",
+    "memoryremoteprotect",
+    "screenshottaken",
+    "antivirusscancompleted",
+    "exploitguardwin32systemcallblocked",
+    "getasynckeystateapicall",
+    "appguardcreatecontainer",
+    "exploitguardacgenforced",
+    "writetolsassprocessmemory",
+    "antivirusscancancelled",
+    "controlflowguardviolation",
+    "appcontrolpolicyapplied",
+    "createremotethreadapicall",
+    "auditpolicymodification",
+    "ntmapviewofsectionremoteapicall",
+    "appguardlaunchedwithurl",
+    "appguardresumecontainer",
+    "smartscreenurlwarning",
+    "appguardbrowsetourl",
+    "otheralertrelatedactivity",
+    "antivirusscanfailed",
 ];
 
 /// API calls that act on another process, which becomes `Target.process`.
@@ -59,10 +81,19 @@ const AS_PARENT: &[(&str, &str)] = &[
     ("parent_creation_time", "process.parent.group_leader.start"),
     ("parent_file_name", "process.parent.group_leader.name"),
     ("version_info_company_name", "process.parent.pe.company"),
-    ("version_info_file_description", "process.parent.pe.description"),
-    ("version_info_original_file_name", "process.parent.pe.original_file_name"),
+    (
+        "version_info_file_description",
+        "process.parent.pe.description",
+    ),
+    (
+        "version_info_original_file_name",
+        "process.parent.pe.original_file_name",
+    ),
     ("version_info_product_name", "process.parent.pe.product"),
-    ("version_info_product_version", "process.parent.pe.file_version"),
+    (
+        "version_info_product_version",
+        "process.parent.pe.file_version",
+    ),
     ("signature_status", "process.parent.code_signature.status"),
 ];
 
@@ -75,7 +106,10 @@ const AS_PROCESS_HASH_PE: &[(&str, &str)] = &[
 const AS_PROCESS_PE: &[(&str, &str)] = &[
     ("version_info_company_name", "process.pe.company"),
     ("version_info_file_description", "process.pe.description"),
-    ("version_info_original_file_name", "process.pe.original_file_name"),
+    (
+        "version_info_original_file_name",
+        "process.pe.original_file_name",
+    ),
     ("version_info_product_name", "process.pe.product"),
     ("version_info_product_version", "process.pe.file_version"),
 ];
@@ -86,10 +120,19 @@ const PROCESS_COLUMNS: &[(&str, &str)] = &[
     ("process.creation_time", "process.start"),
     ("process.id", "process.pid"),
     ("process.version_info_company_name", "process.pe.company"),
-    ("process.version_info_file_description", "process.pe.description"),
-    ("process.version_info_original_file_name", "process.pe.original_file_name"),
+    (
+        "process.version_info_file_description",
+        "process.pe.description",
+    ),
+    (
+        "process.version_info_original_file_name",
+        "process.pe.original_file_name",
+    ),
     ("process.version_info_product_name", "process.pe.product"),
-    ("process.version_info_product_version", "process.pe.file_version"),
+    (
+        "process.version_info_product_version",
+        "process.pe.file_version",
+    ),
 ];
 
 fn ip(field: &str) -> String {
@@ -99,7 +142,11 @@ fn ip(field: &str) -> String {
 pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     let events = ctx.is("DeviceEvents");
     let maps_process = if events {
-        Some(ctx.action.as_deref().is_some_and(|a| EVENTS_MAPPING_PROCESS.contains(&a)))
+        Some(
+            ctx.action
+                .as_deref()
+                .is_some_and(|a| EVENTS_MAPPING_PROCESS.contains(&a)),
+        )
     } else {
         None
     };
@@ -137,7 +184,11 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         }
     }
     if any && !api && !driver && (process || events || ctx.has("library")) {
-        copy(doc, &ip("integrity_level"), "process.Ext.token.integrity_level_name");
+        copy(
+            doc,
+            &ip("integrity_level"),
+            "process.Ext.token.integrity_level_name",
+        );
     }
     if api {
         api_call(ctx, doc);
@@ -161,7 +212,7 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         copy(doc, &ip("folder_path"), "process.executable");
     }
     if api || driver {
-        let exe = format!("{}\\{}", render(doc, &ip("folder_path")), render(doc, &ip("file_name")));
+        let exe = super::ecs::join_path(doc, &ip("folder_path"), &ip("file_name"));
         doc.set("process.executable", exe);
         copy(doc, &ip("parent_file_name"), "process.parent.name");
         copy(doc, &ip("parent_id"), "process.parent.pid");
@@ -173,7 +224,11 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     if api || driver {
         copy(doc, &ip("parent_id"), "process.group_leader.pid");
         copy(doc, &ip("parent_file_name"), "process.group_leader.name");
-        copy(doc, &ip("parent_creation_time"), "process.group_leader.start");
+        copy(
+            doc,
+            &ip("parent_creation_time"),
+            "process.group_leader.start",
+        );
     }
     if as_process_hash {
         for (from, to) in AS_PROCESS_PE {
@@ -181,7 +236,11 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         }
     }
     if any && (api || other_table || maps_process == Some(true)) {
-        copy(doc, &ip("signature_status"), "process.code_signature.status");
+        copy(
+            doc,
+            &ip("signature_status"),
+            "process.code_signature.status",
+        );
     }
     for (from, to) in PROCESS_COLUMNS {
         copy(doc, &format!("{EV}.{from}"), to);
@@ -207,7 +266,10 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
         ("RegionSize", "process.Ext.api.parameters.size"),
         ("ProtectionMask", "process.Ext.api.parameters.protection"),
         ("BaseAddress", "process.Ext.api.parameters.address"),
-        ("DesiredAccess", "process.Ext.api.parameters.desired_access_numeric"),
+        (
+            "DesiredAccess",
+            "process.Ext.api.parameters.desired_access_numeric",
+        ),
     ] {
         if let Some(v) = doc.remove(&format!("{af}.{from}")) {
             let v = if from == "ProtectionMask" && !v.is_null() && v.as_str() != Some("") {
@@ -218,10 +280,22 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             doc.set(to, v);
         }
     }
-    if ctx.action.as_deref().is_some_and(|a| REMOTE_API_CALLS.contains(&a)) {
+    if ctx
+        .action
+        .as_deref()
+        .is_some_and(|a| REMOTE_API_CALLS.contains(&a))
+    {
         copy(doc, &format!("{EV}.file.name"), "Target.process.name");
-        copy(doc, &format!("{EV}.process.command_line"), "Target.process.command_line");
-        let exe = format!("{}\\{}", render(doc, &format!("{EV}.folder_path")), render(doc, &format!("{EV}.file.name")));
+        copy(
+            doc,
+            &format!("{EV}.process.command_line"),
+            "Target.process.command_line",
+        );
+        let exe = super::ecs::join_path(
+            doc,
+            &format!("{EV}.folder_path"),
+            &format!("{EV}.file.name"),
+        );
         doc.set("Target.process.executable", exe);
     }
 }
@@ -233,7 +307,10 @@ fn render_value(v: &Value) -> String {
 /// `process.args` / `process.parent.args` (and counts) from the command lines.
 fn split_command_lines(doc: &mut Doc) {
     for prefix in ["process", "process.parent"] {
-        let Some(cmd) = doc.get_str(&format!("{prefix}.command_line")).filter(|c| !c.is_empty()) else {
+        let Some(cmd) = doc
+            .get_str(&format!("{prefix}.command_line"))
+            .filter(|c| !c.is_empty())
+        else {
             continue;
         };
         let args = command_line_to_argv(cmd);
@@ -323,10 +400,17 @@ mod tests {
     fn process_events_make_initiating_process_the_parent() {
         let mut d = Doc::new();
         d.set("m365_defender.event.initiating_process.id", 10);
-        d.set("m365_defender.event.initiating_process.file_name", "cmd.exe");
+        d.set(
+            "m365_defender.event.initiating_process.file_name",
+            "cmd.exe",
+        );
         d.set("m365_defender.event.process.id", 20);
         d.set("m365_defender.event.file.name", "child.exe");
-        let ctx = Ctx { table: "DeviceProcessEvents", cats: vec!["process"], action: None };
+        let ctx = Ctx {
+            table: "DeviceProcessEvents",
+            cats: vec!["process"],
+            action: None,
+        };
         map(&ctx, &mut d);
         assert_eq!(d.get("process.pid"), Some(&json!(20)));
         assert_eq!(d.get("process.parent.pid"), Some(&json!(10)));
@@ -341,10 +425,20 @@ mod tests {
         d.set("m365_defender.event.file.name", "lsass.exe");
         d.set("m365_defender.event.folder_path", "c:\\windows\\system32");
         d.set("m365_defender.event.additional_fields.DesiredAccess", 4096);
-        let ctx = Ctx { table: "DeviceEvents", cats: vec!["api"], action: Some("openprocessapicall".into()) };
+        let ctx = Ctx {
+            table: "DeviceEvents",
+            cats: vec!["api"],
+            action: Some("openprocessapicall".into()),
+        };
         map(&ctx, &mut d);
         assert_eq!(d.get_str("process.Ext.api.name"), Some("OpenProcess"));
-        assert_eq!(d.get("process.Ext.api.parameters.desired_access_numeric"), Some(&json!(4096)));
-        assert_eq!(d.get_str("Target.process.executable"), Some("c:\\windows\\system32\\lsass.exe"));
+        assert_eq!(
+            d.get("process.Ext.api.parameters.desired_access_numeric"),
+            Some(&json!(4096))
+        );
+        assert_eq!(
+            d.get_str("Target.process.executable"),
+            Some("c:\\windows\\system32\\lsass.exe")
+        );
     }
 }

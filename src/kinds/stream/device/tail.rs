@@ -15,9 +15,15 @@ const RELATED: &[(&str, &str)] = &[
     ("related.hosts", "host.id"),
     ("related.hosts", "host.name"),
     ("related.hosts", "user.domain"),
-    ("related.hosts", "m365_defender.event.initiating_process.account_domain"),
+    (
+        "related.hosts",
+        "m365_defender.event.initiating_process.account_domain",
+    ),
     ("related.user", "user.name"),
-    ("related.user", "m365_defender.event.initiating_process.account_name"),
+    (
+        "related.user",
+        "m365_defender.event.initiating_process.account_name",
+    ),
     ("related.ip", "m365_defender.event.file.origin_ip"),
     ("related.ip", "source.ip"),
     ("related.ip", "destination.ip"),
@@ -35,43 +41,104 @@ const RELATED_HASH: &[(&str, &str)] = &[
     ("process.hash.md5", "process.parent.hash.md5"),
     ("process.hash.sha1", "process.parent.hash.sha1"),
     ("process.hash.sha256", "process.parent.hash.sha256"),
-    ("m365_defender.event.issuer_hash", "m365_defender.event.issuer_hash"),
-    ("m365_defender.event.signer_hash", "m365_defender.event.signer_hash"),
+    (
+        "m365_defender.event.issuer_hash",
+        "m365_defender.event.issuer_hash",
+    ),
+    (
+        "m365_defender.event.signer_hash",
+        "m365_defender.event.signer_hash",
+    ),
 ];
 
 /// Vendor fields removed unless `preserve_duplicate_custom_fields`.
 const DUPLICATES: &[&str] = &[
-    "folder_path", "md5", "sha1", "sha256", "file.name", "file.size", "file.origin_referrer_url",
-    "device.name", "device.id", "process.version_info_company_name",
-    "process.version_info_product_name", "process.version_info_product_version",
-    "process.version_info_file_description", "initiating_process.file_name",
+    "folder_path",
+    "md5",
+    "sha1",
+    "sha256",
+    "file.name",
+    "file.size",
+    "file.origin_referrer_url",
+    "device.name",
+    "device.id",
+    "process.version_info_company_name",
+    "process.version_info_product_name",
+    "process.version_info_product_version",
+    "process.version_info_file_description",
+    "initiating_process.file_name",
     "initiating_process.version_info_product_version",
     "initiating_process.version_info_file_description",
-    "initiating_process.version_info_original_file_name", "initiating_process.file_size",
-    "initiating_process.version_info_company_name", "initiating_process.version_info_product_name",
-    "initiating_process.folder_path", "initiating_process.command_line", "initiating_process.md5",
-    "initiating_process.sha1", "initiating_process.sha256", "initiating_process.parent_id",
-    "initiating_process.id", "initiating_process.parent_file_name",
-    "initiating_process.parent_creation_time", "initiating_process.signature_status",
-    "registry.key", "registry.value_name", "registry.value_data", "public_ip.value", "local.ip",
-    "remote.ip", "request.source_ip", "local.port", "remote.port", "request.source_port",
-    "account.name", "account.sid", "certificate.expiration_time", "certificate.serial_number",
-    "protocol", "request.protocol", "request.account_domain", "request.account_name",
-    "os.architecture", "os.platform", "os.distribution", "os.version", "device.type",
-    "account.domain", "mac_address", "client_version", "device.category", "action.type",
-    "is_signed", "signer", "issuer", "is_trusted", "dns.qclass_name", "dns.query",
-    "dns.qtype_name", "dns.rcode_name", "dns.answers", "dns.header_flags",
+    "initiating_process.version_info_original_file_name",
+    "initiating_process.file_size",
+    "initiating_process.version_info_company_name",
+    "initiating_process.version_info_product_name",
+    "initiating_process.folder_path",
+    "initiating_process.command_line",
+    "initiating_process.md5",
+    "initiating_process.sha1",
+    "initiating_process.sha256",
+    "initiating_process.parent_id",
+    "initiating_process.id",
+    "initiating_process.parent_file_name",
+    "initiating_process.parent_creation_time",
+    "initiating_process.signature_status",
+    "registry.key",
+    "registry.value_name",
+    "registry.value_data",
+    "public_ip.value",
+    "local.ip",
+    "remote.ip",
+    "request.source_ip",
+    "local.port",
+    "remote.port",
+    "request.source_port",
+    "account.name",
+    "account.sid",
+    "certificate.expiration_time",
+    "certificate.serial_number",
+    "protocol",
+    "request.protocol",
+    "request.account_domain",
+    "request.account_name",
+    "os.architecture",
+    "os.platform",
+    "os.distribution",
+    "os.version",
+    "device.type",
+    "account.domain",
+    "mac_address",
+    "client_version",
+    "device.category",
+    "action.type",
+    "is_signed",
+    "signer",
+    "issuer",
+    "is_trusted",
+    "dns.qclass_name",
+    "dns.query",
+    "dns.qtype_name",
+    "dns.rcode_name",
+    "dns.answers",
+    "dns.header_flags",
 ];
 
 pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(url) = doc.get_str(&format!("{EV}.remote.url")).filter(|u| !u.is_empty()) {
+    if let Some(url) = doc
+        .get_str(&format!("{EV}.remote.url"))
+        .filter(|u| !u.is_empty())
+    {
         if let Some(parts) = uri_parts(url) {
             for (k, v) in parts {
                 doc.set(&format!("url.{k}"), v);
             }
         }
     }
-    copy(doc, &format!("{EV}.file.origin_referrer_url"), "http.request.referrer");
+    copy(
+        doc,
+        &format!("{EV}.file.origin_referrer_url"),
+        "http.request.referrer",
+    );
     geo(rec, doc);
 
     for (field, from) in RELATED {
@@ -106,7 +173,11 @@ fn geo(rec: &Record<'_>, doc: &mut Doc) {
         return;
     };
     let host_ips: Vec<String> = match doc.get("host.ip") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => vec![],
     };
@@ -220,7 +291,10 @@ fn split_host_port(hp: &str) -> (Option<&str>, Option<u16>) {
         }
     };
     let valid = host.starts_with('[')
-        || (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+        || (!host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
     if !valid {
         return (None, None);
     }

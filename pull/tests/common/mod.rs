@@ -1,0 +1,192 @@
+//! Shared test helpers: an emulator on 127.0.0.1:0, a pull config pointing at it with tiny
+//! intervals and back-offs, and a consumer that counts every delivered record.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use defender_bridge_pull::emulator::{Emulator, EmulatorConfig};
+use defender_bridge_pull::{Engine, Level, Logger, PullConfig, Stats};
+use serde_json::Value;
+
+pub const SECRET: &str = "S3cr3t-Value-Never-Print-42";
+pub const ALL: &str = "alerts,machines,machine_actions,vulnerabilities,graph_alerts,incidents";
+
+pub fn emulator(config: EmulatorConfig) -> Emulator {
+    Emulator::start(EmulatorConfig { client_secret: Some(SECRET.into()), ..config }, "127.0.0.1:0").expect("emulator starts")
+}
+
+/// Settings for a pull from `emu`; `extra` overrides.
+pub fn config(emu: &Emulator, extra: &[(&str, &str)]) -> PullConfig {
+    let defaults = EmulatorConfig::default();
+    let mut map: HashMap<String, String> = HashMap::new();
+    for (k, v) in [
+        ("tenant_id", defaults.tenant_id.as_str()),
+        ("client_id", defaults.client_id.as_str()),
+        ("client_secret", SECRET),
+        ("sources", ALL),
+        ("target", "raw"),
+        ("initial_lookback", "30d"),
+        ("overlap", "5m"),
+        ("poll_interval", "10ms"),
+        ("retry_base", "1ms"),
+        ("retry_max", "4ms"),
+        ("retry_attempts", "12"),
+        ("page_size", "50"),
+        ("batch_max_records", "40"),
+        ("machines_interval", "1h"),
+        ("mde_calls_per_minute", "100000"),
+        ("mde_calls_per_hour", "1000000"),
+        ("graph_calls_per_minute", "100000"),
+        ("http_timeout", "10s"),
+        ("log_level", "debug"),
+    ] {
+        map.insert(k.into(), v.into());
+    }
+    for (k, v) in emu.settings() {
+        map.insert(k, v);
+    }
+    for (k, v) in extra {
+        map.insert(k.to_string(), v.to_string());
+    }
+    map.retain(|_, v| !v.is_empty());
+    PullConfig::from_lookup(&|k| map.get(k).cloned()).expect("valid config")
+}
+
+/// Keeps every log line (to check them for secrets) and prints warnings and errors.
+#[derive(Default)]
+pub struct Captured(pub Mutex<Vec<String>>);
+
+impl Logger for Captured {
+    fn log(&self, level: Level, message: &str) {
+        if level <= Level::Warn {
+            eprintln!("[{}] {message}", level.name());
+        }
+        self.0.lock().unwrap().push(format!("[{}] {message}", level.name()));
+    }
+}
+
+/// The identity of a delivered record: its id and last-update time (or just id for machines).
+pub fn key(v: &Value) -> String {
+    let id = v.get("id").map(|i| i.to_string()).unwrap_or_default();
+    let t = ["lastUpdateTime", "lastUpdateDateTimeUtc", "eventTimestamp", "lastUpdateDateTime"]
+        .iter()
+        .find_map(|f| v.get(*f).and_then(Value::as_str))
+        .unwrap_or("");
+    let kind = if v.get("cveId").is_some() {
+        "vuln"
+    } else if v.get("osPlatform").is_some() && v.get("healthStatus").is_some() {
+        "machine"
+    } else if v.get("requestor").is_some() {
+        "action"
+    } else if v.get("incidentWebUrl").is_some() && v.get("alertWebUrl").is_none() {
+        "incident"
+    } else if v.get("alertWebUrl").is_some() {
+        "graph_alert"
+    } else {
+        "alert"
+    };
+    format!("{kind}|{id}|{t}")
+}
+
+/// What a consumer saw.
+#[derive(Default, Debug)]
+pub struct Delivered {
+    pub total: u64,
+    pub counts: HashMap<String, u64>,
+    pub json: Vec<String>,
+    pub keep_json: bool,
+}
+
+impl Delivered {
+    pub fn unique(&self) -> u64 {
+        self.counts.len() as u64
+    }
+    pub fn duplicates(&self) -> u64 {
+        self.total - self.unique()
+    }
+    pub fn add(&mut self, records: &[defender_bridge::Output]) {
+        for r in records {
+            self.total += 1;
+            *self.counts.entry(key(r.value())).or_default() += 1;
+            if self.keep_json {
+                self.json.push(String::from_utf8(r.to_json()).unwrap());
+            }
+        }
+    }
+}
+
+fn polls(stats: &Stats) -> u64 {
+    stats.sources.iter().map(|s| Stats::get(&s.polls)).min().unwrap_or(0)
+}
+
+/// Takes and acknowledges until `expected` records arrived and every source completed two more
+/// polls (so any extra record would have shown up). The iteration cap only prevents a hang.
+pub fn drain(engine: &Engine, seen: &mut Delivered, expected: u64) {
+    let stats = engine.stats();
+    let mut settled_at = None;
+    for _ in 0..200_000 {
+        match engine.take(64) {
+            Some(batch) => {
+                seen.add(&batch.records);
+                batch.ack();
+                continue;
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+        if seen.total >= expected {
+            let p = polls(&stats);
+            match settled_at {
+                None => settled_at = Some(p),
+                Some(s) if p >= s + 2 => return,
+                _ => {}
+            }
+        }
+    }
+    panic!("gave up waiting: {} of {expected} records", seen.total);
+}
+
+pub fn start(config: PullConfig, log: &Arc<Captured>) -> Engine {
+    Engine::start(config, log.clone()).expect("engine starts")
+}
+
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("defender-bridge-pull-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn read_all(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+    }
+    out
+}
+
+pub fn print_stats(label: &str, stats: &Stats) {
+    let g = Stats::get;
+    eprintln!(
+        "{label}: http_requests={} retries={} throttled_waits={} token_requests={} token_renewals_401={}",
+        g(&stats.http_requests),
+        g(&stats.http_retries),
+        g(&stats.http_throttled),
+        g(&stats.token_requests),
+        g(&stats.token_renewals_401)
+    );
+    for s in &stats.sources {
+        eprintln!(
+            "  {}: fetched={} delivered={} duplicates_skipped={} polls={} errors={} checkpoints={}",
+            s.name,
+            g(&s.fetched),
+            g(&s.delivered),
+            g(&s.duplicates_skipped),
+            g(&s.polls),
+            g(&s.errors),
+            g(&s.checkpoints)
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! `AdditionalFields` (with the DNS parts of DNS inspections), the other columns holding JSON
+//! text, the network adapter name and the logged-on users of the Device tables.
+
+use serde_json::{Map, Value};
+
+use super::Ctx;
+use crate::doc::Doc;
+use crate::kinds::stream::common::mustache;
+
+const EV: &str = "m365_defender.event";
+
+/// DNS parts of `AdditionalFields` moved to `m365_defender.event.dns.*` for DNS inspections.
+const DNS_PARTS: &[&str] = &["qclass_name", "query", "qtype_name", "rcode_name"];
+
+/// DNS header flags as `AdditionalFields` carries them (`"true"` strings).
+const DNS_FLAGS: &[&str] = &["AA", "TC", "RD", "RA", "AD", "CD", "DO"];
+
+/// `AdditionalFields`: parsed when it is JSON text, `direction` moved out, and for DNS
+/// inspections the query parts moved to `m365_defender.event.dns`.
+pub(super) fn additional_fields(json: &mut Map<String, Value>, ctx: &Ctx<'_>, doc: &mut Doc) {
+    parse_json_column(json, "AdditionalFields", doc);
+    let Some(mut af) = json.remove("AdditionalFields").filter(|v| !v.is_null()) else {
+        return;
+    };
+    if let Value::Object(map) = &mut af {
+        if let Some(dir) = map.shift_remove("direction") {
+            doc.set(&format!("{EV}.network_direction"), dir);
+        }
+        let dns = ctx.has("network")
+            && json
+                .get("ActionType")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.to_lowercase().contains("dnsconnectioninspected"));
+        if dns {
+            for part in DNS_PARTS {
+                if let Some(v) = map.shift_remove(*part) {
+                    doc.set(&format!("{EV}.dns.{part}"), v);
+                }
+            }
+            dns_answers(map, doc);
+            let flags: Vec<Value> = DNS_FLAGS
+                .iter()
+                .filter(|f| map.get(**f).and_then(Value::as_str) == Some("true"))
+                .map(|f| Value::from(*f))
+                .collect();
+            doc.set(&format!("{EV}.dns.header_flags"), flags);
+        }
+    }
+    doc.set(&format!("{EV}.additional_fields"), af);
+}
+
+/// `answers` and `TTLs` (JSON text in `AdditionalFields`) become `dns.answers` / `dns.ttls`
+/// under `m365_defender.event`, and `dns.answers` in ECS shape (`{data, ttl}` pairs, whole-second
+/// TTLs), as Elastic's fixture shows.
+fn dns_answers(af: &mut Map<String, Value>, doc: &mut Doc) {
+    let mut parsed = |key: &str, target: &str, doc: &mut Doc| -> Option<Value> {
+        let v = match af.shift_remove(key)? {
+            Value::String(s) => match serde_json::from_str::<Value>(&s) {
+                Ok(v) => v,
+                Err(e) => {
+                    doc.append(
+                        "error.message",
+                        format!("field [{key}]: cannot parse JSON: {e}"),
+                    );
+                    Value::String(s)
+                }
+            },
+            other => other,
+        };
+        doc.set(&format!("{EV}.dns.{target}"), v.clone());
+        Some(v)
+    };
+    let answers = parsed("answers", "answers", doc);
+    let ttls = parsed("TTLs", "ttls", doc);
+    let Some(Value::Array(answers)) = answers else {
+        return;
+    };
+    let ttls = match ttls {
+        Some(Value::Array(t)) => t,
+        _ => vec![],
+    };
+    let ecs: Vec<Value> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut o = Map::new();
+            o.insert("data".into(), a.clone());
+            if let Some(ttl) = ttls.get(i).and_then(Value::as_f64) {
+                o.insert("ttl".into(), Value::from(ttl as i64));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    doc.set("dns.answers", ecs);
+}
+
+/// The `json` processor on a column holding JSON text; on failure the text stays and the
+/// message goes to `error.message`.
+pub(super) fn parse_json_column(json: &mut Map<String, Value>, col: &str, doc: &mut Doc) {
+    if let Some(Value::String(s)) = json.get(col) {
+        if s.is_empty() {
+            return;
+        }
+        match serde_json::from_str::<Value>(s) {
+            Ok(v) => {
+                json.insert(col.to_string(), v);
+            }
+            Err(e) => doc.append(
+                "error.message",
+                format!("field [{col}]: cannot parse JSON: {e}"),
+            ),
+        }
+    }
+}
+
+/// Windows adapter names come as `{GUID}`; the braces go.
+pub(super) fn adapter_name(json: &Map<String, Value>, doc: &mut Doc) {
+    if let Some(Value::String(name)) = json.get("NetworkAdapterName") {
+        let inner = name.strip_prefix('{').map(|n| n.strip_suffix('}'));
+        match inner {
+            Some(Some(guid)) => doc.set(&format!("{EV}.network.adapter_name"), guid),
+            // A `{` without the closing brace does not match the grok pattern: nothing is set.
+            Some(None) => {}
+            None => {
+                if !name.is_empty() {
+                    doc.set(&format!("{EV}.network.adapter_name"), name.as_str());
+                }
+            }
+        }
+    }
+}
+
+/// `LoggedOnUsers` (`[{"UserName": …, …}]`) becomes a list of user names, also added to
+/// `related.user` (duplicates kept, as the pipeline's `append` does).
+pub(super) fn logged_on_users(json: &Map<String, Value>, doc: &mut Doc) {
+    let Some(Value::Array(users)) = json.get("LoggedOnUsers") else {
+        return;
+    };
+    let names: Vec<Value> = users
+        .iter()
+        .map(|u| Value::from(u.get("UserName").and_then(mustache).unwrap_or_default()))
+        .collect();
+    doc.set(&format!("{EV}.active_users"), names.clone());
+    let mut related = match doc.get("related.user") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => vec![],
+    };
+    related.extend(names);
+    doc.set("related.user", related);
+}
