@@ -49,6 +49,8 @@ pub struct Splitter {
     dropped: usize,
     /// The previous byte scanned was a newline (a cut may follow).
     after_newline: bool,
+    /// The last byte outside whitespace, to tell an unfinished line from one that expects more.
+    last_sig: u8,
 }
 
 impl Default for Splitter {
@@ -70,6 +72,7 @@ impl Splitter {
             max: max_record_bytes.max(OVERSIZE_HEAD),
             dropped: 0,
             after_newline: true,
+            last_sig: b' ',
         }
     }
 
@@ -130,9 +133,11 @@ impl Splitter {
                     }
                 }
                 State::Value { depth, in_str, esc } => {
-                    if line_start && b == b'{' && i > self.start {
-                        // A record starts at column 0 while the previous one is still open:
-                        // the previous one was truncated. Cut it here and start anew.
+                    let expects_value = !in_str && matches!(self.last_sig, b',' | b'[' | b'{' | b':');
+                    if line_start && b == b'{' && i > self.start && !expects_value {
+                        // A record starts at column 0 while the previous line ended mid-value
+                        // (not after `,` `[` `{` `:`, or inside a string): the previous record
+                        // was truncated. Cut it here and start anew.
                         self.emit(i, f);
                         self.piece_line = self.line;
                         self.state = State::Value { depth: 1, in_str: false, esc: false };
@@ -162,6 +167,8 @@ impl Splitter {
             }
             if b == b'\n' {
                 self.line += 1;
+            } else if !b.is_ascii_whitespace() {
+                self.last_sig = b;
             }
             i += 1;
             // Bound memory: an open piece past the limit keeps only its head.
@@ -234,6 +241,13 @@ mod tests {
         assert_eq!(texts, ["{\"a\":1", "{\"b\":2}", "not json", "{\"c\":3}"]);
         let lines: Vec<_> = got.iter().map(|p| (p.1, p.2)).collect();
         assert_eq!(lines, [(1, 1), (2, 2), (3, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn arrays_with_one_object_per_line_stay_whole() {
+        let input = b"[\n{\"a\":1},\n{\"b\":2}\n]\n{\"value\":[{\"c\":3},\n{\"d\":4}]}\n";
+        let got: Vec<_> = split(input, 5).into_iter().map(|p| p.0).collect();
+        assert_eq!(got, ["[\n{\"a\":1},\n{\"b\":2}\n]", "{\"value\":[{\"c\":3},\n{\"d\":4}]}"]);
     }
 
     #[test]

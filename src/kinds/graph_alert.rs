@@ -104,6 +104,7 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     write_fields(rec, &mut doc, "")?;
     let ev = graph_evidence::to_ecs(
         evidence,
+        graph_evidence::Flavor::Alert,
         &mut doc,
         input.opts.preserve_duplicate_custom_fields,
     );

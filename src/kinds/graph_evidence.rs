@@ -22,33 +22,85 @@ enum Conv {
     IpList,
 }
 
+/// Whose evidence rules: Elastic's `alert` pipeline (`alert.evidence`) or its `incident`
+/// pipeline (`incident.alerts[].evidence`). They differ in a few ECS targets (noted in STEPS).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Flavor {
+    Alert,
+    Incident,
+}
+
+type Fields = &'static [&'static str];
+
 /// One step: move `from` to `to` in every evidence object (in each element of `list` when
-/// set), converting, then append the value to each ECS field in `ecs`.
+/// set), converting, then append the value to each ECS field of the flavor (`ecs` for the
+/// alert pipeline, `incident_ecs` for the incident pipeline). `only`: a step one pipeline lacks.
 struct Step {
     list: Option<&'static str>,
     from: &'static str,
     to: &'static str,
     conv: Conv,
-    ecs: &'static [&'static str],
+    ecs: Fields,
+    incident_ecs: Fields,
+    only: Option<Flavor>,
 }
 
-const fn s(from: &'static str, to: &'static str, conv: Conv, ecs: &'static [&'static str]) -> Step {
+impl Step {
+    fn ecs(&self, flavor: Flavor) -> Fields {
+        match flavor {
+            Flavor::Alert => self.ecs,
+            Flavor::Incident => self.incident_ecs,
+        }
+    }
+}
+
+/// A step both pipelines have, with the same ECS targets.
+const fn s(from: &'static str, to: &'static str, conv: Conv, ecs: Fields) -> Step {
+    d(from, to, conv, ecs, ecs)
+}
+
+/// A step both pipelines have, with different ECS targets (alert, incident).
+const fn d(
+    from: &'static str,
+    to: &'static str,
+    conv: Conv,
+    ecs: Fields,
+    incident_ecs: Fields,
+) -> Step {
     Step {
         list: None,
         from,
         to,
         conv,
         ecs,
+        incident_ecs,
+        only: None,
     }
 }
 
-const fn each(from: &'static str, to: &'static str, ecs: &'static [&'static str]) -> Step {
+/// A step of one pipeline only.
+const fn only(flavor: Flavor, from: &'static str, to: &'static str, conv: Conv) -> Step {
+    Step {
+        list: None,
+        from,
+        to,
+        conv,
+        ecs: &[],
+        incident_ecs: &[],
+        only: Some(flavor),
+    }
+}
+
+/// A step over each `loggedOnUsers` entry (alert, incident ECS targets).
+const fn each(from: &'static str, to: &'static str, ecs: Fields, incident_ecs: Fields) -> Step {
     Step {
         list: Some("loggedOnUsers"),
         from,
         to,
         conv: Conv::Keep,
         ecs,
+        incident_ecs,
+        only: None,
     }
 }
 
@@ -59,8 +111,8 @@ use Conv::*;
 const STEPS: &[Step] = &[
     s("createdDateTime", "created_datetime", Date, &[]),
     s("remediationStatus", "remediation_status", Keep, &[]),
-    s("ipInterfaces", "ip_interfaces", IpList, &[]),
-    s("detailedRoles", "detailed_roles", Keep, &[]),
+    only(Flavor::Alert, "ipInterfaces", "ip_interfaces", IpList),
+    only(Flavor::Alert, "detailedRoles", "detailed_roles", Keep),
     s("remediationStatusDetails", "remediation_status_details", Keep, &[]),
     s("@odata.type", "odata_type", Keep, &[]),
     s("receivedDateTime", "received_datetime", Date, &["email.delivery_timestamp"]),
@@ -89,17 +141,17 @@ const STEPS: &[Step] = &[
     s("displayName", "display_name", Keep, &[]),
     s("saasAppId", "saas_app_id", Str, &[]),
     s("vmMetadata/cloudProvider", "vm_metadata/cloud_provider", Keep, &[]),
-    s("mdeDeviceId", "mde_device_id", Keep, &["related.hosts"]),
-    s("osPlatform", "os_platform", Keep, &["host.os.name", "related.hosts"]),
-    s("version", "version", Keep, &["host.os.version", "related.hosts"]),
+    d("mdeDeviceId", "mde_device_id", Keep, &["related.hosts"], &[]),
+    d("osPlatform", "os_platform", Keep, &["host.os.name", "related.hosts"], &["host.os.name"]),
+    d("version", "version", Keep, &["host.os.version", "related.hosts"], &["host.os.version"]),
     s("azureAdDeviceId", "azure_ad_device_id", Keep, &[]),
     s("defenderAvStatus", "defender_av_status", Keep, &[]),
-    s("deviceDnsName", "device_dns_name", Keep, &["related.hosts"]),
+    d("deviceDnsName", "device_dns_name", Keep, &["related.hosts"], &["related.hosts", "host.name"]),
     s("firstSeenDateTime", "first_seen_datetime", Date, &[]),
     s("healthStatus", "health_status", Keep, &[]),
-    each("accountName", "account_name", &["related.user"]),
-    each("domainName", "domain_name", &["related.hosts"]),
-    each("@odata.type", "odata_type", &[]),
+    each("accountName", "account_name", &["related.user"], &["user.name", "related.user"]),
+    each("domainName", "domain_name", &["related.hosts"], &["related.hosts"]),
+    each("@odata.type", "odata_type", &[], &[]),
     s("loggedOnUsers", "logged_on_users", Keep, &[]),
     s("onboardingStatus", "onboarding_status", Keep, &[]),
     s("osBuild", "os_build", Str, &[]),
@@ -120,13 +172,14 @@ const STEPS: &[Step] = &[
     s("fileDetails/filePublisher", "file_details/publisher", Keep, &[]),
     s("fileDetails/issuer", "file_details/issuer", Keep, &[]),
     s("fileDetails/signer", "file_details/signer", Keep, &[]),
-    s("ipAddress", "ip_address", Ip, &["host.ip", "related.ip"]),
+    d("ipAddress", "ip_address", Ip, &["host.ip", "related.ip"], &["source.ip", "related.ip"]),
     s("userAccount/@odata.type", "user_account/odata_type", Keep, &[]),
     s("userAccount/domainName", "user_account/domain_name", Keep, &["related.hosts"]),
     s("userAccount/azureAdUserId", "user_account/azure_ad_user_id", Keep, &["related.user"]),
     s("userAccount/userPrincipalName", "user_account/user_principal_name", Keep, &["related.user"]),
     s("primaryAddress", "primary_address", Keep, &[]),
     s("userAccount/accountName", "user_account/account_name", Keep, &["related.user"]),
+    only(Flavor::Incident, "userAccount/displayName", "user_account/display_name", Keep),
     s("userAccount/userSid", "user_account/user_sid", Keep, &["related.user"]),
     s("clusterBy", "cluster_by", Keep, &[]),
     s("clusterByValue", "cluster_by_value", Keep, &[]),
@@ -255,7 +308,7 @@ fn convert(v: Value, conv: Conv) -> Option<Value> {
     }
 }
 
-fn apply(step: &Step, obj: &mut Map<String, Value>, doc: &mut Doc) {
+fn apply(step: &Step, flavor: Flavor, obj: &mut Map<String, Value>, doc: &mut Doc) {
     let Some(v) = take(obj, step.from) else {
         return;
     };
@@ -265,7 +318,7 @@ fn apply(step: &Step, obj: &mut Map<String, Value>, doc: &mut Doc) {
     let Some(v) = convert(v, step.conv) else {
         return;
     };
-    for field in step.ecs {
+    for field in step.ecs(flavor) {
         if let Some(s) =
             to_string_value(&v).filter(|s| !s.is_empty() && !v.is_array() && !v.is_object())
         {
@@ -278,30 +331,52 @@ fn apply(step: &Step, obj: &mut Map<String, Value>, doc: &mut Doc) {
 
 /// Maps the evidence list: ECS fields go into `doc`, the renamed evidence objects are returned
 /// (for `m365_defender.<…>.evidence`). Non-object evidence entries are kept as they are.
-pub(crate) fn to_ecs(evidence: &[Value], doc: &mut Doc, preserve_duplicates: bool) -> Vec<Value> {
+pub(crate) fn to_ecs(
+    evidence: &[Value],
+    flavor: Flavor,
+    doc: &mut Doc,
+    preserve_duplicates: bool,
+) -> Vec<Value> {
     let mut items: Vec<Value> = evidence.to_vec();
-    for step in STEPS {
+    for step in STEPS
+        .iter()
+        .filter(|s| s.only.map_or(true, |f| f == flavor))
+    {
         for item in items.iter_mut() {
             let Some(obj) = item.as_object_mut() else {
                 continue;
             };
             match step.list {
-                None => apply(step, obj, doc),
+                None => apply(step, flavor, obj, doc),
                 Some(list) => {
                     if let Some(Value::Array(users)) = obj.get_mut(list) {
                         for u in users.iter_mut().filter_map(Value::as_object_mut) {
-                            apply(step, u, doc);
+                            apply(step, flavor, u, doc);
                         }
                     }
                 }
             }
         }
     }
-    ecs_by_type(&items, doc);
+    ecs_by_type(&items, flavor, doc);
+    if flavor == Flavor::Incident {
+        // The incident pipeline lowercases host.name after the evidence steps.
+        if let Some(Value::Array(names)) = doc.remove("host.name") {
+            for n in names {
+                doc.append("host.name", n.as_str().map(str::to_lowercase));
+            }
+        }
+    }
     if !preserve_duplicates {
         for obj in items.iter_mut().filter_map(Value::as_object_mut) {
             for path in DUPLICATES {
                 take(obj, path);
+            }
+            if flavor == Flavor::Incident {
+                let users = obj.get_mut("logged_on_users").and_then(Value::as_array_mut);
+                for u in users.into_iter().flatten().filter_map(Value::as_object_mut) {
+                    u.shift_remove("account_name");
+                }
             }
         }
     }
@@ -309,7 +384,7 @@ pub(crate) fn to_ecs(evidence: &[Value], doc: &mut Doc, preserve_duplicates: boo
 }
 
 /// Elastic's two scripts that set ECS fields by evidence type (sorted, de-duplicated arrays).
-fn ecs_by_type(items: &[Value], doc: &mut Doc) {
+fn ecs_by_type(items: &[Value], flavor: Flavor, doc: &mut Doc) {
     let mut sets: Vec<(&str, Vec<Value>)> = Vec::new();
     let mut add = |field: &'static str, v: Option<&Value>| {
         let Some(v) = v.filter(|v| !v.is_null()) else {
@@ -332,8 +407,16 @@ fn ecs_by_type(items: &[Value], doc: &mut Doc) {
             "deviceEvidence" => add("host.id", get(obj, "mde_device_id")),
             "mailboxEvidence" | "userEvidence" => {
                 add("user.domain", get(obj, "user_account/domain_name"));
-                add("user.id", get(obj, "user_account/azure_ad_user_id"));
-                add("user.email", get(obj, "user_account/user_principal_name"));
+                let upn = get(obj, "user_account/user_principal_name");
+                // The alert pipeline takes user.id from the AAD id and user.email from the UPN;
+                // the incident pipeline puts the UPN in user.id.
+                match flavor {
+                    Flavor::Alert => {
+                        add("user.id", get(obj, "user_account/azure_ad_user_id"));
+                        add("user.email", upn);
+                    }
+                    Flavor::Incident => add("user.id", upn),
+                }
                 add("user.name", get(obj, "user_account/account_name"));
             }
             "processEvidence" => {
@@ -553,7 +636,7 @@ mod tests {
     #[test]
     fn ecs_fields_and_renames() {
         let mut doc = Doc::new();
-        let ev = to_ecs(&sample(), &mut doc, true);
+        let ev = to_ecs(&sample(), Flavor::Alert, &mut doc, true);
         assert_eq!(ev[0]["os_build"], "22621");
         assert_eq!(ev[0]["rbac_group"]["id"], "0");
         assert_eq!(ev[0]["ip_interfaces"], json!(["192.168.5.65"]));
@@ -580,10 +663,27 @@ mod tests {
     #[test]
     fn duplicates_removed_without_preserve() {
         let mut doc = Doc::new();
-        let ev = to_ecs(&sample(), &mut doc, false);
+        let ev = to_ecs(&sample(), Flavor::Alert, &mut doc, false);
         assert!(ev[2].get("ip_address").is_none());
         assert!(ev[1]["process"].get("id").is_none());
         assert_eq!(ev[1]["process"], json!({}));
+    }
+
+    #[test]
+    fn incident_flavor_differs() {
+        let mut doc = Doc::new();
+        let ev = to_ecs(&sample(), Flavor::Incident, &mut doc, false);
+        // No ipInterfaces step: the key keeps its name and the bad entry.
+        assert_eq!(ev[0]["ipInterfaces"], json!(["192.168.5.65", "not-ip"]));
+        assert_eq!(doc.get("host.name"), Some(&json!(["clw555test"])));
+        assert_eq!(doc.get("source.ip"), Some(&json!(["127.0.0.1"])));
+        assert!(doc.get("host.ip").is_none());
+        assert_eq!(doc.get("user.name"), Some(&json!(["bob"])));
+        assert_eq!(
+            doc.get("related.hosts"),
+            Some(&json!(["clw555test", "AzureAD"]))
+        );
+        assert!(ev[0]["logged_on_users"][0].get("account_name").is_none());
     }
 
     #[test]

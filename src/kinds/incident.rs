@@ -82,11 +82,11 @@ const ALERT_DATES: &[(&str, &str)] = &[
     ("resolvedDateTime", "resolved_datetime"),
 ];
 
-/// Copied to ECS; removed unless `preserve_duplicate_custom_fields` (no fixture pins this
-/// list: it follows the alert pipeline's).
+/// Copied to ECS; removed unless `preserve_duplicate_custom_fields` (the incident pipeline's
+/// list at commit 5c931bf4; the fixture runs with the option on, so it does not pin it).
 #[rustfmt::skip]
 const DUPLICATES: &[&str] = &[
-    "last_update_datetime", "display_name", "created_datetime", "id", "tenant_id", "web_url",
+    "last_update_datetime", "created_datetime", "id", "tenant_id", "web_url",
     "assigned_to", "alert.service_source", "alert.threat_family_name", "alert.category",
     "alert.mitre_techniques",
 ];
@@ -250,12 +250,8 @@ fn alert_fields(
     match alert.get("evidence") {
         None | Some(Value::Null) => {}
         Some(Value::Array(ev)) => {
-            let mapped = graph_evidence::to_ecs(ev, doc, preserve);
-            for e in &mapped {
-                if let Some(n) = e.get("device_dns_name").and_then(Value::as_str) {
-                    doc.append("host.name", n);
-                }
-            }
+            let mapped =
+                graph_evidence::to_ecs(ev, graph_evidence::Flavor::Incident, doc, preserve);
             doc.set(&format!("{A}.evidence"), Value::Array(mapped));
         }
         Some(_) => return Err(MapError::field(p("evidence"), "expected an array")),
@@ -570,6 +566,8 @@ mod tests {
         let docs = run(rec, false, false);
         assert_eq!(docs.len(), 1);
         assert!(docs[0]["m365_defender"]["incident"].get("id").is_none());
+        // display_name is not in the incident pipeline's duplicate list.
+        assert_eq!(docs[0]["m365_defender"]["incident"]["display_name"], "Multi-stage incident");
         assert_eq!(docs[0]["event"]["severity"], 47);
         assert_eq!(docs[0]["@timestamp"], "2021-09-30T09:35:45.113Z");
     }

@@ -1,0 +1,291 @@
+//! MDE alert → Elastic `microsoft_defender_endpoint` `log` documents, one per evidence item.
+
+use serde_json::{Map, Value};
+
+use super::{evidence_items, is_placeholder, str_field};
+use crate::doc::{to_string_value, uri_parts, Doc};
+use crate::kinds::Input;
+use crate::MapError;
+
+/// The ECS version Elastic's expected documents carry for this data stream.
+const ECS_VERSION: &str = "8.11.0";
+
+/// `severity` → `event.severity`.
+const SEVERITY: &[(&str, i64)] = &[
+    ("Unspecified", 0),
+    ("Informational", 1),
+    ("Low", 2),
+    ("Medium", 3),
+    ("High", 4),
+];
+
+/// Evidence → (vendor field, ECS field), renamed in this order.
+const EVIDENCE_RENAMES: &[(&str, &str)] = &[
+    ("fileName", "file.name"),
+    ("sha256", "file.hash.sha256"),
+    ("sha1", "file.hash.sha1"),
+    ("filePath", "file.path"),
+    ("processId", "process.pid"),
+    ("processCommandLine", "process.command_line"),
+    ("processCreationTime", "process.start"),
+    ("parentProcessId", "process.parent.pid"),
+    ("parentProcessCreationTime", "process.parent.start"),
+];
+
+/// Elastic renames `description` to `rule.description` only below this length (UTF-16 units).
+const RULE_DESCRIPTION_MAX: usize = 1020;
+
+pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    let items = evidence_items(input.record)?;
+    let split = matches!(input.record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
+    for item in items {
+        let mut alert = input.record.clone();
+        // Without an item the alert keeps its `evidence` as it was (absent, null or `[]`): which
+        // of those it was decides Elastic's deep cleanup.
+        if let Some(e) = item {
+            alert.insert("evidence".into(), Value::Object(e.clone()));
+        }
+        // A split alert's original is the record as Elastic's input would have handed it over.
+        let original = if split {
+            serde_json::to_string(&alert).unwrap_or_default()
+        } else {
+            input.original.to_string()
+        };
+        out.push(ecs_document(
+            alert,
+            original,
+            input.opts.preserve_original_event,
+        )?);
+    }
+    Ok(())
+}
+
+fn ecs_document(
+    mut json: Map<String, Value>,
+    original: String,
+    preserve_original: bool,
+) -> Result<Value, MapError> {
+    json.retain(|_, v| !is_placeholder(v));
+    json.shift_remove("comments");
+    // Elastic's second cleanup script runs only when `evidence` is non-null (an object or `[]`)
+    // and ends with a deep drop of nulls, "" and empty arrays/objects (`mitreTechniques: []`,
+    // `loggedOnUsers: []`) anywhere in the alert; without evidence those stay.
+    let deep_clean = json.contains_key("evidence");
+    let mut evidence = match json.shift_remove("evidence") {
+        Some(Value::Object(mut e)) => {
+            e.retain(|_, v| !is_placeholder(v));
+            e
+        }
+        _ => Map::new(),
+    };
+    if deep_clean {
+        for m in [&mut json, &mut evidence] {
+            let mut d = Doc(std::mem::take(m));
+            d.prune_empty();
+            *m = d.0;
+        }
+    }
+    let severity = str_field(&json, "severity")?.map(str::to_string);
+    let category = json.get("category").and_then(to_string_value);
+    let status = json
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let entity_type = evidence
+        .get("entityType")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+
+    let mut d = Doc::new();
+    d.set("ecs.version", ECS_VERSION);
+    d.set("cloud.provider", "azure");
+    if let Some(t) = json.get("alertUpdateTime").and_then(to_string_value) {
+        d.set("@timestamp", t);
+    }
+    d.set_opt(
+        "cloud.account.id",
+        json.shift_remove("aadTenantId").as_ref(),
+    );
+    d.set_opt("cloud.instance.id", json.shift_remove("machineId").as_ref());
+    d.set_opt("message", json.shift_remove("title").as_ref());
+
+    d.set("event.kind", "alert");
+    d.set("event.timezone", "UTC");
+    if let Some(c) = &category {
+        d.set("event.action", c.as_str());
+    }
+    d.set("event.provider", "defender_endpoint");
+    if let Some(t) = json.get("alertCreationTime").and_then(to_string_value) {
+        d.set("event.created", t);
+    }
+    d.append("event.category", "host");
+    if category.as_deref() == Some("Malware") {
+        d.append("event.category", "malware");
+    }
+    if entity_type.as_deref() == Some("Process") {
+        d.append("event.category", "process");
+    }
+    if entity_type.as_deref() == Some("User") {
+        d.append("event.type", "access");
+    }
+    match status.as_deref() {
+        Some("New") => d.append("event.type", "start"),
+        Some("Resolved") => d.append("event.type", "end"),
+        _ => {}
+    }
+    d.set_opt("event.id", json.shift_remove("id").as_ref());
+    d.set_opt("event.start", json.shift_remove("firstEventTime").as_ref());
+    d.set_opt("event.end", json.shift_remove("lastEventTime").as_ref());
+    if let Some(sev) = severity
+        .as_deref()
+        .and_then(|s| SEVERITY.iter().find(|(n, _)| *n == s))
+    {
+        d.set("event.severity", sev.1);
+    }
+    if let (Some(start), Some(end)) = (d.get_str("event.start"), d.get_str("event.end")) {
+        d.set("event.duration", duration_nanos(start, end)?);
+    }
+
+    if let Some(c) = &category {
+        d.set("threat.framework", "MITRE ATT&CK");
+        d.append("threat.technique.name", c.as_str());
+    }
+    if let Some(Value::String(desc)) = json.get("description") {
+        if desc.encode_utf16().count() < RULE_DESCRIPTION_MAX {
+            d.set_opt(
+                "rule.description",
+                json.shift_remove("description").as_ref(),
+            );
+        }
+    }
+
+    for (from, to) in EVIDENCE_RENAMES {
+        d.set_opt(to, evidence.shift_remove(*from).as_ref());
+    }
+    d.set("observer.product", "Defender for Endpoint");
+    d.set("observer.vendor", "Microsoft");
+    d.set_opt(
+        "observer.name",
+        json.shift_remove("detectionSource").as_ref(),
+    );
+
+    if let Some(u) = evidence.shift_remove("url") {
+        // Elastic's `uri_parts` writes its result over the whole `url` object, so `url.full`
+        // survives only when parsing fails (`ignore_failure`); `url.original` keeps the text.
+        match u.as_str().and_then(uri_parts) {
+            Some(parts) => {
+                for (k, v) in parts {
+                    d.set(&format!("url.{k}"), v);
+                }
+            }
+            None => d.set("url.full", u),
+        }
+    }
+
+    if let Some(h) = json.shift_remove("computerDnsName") {
+        if let Some(s) = h.as_str() {
+            d.set("host.name", s.to_lowercase());
+        }
+        d.set("host.hostname", h);
+    }
+    if let Some(Value::Object(user)) = json.get("relatedUser") {
+        d.set_opt("user.name", user.get("userName"));
+        d.set_opt("user.domain", user.get("domainName"));
+    }
+    d.set_opt("user.id", evidence.shift_remove("userSid").as_ref());
+
+    if let Some(ip) = evidence.get("ipAddress").and_then(to_string_value) {
+        d.append("related.ip", ip);
+    }
+    if let Some(u) = d.get("user.name").and_then(to_string_value) {
+        d.append("related.user", u);
+    }
+    for path in ["file.hash.sha1", "file.hash.sha256"] {
+        if let Some(h) = d.get(path).and_then(to_string_value) {
+            d.append("related.hash", h);
+        }
+    }
+    if let Some(h) = d
+        .get_str("host.name")
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+    {
+        d.append("related.hosts", h);
+    }
+
+    for gone in ["alertCreationTime", "severity", "relatedUser", "category"] {
+        json.shift_remove(gone);
+    }
+    if !evidence.is_empty() {
+        json.insert("evidence".into(), Value::Object(evidence));
+    }
+    for id in ["incidentId", "investigationId"] {
+        if let Some(v) = json.get(id).and_then(to_string_value) {
+            json.insert(id.into(), Value::String(v));
+        }
+    }
+    if !json.is_empty() {
+        d.set("microsoft.defender_endpoint", Value::Object(json));
+    }
+    if preserve_original {
+        d.set("event.original", original);
+    }
+    Ok(d.into_value())
+}
+
+/// `event.duration`: nanoseconds from first to last event, as Elastic's script computes it.
+fn duration_nanos(start: &str, end: &str) -> Result<i64, MapError> {
+    let parse = |field: &str, s: &str| {
+        crate::doc::parse_time(s)
+            .ok_or_else(|| MapError::field(field, format!("not a timestamp: {s:?}")))
+    };
+    let (s, e) = (
+        parse("firstEventTime", start)?,
+        parse("lastEventTime", end)?,
+    );
+    (e - s)
+        .num_nanoseconds()
+        .ok_or_else(|| MapError::field("lastEventTime", "too far from firstEventTime"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::testing::{alert, map};
+    use crate::Target;
+
+    #[test]
+    fn empty_values_are_dropped_deeply_only_when_evidence_is_present() {
+        let mut a = alert(json!({"entityType": "File", "fileName": "a.exe"}));
+        a["mitreTechniques"] = json!([]);
+        a["loggedOnUsers"] = json!([{"accountName": null}]);
+        let with = map(Target::Ecs, a.clone());
+        let vendor = &with[0].value()["microsoft"]["defender_endpoint"];
+        assert!(vendor.get("mitreTechniques").is_none(), "{vendor}");
+        assert!(vendor.get("loggedOnUsers").is_none(), "{vendor}");
+        a.as_object_mut().unwrap().shift_remove("evidence");
+        let without = map(Target::Ecs, a);
+        assert_eq!(
+            without[0].value()["microsoft"]["defender_endpoint"]["mitreTechniques"],
+            json!([])
+        );
+    }
+
+    #[test]
+    fn parsed_url_replaces_url_full() {
+        let docs = map(
+            Target::Ecs,
+            alert(json!({"entityType": "Url", "url": "https://x.example/a/b.ps1?q=1"})),
+        );
+        let url = &docs[0].value()["url"];
+        assert!(url.get("full").is_none(), "{url}");
+        assert_eq!(url["original"], "https://x.example/a/b.ps1?q=1");
+        assert_eq!(url["extension"], "ps1");
+        let docs = map(
+            Target::Ecs,
+            alert(json!({"entityType": "Url", "url": "not a url"})),
+        );
+        assert_eq!(docs[0].value()["url"]["full"], "not a url");
+    }
+}
