@@ -31,6 +31,13 @@ pub struct MapArgs {
     /// Sentinel: drop properties that are not columns of the table.
     #[arg(long)]
     pub strict_schema: bool,
+    /// MaxMind GeoLite2/GeoIP2 City database: adds the `*.geo` fields Elastic's geoip processor
+    /// adds (ECS target). Without it no geo fields are written.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip_city: Option<PathBuf>,
+    /// MaxMind GeoLite2 ASN database (with --geoip-city): adds `*.as` fields.
+    #[arg(long, value_name = "MMDB", requires = "geoip_city")]
+    pub geoip_asn: Option<PathBuf>,
     /// Input files; stdin when none (or `-`).
     pub files: Vec<PathBuf>,
 }
@@ -117,7 +124,11 @@ pub fn map_stream(
 }
 
 pub fn run(args: MapArgs) -> Result<ExitCode, String> {
-    let mapper = Mapper::new(args.options());
+    let mut options = args.options();
+    if let Some(city) = &args.geoip_city {
+        options.geo = Some(defender_bridge_geoip::MaxMind::open(city, args.geoip_asn.as_deref())?.into_lookup());
+    }
+    let mapper = Mapper::new(options);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut counts = Counts::default();

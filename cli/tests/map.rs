@@ -79,3 +79,23 @@ fn bad_option_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown target"));
 }
+
+#[test]
+fn missing_geoip_database_is_a_clear_error() {
+    let out = bin().args(["map", "--geoip-city", "no-such.mmdb"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GeoIP database no-such.mmdb"));
+}
+
+#[test]
+fn geoip_database_adds_geo_fields() {
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/geoip-test-db/GeoLite2-City-Test.mmdb");
+    if !db.is_file() {
+        eprintln!("skipped: run scripts/fetch-geoip-test-db.sh for {}", db.display());
+        return;
+    }
+    let machine = r#"{"id":"m1","computerDnsName":"h","osPlatform":"Windows10","lastExternalIpAddress":"216.160.83.56","lastSeen":"2025-01-01T00:00:00Z"}"#;
+    let (code, docs, stderr) = run_map(&["--geoip-city", db.to_str().unwrap()], machine.as_bytes());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(docs[0]["host"]["geo"]["city_name"], "Milton", "{}", docs[0]);
+}
