@@ -109,6 +109,24 @@ impl Splitter {
     fn scan(&mut self, f: &mut dyn FnMut(Piece<'_>)) {
         let mut i = self.scanned;
         while i < self.buf.len() {
+            // Fast path: string contents are most of the bytes; jump to the next byte that can
+            // end the string, start an escape or end the line.
+            if let State::Value { in_str: true, esc: false, .. } = self.state {
+                if !self.after_newline {
+                    let skip = memchr::memchr3(b'"', b'\\', b'\n', &self.buf[i..]).unwrap_or(self.buf.len() - i);
+                    if skip > 0 {
+                        i += skip;
+                        self.last_sig = b'a';
+                        if i - self.start > self.max {
+                            let keep = self.start + OVERSIZE_HEAD;
+                            self.dropped += i - keep;
+                            self.buf.drain(keep..i);
+                            i = keep;
+                        }
+                        continue;
+                    }
+                }
+            }
             let b = self.buf[i];
             let line_start = self.after_newline;
             self.after_newline = b == b'\n';
