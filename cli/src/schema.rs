@@ -38,30 +38,34 @@ fn dcr_type(t: ColumnType) -> &'static str {
     }
 }
 
+/// Columns Log Analytics fills itself: a DCR stream or a `.create table` may not declare them.
+const RESERVED: &[&str] = &["Type", "TenantId", "_ResourceId", "_SubscriptionId"];
+
+fn declared(table: &Table) -> impl Iterator<Item = &(String, ColumnType)> {
+    table.columns.iter().filter(|(n, _)| !RESERVED.contains(&n.as_str()))
+}
+
 pub fn dcr(table: &Table) -> Value {
-    let columns: Vec<Value> = table
-        .columns
-        .iter()
+    let columns: Vec<Value> = declared(table)
         .map(|(name, t)| json!({ "name": name, "type": dcr_type(*t) }))
         .collect();
     json!({ format!("Custom-{}", table.name): { "columns": columns } })
 }
 
-fn kql_columns(table: &Table) -> String {
-    let cols: Vec<String> = table
-        .columns
-        .iter()
+fn kql_columns<'a>(cols: impl Iterator<Item = &'a (String, ColumnType)>) -> String {
+    let cols: Vec<String> = cols
         .map(|(n, t)| format!("{n}:{}", t.name()))
         .collect();
     cols.join(", ")
 }
 
 pub fn kql(table: &Table) -> String {
-    format!(".create table {} ({})", table.name, kql_columns(table))
+    format!(".create table {} ({})", table.name, kql_columns(declared(table)))
 }
 
 pub fn datatable(table: &Table) -> String {
-    format!("datatable({})[]", kql_columns(table))
+    // A query-time datatable may hold every column, `Type` included.
+    format!("datatable({})[]", kql_columns(table.columns.iter()))
 }
 
 /// Levenshtein distance, case-insensitive, for "did you mean".
@@ -141,6 +145,7 @@ mod tests {
         let t = sentinel::table("SecurityIncident").expect("SecurityIncident");
         let v = dcr(t);
         let cols = v["Custom-SecurityIncident"]["columns"].as_array().unwrap();
+        assert!(cols.iter().all(|c| c["name"] != "Type" && c["name"] != "TenantId"), "reserved columns declared");
         assert!(cols.contains(&json!({"name": "AlertIds", "type": "dynamic"})));
         assert!(cols.contains(&json!({"name": "IncidentNumber", "type": "int"})));
         let alert = dcr(sentinel::table("SecurityAlert").unwrap());
