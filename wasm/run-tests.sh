@@ -50,7 +50,7 @@ cat > "$pkg/package.json" <<JSON
 }
 JSON
 
-say "checking the WASI module: no SIMD, exports"
+say "checking the WASI target: no SIMD"
 if rustc --print cfg --target wasm32-wasip1 | grep -q 'target_feature="simd128"'; then
   echo "wasm32-wasip1 builds with simd128: filter_wasm's WAMR build has no SIMD" >&2; exit 1
 fi

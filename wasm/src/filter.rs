@@ -24,32 +24,90 @@ struct Config {
     log_key: String,
 }
 
-/// Reads the config file; `Ok(None)` when there is none.
+/// The raw WASI calls that list the preopened directories (`accessible_paths`); Rust's std has
+/// no API for them.
+mod preopens {
+    #[repr(C)]
+    struct Prestat {
+        tag: u8,
+        name_len: u32,
+    }
+
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    extern "C" {
+        fn fd_prestat_get(fd: u32, out: *mut Prestat) -> u16;
+        fn fd_prestat_dir_name(fd: u32, path: *mut u8, len: u32) -> u16;
+    }
+
+    /// The names of the preopened directories, in the host's order (WASI numbers them from fd 3
+    /// without gaps; the first failing fd ends the list).
+    pub fn names() -> Vec<String> {
+        let mut names = Vec::new();
+        for fd in 3..1024u32 {
+            let mut stat = Prestat {
+                tag: u8::MAX,
+                name_len: 0,
+            };
+            // SAFETY: `stat` is a valid, writable `__wasi_prestat_t` (u8 tag, u32 length at
+            // offset 4), which is all fd_prestat_get writes.
+            if unsafe { fd_prestat_get(fd, &mut stat) } != 0 || stat.tag != 0 {
+                break;
+            }
+            let mut name = vec![0u8; stat.name_len as usize];
+            // SAFETY: `name` has exactly the `name_len` writable bytes the host reported.
+            if unsafe { fd_prestat_dir_name(fd, name.as_mut_ptr(), stat.name_len) } != 0 {
+                break;
+            }
+            let name = String::from_utf8_lossy(&name)
+                .trim_end_matches('\0')
+                .to_string();
+            names.push(name);
+        }
+        names
+    }
+}
+
+/// Reads the config file from the first preopened directory that holds one; `Ok(None)` when
+/// none does.
 fn load_config() -> Result<Option<Config>, String> {
-    let text = match std::fs::read(CONFIG_FILE) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{CONFIG_FILE}: {e}")),
+    let mut found = None;
+    for dir in preopens::names() {
+        let path = format!("{}/{CONFIG_FILE}", dir.trim_end_matches('/'));
+        match std::fs::read(&path) {
+            Ok(t) => {
+                found = Some((path, t));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{path}: {e}")),
+        }
+    }
+    let Some((path, text)) = found else {
+        return Ok(None);
     };
+    load_config_text(&path, &text).map(Some)
+}
+
+fn load_config_text(path: &str, text: &[u8]) -> Result<Config, String> {
     let value: Value =
-        serde_json::from_slice(&text).map_err(|e| format!("{CONFIG_FILE}: invalid JSON: {e}"))?;
+        serde_json::from_slice(text).map_err(|e| format!("{path}: invalid JSON: {e}"))?;
     if value.get("target").is_some() {
         return Err(format!(
-            "{CONFIG_FILE}: the target comes from function_name (defender_to_ecs, defender_to_sentinel)"
+            "{path}: the target comes from function_name (defender_to_ecs, defender_to_sentinel)"
         ));
     }
     let (options, rest) = shell::options_from_json(&value, Options::default(), &["log_key"])
-        .map_err(|e| format!("{CONFIG_FILE}: {e}"))?;
+        .map_err(|e| format!("{path}: {e}"))?;
     let mut log_key = "log".to_string();
     for (k, v) in rest {
         if k == "log_key" {
             log_key = v
                 .as_str()
-                .ok_or_else(|| format!("{CONFIG_FILE}: option log_key: expected a string"))?
+                .ok_or_else(|| format!("{path}: option log_key: expected a string"))?
                 .to_string();
         }
     }
-    Ok(Some(Config { options, log_key }))
+    Ok(Config { options, log_key })
 }
 
 struct State {
@@ -65,69 +123,95 @@ thread_local! {
 fn state_init() -> State {
     let config = match load_config() {
         Ok(Some(c)) => Ok(c),
-        Ok(None) => Ok(Config { options: Options::default(), log_key: "log".to_string() }),
+        Ok(None) => Ok(Config {
+            options: Options::default(),
+            log_key: "log".to_string(),
+        }),
         Err(e) => {
             // WAMR passes the guest's stderr through to Fluent Bit's.
             eprintln!("defender-bridge: {e}");
             Err(e)
         }
     };
-    State { config, out: Vec::new() }
+    State {
+        config,
+        out: Vec::new(),
+    }
+}
+
+/// An error record made here, for failures before the core is reached (bad config, a record the
+/// host could not copy in), in the core's error-record shape.
+fn local_error(target: Target, original: &str, message: &str) -> Vec<u8> {
+    let v = match target {
+        Target::Ecs => json!({
+            "ecs": {"version": defender_bridge::ECS_VERSION},
+            "event": {"kind": "pipeline_error", "original": original},
+            "error": {"message": message},
+            "tags": ["defender_bridge_error"],
+        }),
+        Target::Sentinel => json!({
+            "Type": "DefenderBridgeErrors_CL", "ErrorMessage": message, "RawData": original,
+        }),
+    };
+    serde_json::to_vec(&v).unwrap_or_default()
 }
 
 /// Maps one record body and returns the guest address of the NUL-terminated result.
-fn run(record: &[u8], target: Target, tweak: fn(&mut Options)) -> *const u8 {
-    STATE.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let state = guard.get_or_insert_with(state_init);
-        let mut result = Vec::new();
-        match &state.config {
-            Ok(config) => {
-                let mut options = config.options.clone();
-                options.target = target;
-                tweak(&mut options);
-                shell::filter_body(&Mapper::new(options), record, &config.log_key, &mut result);
-            }
-            Err(e) => {
-                // A bad config must not drop records: each becomes an error record saying why.
-                let original = String::from_utf8_lossy(record);
-                let v = match target {
-                    Target::Ecs => json!({
-                        "event": {"kind": "pipeline_error", "original": original},
-                        "error": {"message": e},
-                        "tags": ["defender_bridge_error"],
-                    }),
-                    Target::Sentinel => json!({
-                        "Type": "DefenderBridgeErrors_CL", "ErrorMessage": e, "RawData": original,
-                    }),
-                };
-                result = serde_json::to_vec(&v).unwrap_or_default();
-            }
+/// `record` is `None` when the host passed no record although its length is not zero.
+fn run(record: Option<&[u8]>, target: Target, tweak: fn(&mut Options)) -> *const u8 {
+    // The state is taken out of the cell for the call and put back afterwards, so no borrow is
+    // held while mapping: if a call traps (e.g. WAMR's stack is too small), the next call simply
+    // starts from a fresh state instead of finding the cell still borrowed.
+    let mut state = STATE
+        .with(|cell| cell.borrow_mut().take())
+        .unwrap_or_else(state_init);
+    let result = match (&state.config, record) {
+        (Ok(config), Some(record)) => {
+            let mut options = config.options.clone();
+            options.target = target;
+            tweak(&mut options);
+            let mut result = Vec::new();
+            shell::filter_body(&Mapper::new(options), record, &config.log_key, &mut result);
+            result
         }
-        // A NUL inside the JSON cannot happen (serde_json escapes U+0000), but the host reads
-        // with strlen, so make sure nothing after one is silently lost.
-        debug_assert!(!result.contains(&0));
-        let out = &mut state.out;
-        out.clear();
-        if out.capacity() > KEEP_CAPACITY && result.len() < KEEP_CAPACITY {
-            out.shrink_to(KEEP_CAPACITY);
-        }
-        out.extend_from_slice(&result);
-        out.push(0);
-        // The buffer lives in module state until the next call; the host strdup()s it first.
-        out.as_ptr()
-    })
+        // A bad config must not drop records: each becomes an error record saying why.
+        (Err(e), Some(record)) => local_error(target, &String::from_utf8_lossy(record), e),
+        (_, None) => local_error(
+            target,
+            "",
+            "Fluent Bit could not copy the record into the module (no memory)",
+        ),
+    };
+    // serde_json escapes U+0000, so the result holds no NUL that would cut it short (the host
+    // reads it with strlen).
+    debug_assert!(!result.contains(&0));
+    let out = &mut state.out;
+    out.clear();
+    if out.capacity() > KEEP_CAPACITY && result.len() < KEEP_CAPACITY {
+        out.shrink_to(KEEP_CAPACITY);
+    }
+    out.extend_from_slice(&result);
+    out.push(0);
+    // Moving `state` into the cell does not move the buffer's heap allocation: the address stays
+    // valid until the next call, and the host strdup()s the string before that.
+    let ptr = out.as_ptr();
+    STATE.with(|cell| *cell.borrow_mut() = Some(state));
+    ptr
 }
 
-/// Borrows the record the host copied into guest memory.
-fn record<'a>(ptr: *const c_char, len: u32) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        return &[];
+/// Borrows the record the host copied into guest memory; `None` when the copy failed
+/// (WAMR then passes address 0 with the real length).
+fn record<'a>(ptr: *const c_char, len: u32) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
     }
-    // SAFETY: filter_wasm copies the record into guest memory (wasm_runtime_module_dup_data)
-    // and passes its address and exact length; the copy stays alive and unchanged until this
-    // call returns, and the slice does not outlive the call.
-    unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) }
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: filter_wasm copies the record into guest memory (wasm_runtime_module_dup_data,
+    // `len + 1` bytes with a NUL) and passes its address and length without the NUL; the copy
+    // stays alive and unchanged until this call returns, and the slice does not outlive it.
+    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) })
 }
 
 macro_rules! export {
@@ -176,7 +260,5 @@ pub extern "C" fn _initialize() {
     // SAFETY: `__wasm_call_ctors` is defined by wasm-ld for every module and is called exactly
     // once here, before any other export runs (the WASI reactor contract).
     unsafe { __wasm_call_ctors() };
-    STATE.with(|cell| {
-        cell.borrow_mut().get_or_insert_with(state_init);
-    });
+    STATE.with(|cell| *cell.borrow_mut() = Some(state_init()));
 }

@@ -50,7 +50,10 @@ extern "C" {
 }
 
 fn js_err(e: JsValue) -> JsError {
-    JsError::new(&e.as_string().unwrap_or_else(|| "JSON.stringify failed".to_string()))
+    JsError::new(
+        &e.as_string()
+            .unwrap_or_else(|| "JSON.stringify failed".to_string()),
+    )
 }
 
 /// Maps `input` with `options`; an `Err` becomes a thrown JS `Error`.
@@ -61,15 +64,19 @@ fn run(input: &JsValue, options: &JsValue) -> Result<Vec<Output>, JsError> {
         let text: String = JSON::stringify(options).map_err(js_err)?.into();
         serde_json::from_str(&text).map_err(|e| JsError::new(&format!("options: {e}")))?
     };
-    let (options, rest) =
-        shell::options_from_json(&options, Options::default(), &["on_error"]).map_err(|e| JsError::new(&e))?;
+    let (options, rest) = shell::options_from_json(&options, Options::default(), &["on_error"])
+        .map_err(|e| JsError::new(&e))?;
     let mut throw = false;
     for (k, v) in rest {
         if k == "on_error" {
             throw = match v.as_str() {
                 Some("record") => false,
                 Some("throw") => true,
-                _ => return Err(JsError::new("option onError: expected \"record\" or \"throw\"")),
+                _ => {
+                    return Err(JsError::new(
+                        "option onError: expected \"record\" or \"throw\"",
+                    ))
+                }
             };
         }
     }
@@ -78,7 +85,9 @@ fn run(input: &JsValue, options: &JsValue) -> Result<Vec<Output>, JsError> {
     } else if input.is_object() {
         JSON::stringify(input).map_err(js_err)?.into()
     } else {
-        return Err(JsError::new("input must be a string of JSON text or an object"));
+        return Err(JsError::new(
+            "input must be a string of JSON text or an object",
+        ));
     };
     let outputs = shell::map_text(&Mapper::new(options), text.as_bytes());
     if throw {
@@ -122,7 +131,9 @@ pub fn map_entries(input: MapInput, options: Option<MapOptions>) -> Result<MapEn
     let array = Array::new();
     for o in &run(&input, &options)? {
         let entry = Object::new();
-        let error = shell::error_message(o).map(JsValue::from).unwrap_or(JsValue::NULL);
+        let error = shell::error_message(o)
+            .map(JsValue::from)
+            .unwrap_or(JsValue::NULL);
         Reflect::set(&entry, &"json".into(), &json_text(o).into()).map_err(js_err)?;
         Reflect::set(&entry, &"error".into(), &error).map_err(js_err)?;
         array.push(&entry);

@@ -37,11 +37,13 @@ fn snake(key: &str) -> String {
 }
 
 fn want_bool(key: &str, v: &Value) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| format!("option {key}: expected true or false"))
+    v.as_bool()
+        .ok_or_else(|| format!("option {key}: expected true or false"))
 }
 
 fn want_str<'a>(key: &str, v: &'a Value) -> Result<&'a str, String> {
-    v.as_str().ok_or_else(|| format!("option {key}: expected a string"))
+    v.as_str()
+        .ok_or_else(|| format!("option {key}: expected a string"))
 }
 
 /// Reads mapping options from a JSON object. Keys may be snake_case or camelCase; `null` values
@@ -67,8 +69,11 @@ pub fn options_from_json(
             "target" => options.target = want_str(key, v)?.parse::<Target>()?,
             "kind" => {
                 let s = want_str(key, v)?;
-                options.kind =
-                    if s.eq_ignore_ascii_case("auto") { None } else { Some(s.parse::<Kind>()?) };
+                options.kind = if s.eq_ignore_ascii_case("auto") {
+                    None
+                } else {
+                    Some(s.parse::<Kind>()?)
+                };
             }
             "ecs_integration" => {
                 options.ecs_integration = want_str(key, v)?.parse::<EcsIntegration>()?
@@ -92,8 +97,14 @@ pub fn error_message(output: &Output) -> Option<String> {
         return None;
     }
     let v = output.value();
-    let msg = v.pointer("/error/message").or_else(|| v.get("ErrorMessage"));
-    Some(msg.and_then(Value::as_str).unwrap_or("record could not be mapped").to_string())
+    let msg = v
+        .pointer("/error/message")
+        .or_else(|| v.get("ErrorMessage"));
+    Some(
+        msg.and_then(Value::as_str)
+            .unwrap_or("record could not be mapped")
+            .to_string(),
+    )
 }
 
 /// The text a Fluent Bit record body stands for: when the body holds a string under `log_key`
@@ -119,7 +130,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// The body filter_wasm gets back for one record (without the trailing NUL):
 /// no document → empty (Fluent Bit drops the record); one → that document (an error record is a
 /// document here: bad input is never dropped); several → `{"documents":[…]}` in order, which a
-/// Fluent Bit Lua filter can split into records (examples/fluent-bit-wasm-split.lua).
+/// Fluent Bit Lua filter can split into records (examples/fluent-bit-wasm-filter.lua).
 pub fn filter_body(mapper: &Mapper, body: &[u8], log_key: &str, out: &mut Vec<u8>) {
     out.clear();
     let input = filter_input(body, log_key);
@@ -147,7 +158,10 @@ mod tests {
     use super::*;
 
     fn mapper(target: Target) -> Mapper {
-        Mapper::new(Options { target, ..Options::default() })
+        Mapper::new(Options {
+            target,
+            ..Options::default()
+        })
     }
 
     #[test]
@@ -159,9 +173,13 @@ mod tests {
         assert!(o.preserve_original_event && o.strict_schema && o.kind.is_none());
         assert_eq!(rest, vec![("log_key".to_string(), Value::from("message"))]);
         let bad = serde_json::json!({"preserve_orignal_event": true});
-        assert!(options_from_json(&bad, Options::default(), &[]).unwrap_err().contains("unknown"));
+        assert!(options_from_json(&bad, Options::default(), &[])
+            .unwrap_err()
+            .contains("unknown"));
         let bad = serde_json::json!({"target": "splunk"});
-        assert!(options_from_json(&bad, Options::default(), &[]).unwrap_err().contains("splunk"));
+        assert!(options_from_json(&bad, Options::default(), &[])
+            .unwrap_err()
+            .contains("splunk"));
         assert!(options_from_json(&Value::from(3), Options::default(), &[]).is_err());
     }
 
@@ -198,7 +216,13 @@ mod tests {
         assert_eq!(a, b);
         assert!(!a.is_empty());
         // A body whose key is not a string is mapped as it is.
-        assert_eq!(filter_input(br#"{"log":1}"#, "log").as_ref(), br#"{"log":1}"#);
-        assert_eq!(filter_input(br#"{"log":"x"}"#, "").as_ref(), br#"{"log":"x"}"#);
+        assert_eq!(
+            filter_input(br#"{"log":1}"#, "log").as_ref(),
+            br#"{"log":1}"#
+        );
+        assert_eq!(
+            filter_input(br#"{"log":"x"}"#, "").as_ref(),
+            br#"{"log":"x"}"#
+        );
     }
 }

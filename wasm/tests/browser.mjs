@@ -2,8 +2,8 @@
 // a loopback server, a fixture is pasted and dropped, and the rendered output must equal the
 // native CLI's output byte for byte; errors must show the core's message.
 //
-// Environment: DB_NATIVE (the `defender-bridge` binary), DB_SHARED (default ../shared),
-// CHROMIUM (default /usr/bin/chromium), DB_SCREENSHOT (optional PNG path).
+// Environment: DB_NATIVE (the `defender-bridge` binary), DB_SHARED or DEFENDER_BRIDGE_SHARED
+// (default ../shared), CHROMIUM (default /usr/bin/chromium), DB_SCREENSHOT (optional PNG path).
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { check, assert, assertSame, summary } from './harness.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..'); // serves wasm/: /www/ and /pkg/
 const repo = path.resolve(root, '..');
-const shared = path.resolve(process.env.DB_SHARED || path.join(repo, '..', 'shared'));
+const shared = path.resolve(process.env.DB_SHARED || process.env.DEFENDER_BRIDGE_SHARED || path.join(repo, '..', 'shared'));
 const native = process.env.DB_NATIVE;
 if (!native) {
   console.error('set DB_NATIVE');

@@ -3,7 +3,8 @@
 // Also: the 5 MB record, the config file, and the filter's drop / error / several-documents rules.
 //
 // Environment: DB_NATIVE (the `defender-bridge` binary), DB_WASI (the wasm32-wasip1 module),
-// DB_PKG (the wasm-bindgen package dir, default wasm/pkg), DB_SHARED (default ../shared).
+// DB_PKG (the wasm-bindgen package dir, default wasm/pkg), DB_SHARED or DEFENDER_BRIDGE_SHARED
+// (default ../shared).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ const repo = path.resolve(here, '..', '..');
 const native = process.env.DB_NATIVE;
 const wasiPath = process.env.DB_WASI;
 const pkgDir = path.resolve(process.env.DB_PKG || path.join(repo, 'wasm', 'pkg'));
-const shared = path.resolve(process.env.DB_SHARED || path.join(repo, '..', 'shared'));
+const shared = path.resolve(process.env.DB_SHARED || process.env.DEFENDER_BRIDGE_SHARED || path.join(repo, '..', 'shared'));
 if (!native || !wasiPath) {
   console.error('set DB_NATIVE and DB_WASI');
   process.exit(2);
@@ -139,6 +140,12 @@ await check('filter: "no document" gives an empty string (drop); bad input gives
   assertSame(err.event.original, '{"not":"defender"}', 'original kept');
   const row = JSON.parse(filter.call('defender_to_sentinel', 'not json'));
   assert(row.Type === 'DefenderBridgeErrors_CL' && row.ErrorMessage && row.RawData === 'not json', 'Sentinel error row');
+  // WAMR passes address 0 when it could not copy the record in: an error record, not a drop.
+  const ex = filter.exports;
+  const ptr = ex.defender_to_ecs(0, 0, 0, 0, 0, 4096) >>> 0;
+  const mem = new Uint8Array(ex.memory.buffer);
+  const v = JSON.parse(new TextDecoder().decode(mem.slice(ptr, mem.indexOf(0, ptr))));
+  assert(v.event.kind === 'pipeline_error' && /could not copy/.test(v.error.message), 'failed copy');
 });
 
 await check('filter: a page with several records becomes {"documents":[…]} in order', () => {
@@ -160,6 +167,9 @@ await check('filter: options come from defender-bridge.json in the preopened dir
   const expected = filterExpected(runNative(['--to', 'ecs', '--preserve-original-event'], text));
   assertSame(f.call('defender_to_ecs', text), expected, 'config preserve_original_event');
   assertSame(f.call('defender_to_ecs', JSON.stringify({ message: text })), expected, 'config log_key');
+  // accessible_paths with absolute paths: the module looks in every preopened directory.
+  const f2 = await loadFilter(wasiPath, { '/var/empty': emptyDir, '/etc/defender-bridge': dir });
+  assertSame(f2.call('defender_to_ecs', text), expected, 'config in /etc/defender-bridge');
   rmSync(dir, { recursive: true });
 });
 

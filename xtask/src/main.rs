@@ -2,6 +2,7 @@
 //!
 //! - `test`: installs what the tests need, then runs formatting, lint and every test suite.
 //! - `bench`: release-mode benchmarks; writes BENCHMARKS.md.
+//! - `fuzz --time N`: runs every cargo-fuzz target (fuzz/) for N seconds; see xtask/src/fuzz.rs.
 //! - `sentinel-tables`: regenerates src/sentinel/tables.json from ../shared/sentinel/tables.json.
 
 use std::env;
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use serde_json::{json, Value};
+
+mod fuzz;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
@@ -35,6 +38,8 @@ fn test() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run("cargo", &["test", "--workspace"])?;
+    // wasm32 builds, native/WASI/wasm-bindgen parity, headless Chromium playground test.
+    run("bash", &["wasm/run-tests.sh"])?;
     Ok(())
 }
 
@@ -110,7 +115,8 @@ fn main() -> ExitCode {
         "test" => test(),
         "sentinel-tables" => sentinel_tables(),
         "bench" => bench(&env::args().skip(2).collect::<Vec<_>>()),
-        _ => Err("usage: cargo xtask <test|bench [--mb N] [--runs N]|sentinel-tables>".to_string()),
+        "fuzz" => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
+        _ => Err("usage: cargo xtask <test|bench [--mb N] [--runs N]|fuzz [--time SECS] [TARGET…]|sentinel-tables>".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
