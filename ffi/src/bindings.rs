@@ -49,22 +49,33 @@ pub struct flb_plugin_proxy_def {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of flb_plugin_proxy_def"][::std::mem::size_of::<flb_plugin_proxy_def>() - 48usize];
-    ["Alignment of flb_plugin_proxy_def"][::std::mem::align_of::<flb_plugin_proxy_def>() - 8usize];
-    ["Offset of field: flb_plugin_proxy_def::type_"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, type_) - 0usize];
-    ["Offset of field: flb_plugin_proxy_def::proxy"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, proxy) - 4usize];
-    ["Offset of field: flb_plugin_proxy_def::flags"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, flags) - 8usize];
-    ["Offset of field: flb_plugin_proxy_def::name"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, name) - 16usize];
-    ["Offset of field: flb_plugin_proxy_def::description"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, description) - 24usize];
-    ["Offset of field: flb_plugin_proxy_def::event_type"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, event_type) - 32usize];
-    ["Offset of field: flb_plugin_proxy_def::config_map"]
-        [::std::mem::offset_of!(flb_plugin_proxy_def, config_map) - 40usize];
+    [
+        "Size of flb_plugin_proxy_def",
+    ][::std::mem::size_of::<flb_plugin_proxy_def>() - 48usize];
+    [
+        "Alignment of flb_plugin_proxy_def",
+    ][::std::mem::align_of::<flb_plugin_proxy_def>() - 8usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::type_",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, type_) - 0usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::proxy",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, proxy) - 4usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::flags",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, flags) - 8usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::name",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, name) - 16usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::description",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, description) - 24usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::event_type",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, event_type) - 32usize];
+    [
+        "Offset of field: flb_plugin_proxy_def::config_map",
+    ][::std::mem::offset_of!(flb_plugin_proxy_def, config_map) - 40usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -82,10 +93,14 @@ pub struct flb_api {
         ) -> *const ::std::os::raw::c_char,
     >,
     pub output_get_cmt_instance: ::std::option::Option<
-        unsafe extern "C" fn(o_ins: *mut flb_output_instance) -> *mut ::std::os::raw::c_void,
+        unsafe extern "C" fn(
+            o_ins: *mut flb_output_instance,
+        ) -> *mut ::std::os::raw::c_void,
     >,
     pub input_get_cmt_instance: ::std::option::Option<
-        unsafe extern "C" fn(i_ins: *mut flb_input_instance) -> *mut ::std::os::raw::c_void,
+        unsafe extern "C" fn(
+            i_ins: *mut flb_input_instance,
+        ) -> *mut ::std::os::raw::c_void,
     >,
     pub log_print: ::std::option::Option<
         unsafe extern "C" fn(
@@ -125,23 +140,33 @@ pub struct flb_api {
 const _: () = {
     ["Size of flb_api"][::std::mem::size_of::<flb_api>() - 72usize];
     ["Alignment of flb_api"][::std::mem::align_of::<flb_api>() - 8usize];
-    ["Offset of field: flb_api::output_get_property"]
-        [::std::mem::offset_of!(flb_api, output_get_property) - 0usize];
-    ["Offset of field: flb_api::input_get_property"]
-        [::std::mem::offset_of!(flb_api, input_get_property) - 8usize];
-    ["Offset of field: flb_api::output_get_cmt_instance"]
-        [::std::mem::offset_of!(flb_api, output_get_cmt_instance) - 16usize];
-    ["Offset of field: flb_api::input_get_cmt_instance"]
-        [::std::mem::offset_of!(flb_api, input_get_cmt_instance) - 24usize];
-    ["Offset of field: flb_api::log_print"][::std::mem::offset_of!(flb_api, log_print) - 32usize];
-    ["Offset of field: flb_api::input_log_check"]
-        [::std::mem::offset_of!(flb_api, input_log_check) - 40usize];
-    ["Offset of field: flb_api::output_log_check"]
-        [::std::mem::offset_of!(flb_api, output_log_check) - 48usize];
-    ["Offset of field: flb_api::custom_get_property"]
-        [::std::mem::offset_of!(flb_api, custom_get_property) - 56usize];
-    ["Offset of field: flb_api::custom_log_check"]
-        [::std::mem::offset_of!(flb_api, custom_log_check) - 64usize];
+    [
+        "Offset of field: flb_api::output_get_property",
+    ][::std::mem::offset_of!(flb_api, output_get_property) - 0usize];
+    [
+        "Offset of field: flb_api::input_get_property",
+    ][::std::mem::offset_of!(flb_api, input_get_property) - 8usize];
+    [
+        "Offset of field: flb_api::output_get_cmt_instance",
+    ][::std::mem::offset_of!(flb_api, output_get_cmt_instance) - 16usize];
+    [
+        "Offset of field: flb_api::input_get_cmt_instance",
+    ][::std::mem::offset_of!(flb_api, input_get_cmt_instance) - 24usize];
+    [
+        "Offset of field: flb_api::log_print",
+    ][::std::mem::offset_of!(flb_api, log_print) - 32usize];
+    [
+        "Offset of field: flb_api::input_log_check",
+    ][::std::mem::offset_of!(flb_api, input_log_check) - 40usize];
+    [
+        "Offset of field: flb_api::output_log_check",
+    ][::std::mem::offset_of!(flb_api, output_log_check) - 48usize];
+    [
+        "Offset of field: flb_api::custom_get_property",
+    ][::std::mem::offset_of!(flb_api, custom_get_property) - 56usize];
+    [
+        "Offset of field: flb_api::custom_log_check",
+    ][::std::mem::offset_of!(flb_api, custom_log_check) - 64usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -152,16 +177,21 @@ pub struct flb_plugin_input_proxy_context {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of flb_plugin_input_proxy_context"]
-        [::std::mem::size_of::<flb_plugin_input_proxy_context>() - 24usize];
-    ["Alignment of flb_plugin_input_proxy_context"]
-        [::std::mem::align_of::<flb_plugin_input_proxy_context>() - 8usize];
-    ["Offset of field: flb_plugin_input_proxy_context::coll_fd"]
-        [::std::mem::offset_of!(flb_plugin_input_proxy_context, coll_fd) - 0usize];
-    ["Offset of field: flb_plugin_input_proxy_context::remote_context"]
-        [::std::mem::offset_of!(flb_plugin_input_proxy_context, remote_context) - 8usize];
-    ["Offset of field: flb_plugin_input_proxy_context::proxy"]
-        [::std::mem::offset_of!(flb_plugin_input_proxy_context, proxy) - 16usize];
+    [
+        "Size of flb_plugin_input_proxy_context",
+    ][::std::mem::size_of::<flb_plugin_input_proxy_context>() - 24usize];
+    [
+        "Alignment of flb_plugin_input_proxy_context",
+    ][::std::mem::align_of::<flb_plugin_input_proxy_context>() - 8usize];
+    [
+        "Offset of field: flb_plugin_input_proxy_context::coll_fd",
+    ][::std::mem::offset_of!(flb_plugin_input_proxy_context, coll_fd) - 0usize];
+    [
+        "Offset of field: flb_plugin_input_proxy_context::remote_context",
+    ][::std::mem::offset_of!(flb_plugin_input_proxy_context, remote_context) - 8usize];
+    [
+        "Offset of field: flb_plugin_input_proxy_context::proxy",
+    ][::std::mem::offset_of!(flb_plugin_input_proxy_context, proxy) - 16usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -199,26 +229,40 @@ pub struct flbgo_input_plugin {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of flbgo_input_plugin"][::std::mem::size_of::<flbgo_input_plugin>() - 80usize];
-    ["Alignment of flbgo_input_plugin"][::std::mem::align_of::<flbgo_input_plugin>() - 8usize];
-    ["Offset of field: flbgo_input_plugin::name"]
-        [::std::mem::offset_of!(flbgo_input_plugin, name) - 0usize];
-    ["Offset of field: flbgo_input_plugin::api"]
-        [::std::mem::offset_of!(flbgo_input_plugin, api) - 8usize];
-    ["Offset of field: flbgo_input_plugin::i_ins"]
-        [::std::mem::offset_of!(flbgo_input_plugin, i_ins) - 16usize];
-    ["Offset of field: flbgo_input_plugin::context"]
-        [::std::mem::offset_of!(flbgo_input_plugin, context) - 24usize];
-    ["Offset of field: flbgo_input_plugin::cb_init"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_init) - 32usize];
-    ["Offset of field: flbgo_input_plugin::cb_collect"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_collect) - 40usize];
-    ["Offset of field: flbgo_input_plugin::cb_collect_ctx"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_collect_ctx) - 48usize];
-    ["Offset of field: flbgo_input_plugin::cb_cleanup"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_cleanup) - 56usize];
-    ["Offset of field: flbgo_input_plugin::cb_cleanup_ctx"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_cleanup_ctx) - 64usize];
-    ["Offset of field: flbgo_input_plugin::cb_exit"]
-        [::std::mem::offset_of!(flbgo_input_plugin, cb_exit) - 72usize];
+    [
+        "Size of flbgo_input_plugin",
+    ][::std::mem::size_of::<flbgo_input_plugin>() - 80usize];
+    [
+        "Alignment of flbgo_input_plugin",
+    ][::std::mem::align_of::<flbgo_input_plugin>() - 8usize];
+    [
+        "Offset of field: flbgo_input_plugin::name",
+    ][::std::mem::offset_of!(flbgo_input_plugin, name) - 0usize];
+    [
+        "Offset of field: flbgo_input_plugin::api",
+    ][::std::mem::offset_of!(flbgo_input_plugin, api) - 8usize];
+    [
+        "Offset of field: flbgo_input_plugin::i_ins",
+    ][::std::mem::offset_of!(flbgo_input_plugin, i_ins) - 16usize];
+    [
+        "Offset of field: flbgo_input_plugin::context",
+    ][::std::mem::offset_of!(flbgo_input_plugin, context) - 24usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_init",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_init) - 32usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_collect",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_collect) - 40usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_collect_ctx",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_collect_ctx) - 48usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_cleanup",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_cleanup) - 56usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_cleanup_ctx",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_cleanup_ctx) - 64usize];
+    [
+        "Offset of field: flbgo_input_plugin::cb_exit",
+    ][::std::mem::offset_of!(flbgo_input_plugin, cb_exit) - 72usize];
 };

@@ -15,7 +15,6 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
@@ -24,7 +23,12 @@ pub mod msgpack;
 pub use msgpack::{EventTime, Events};
 
 /// Bindings generated from `include/flb_proxy.h` (see `tests/bindings.rs`).
-#[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code)]
+#[allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    dead_code
+)]
 pub mod sys {
     include!("bindings.rs");
 }
@@ -160,7 +164,9 @@ pub struct HostLog {
 
 impl fmt::Debug for HostLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostLog").field("max_level", &self.max_level).finish()
+        f.debug_struct("HostLog")
+            .field("max_level", &self.max_level)
+            .finish()
     }
 }
 
@@ -179,7 +185,15 @@ impl HostLog {
                 // SAFETY: `print` is the host's log_print (valid while the plugin is loaded);
                 // the format is the static "%s" and its one argument a NUL-terminated string
                 // that outlives the call; `file` is a static C string.
-                unsafe { print(level, c"defender".as_ptr(), 0, c"%s".as_ptr(), line.as_ptr()) }
+                unsafe {
+                    print(
+                        level,
+                        c"defender".as_ptr(),
+                        0,
+                        c"%s".as_ptr(),
+                        line.as_ptr(),
+                    )
+                }
             }
             None => eprintln!("{}", line.to_string_lossy()),
         }
@@ -236,6 +250,7 @@ struct Slot<I: InputInstance> {
 #[derive(Clone, Copy)]
 struct Live {
     slot: usize,
+    number: usize,
     thread: ThreadId,
     pre_exit: fn(usize, bool),
     exit: fn(usize),
@@ -245,7 +260,6 @@ struct Live {
 /// is called once per instance, with no argument, in that instance's own thread, so the
 /// instance to end is the one the calling thread initialised.
 static LIVE: Mutex<Vec<Live>> = Mutex::new(Vec::new());
-static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 /// The bodies of the exported functions. Each takes the raw arguments of the symbol it serves.
 pub mod entry {
@@ -281,18 +295,32 @@ pub mod entry {
     pub unsafe fn init<P: InputPlugin>(plugin: *mut c_void) -> c_int {
         let plugin = plugin as *const sys::flbgo_input_plugin;
         if plugin.is_null() {
-            eprintln!("[defender-bridge] {} in FLBPluginInit", FfiError::NullArgument);
+            eprintln!(
+                "[defender-bridge] {} in FLBPluginInit",
+                FfiError::NullArgument
+            );
             return -1;
         }
         // SAFETY: non-NULL; the host's struct is valid and not written during Init.
         let plugin = unsafe { &*plugin };
         if plugin.api.is_null() || plugin.context.is_null() {
-            eprintln!("[defender-bridge] {} in FLBPluginInit", FfiError::NullArgument);
+            eprintln!(
+                "[defender-bridge] {} in FLBPluginInit",
+                FfiError::NullArgument
+            );
             return -1;
         }
         // SAFETY: non-NULL; the host's flb_api lives as long as the plugin is registered.
         let api = unsafe { &*plugin.api };
-        let number = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        // The instance number in log lines: the smallest one no live instance uses, which is
+        // Fluent Bit's own numbering (defender.0, defender.1, …) since it initialises inputs one
+        // after the other, in order, and again from 0 after a hot reload.
+        let number = {
+            let live = lock(&LIVE);
+            (0..)
+                .find(|n| !live.iter().any(|l| l.number == *n))
+                .unwrap_or(0)
+        };
         let mut max_level = sys::FLB_LOG_INFO;
         if let Some(check) = api.input_log_check {
             max_level = 0;
@@ -303,9 +331,16 @@ pub mod entry {
                 }
             }
         }
-        let log = HostLog { print: api.log_print, max_level, instance: number };
+        let log = HostLog {
+            print: api.log_print,
+            max_level,
+            instance: number,
+        };
         *lock(&PANIC_LOG) = Some(log);
-        let config = HostConfig { api, ins: plugin.i_ins };
+        let config = HostConfig {
+            api,
+            ins: plugin.i_ins,
+        };
         let instance = match P::init(&config, log) {
             Ok(i) => i,
             Err(e) => {
@@ -322,6 +357,7 @@ pub mod entry {
         lock(&LIVE).push(Live {
             slot: raw as usize,
             thread: std::thread::current().id(),
+            number,
             pre_exit: pre_exit_slot::<P::Instance>,
             exit: exit_slot::<P::Instance>,
         });
@@ -363,13 +399,18 @@ pub mod entry {
             *size = 0;
         }
         let Some(slot) = slot::<I>(ctx) else {
-            eprintln!("[defender-bridge] {} in FLBPluginInputCallbackCtx", FfiError::UnknownInstance);
+            eprintln!(
+                "[defender-bridge] {} in FLBPluginInputCallbackCtx",
+                FfiError::UnknownInstance
+            );
             return sys::FLB_OK;
         };
         let mut events = Events::new();
         let delivery = {
             let mut guard = lock(&slot.instance);
-            let Some(instance) = guard.as_mut() else { return sys::FLB_OK };
+            let Some(instance) = guard.as_mut() else {
+                return sys::FLB_OK;
+            };
             match instance.collect(&mut events) {
                 Some(d) if events.is_empty() => {
                     instance.delivered(d);
@@ -384,7 +425,10 @@ pub mod entry {
         let buf = unsafe { libc::malloc(bytes.len()) } as *mut u8;
         if buf.is_null() {
             // Not confirmed: the delivery is dropped and its records come again later.
-            slot.log.log(sys::FLB_LOG_ERROR, &format!("{}: {} bytes", FfiError::OutOfMemory, bytes.len()));
+            slot.log.log(
+                sys::FLB_LOG_ERROR,
+                &format!("{}: {} bytes", FfiError::OutOfMemory, bytes.len()),
+            );
             drop(delivery);
             return sys::FLB_OK;
         }
@@ -424,7 +468,10 @@ pub mod entry {
                 0
             }
             None => {
-                eprintln!("[defender-bridge] {} in FLBPluginInputCleanupCallbackCtx", FfiError::UnknownBuffer);
+                eprintln!(
+                    "[defender-bridge] {} in FLBPluginInputCleanupCallbackCtx",
+                    FfiError::UnknownBuffer
+                );
                 0
             }
         }
@@ -435,7 +482,10 @@ pub mod entry {
     fn take_live(remove: bool) -> Option<Live> {
         let mut live = lock(&LIVE);
         let me = std::thread::current().id();
-        let at = live.iter().position(|l| l.thread == me).or_else(|| live.len().checked_sub(1))?;
+        let at = live
+            .iter()
+            .position(|l| l.thread == me)
+            .or_else(|| live.len().checked_sub(1))?;
         if !remove {
             return Some(live[at]);
         }
@@ -510,7 +560,9 @@ macro_rules! export_input_plugin {
         /// # Safety
         /// Called by Fluent Bit with its `flb_plugin_proxy_def`.
         #[no_mangle]
-        pub unsafe extern "C" fn FLBPluginRegister(def: *mut $crate::sys::flb_plugin_proxy_def) -> ::std::ffi::c_int {
+        pub unsafe extern "C" fn FLBPluginRegister(
+            def: *mut $crate::sys::flb_plugin_proxy_def,
+        ) -> ::std::ffi::c_int {
             $crate::boundary!("FLBPluginRegister", -1, {
                 // SAFETY: the host's pointer, passed through unchanged.
                 unsafe { $crate::entry::register::<$plugin>(def) }
@@ -528,7 +580,9 @@ macro_rules! export_input_plugin {
         /// # Safety
         /// Called by Fluent Bit with its `flbgo_input_plugin`.
         #[no_mangle]
-        pub unsafe extern "C" fn FLBPluginInit(plugin: *mut ::std::ffi::c_void) -> ::std::ffi::c_int {
+        pub unsafe extern "C" fn FLBPluginInit(
+            plugin: *mut ::std::ffi::c_void,
+        ) -> ::std::ffi::c_int {
             $crate::boundary!("FLBPluginInit", -1, {
                 // SAFETY: the host's pointer, passed through unchanged.
                 unsafe { $crate::entry::init::<$plugin>(plugin) }
@@ -547,7 +601,11 @@ macro_rules! export_input_plugin {
         ) -> ::std::ffi::c_int {
             $crate::boundary!("FLBPluginInputCallbackCtx", -1, {
                 // SAFETY: the host's pointers, passed through unchanged.
-                unsafe { $crate::entry::collect::<<$plugin as $crate::InputPlugin>::Instance>(ctx, data, size) }
+                unsafe {
+                    $crate::entry::collect::<<$plugin as $crate::InputPlugin>::Instance>(
+                        ctx, data, size,
+                    )
+                }
             })
         }
 
@@ -562,14 +620,18 @@ macro_rules! export_input_plugin {
         ) -> ::std::ffi::c_int {
             $crate::boundary!("FLBPluginInputCleanupCallbackCtx", 0, {
                 // SAFETY: the host's pointers, passed through unchanged.
-                unsafe { $crate::entry::cleanup::<<$plugin as $crate::InputPlugin>::Instance>(ctx, data) }
+                unsafe {
+                    $crate::entry::cleanup::<<$plugin as $crate::InputPlugin>::Instance>(ctx, data)
+                }
             })
         }
 
         /// Fluent Bit pre-exit notice (in the instance's thread).
         #[no_mangle]
         pub extern "C" fn FLBPluginInputPreExit(hot_reloading: ::std::ffi::c_int) {
-            $crate::boundary!("FLBPluginInputPreExit", (), { $crate::entry::pre_exit(hot_reloading) })
+            $crate::boundary!("FLBPluginInputPreExit", (), {
+                $crate::entry::pre_exit(hot_reloading)
+            })
         }
 
         /// Fluent Bit per-instance exit (no argument; in the instance's thread).

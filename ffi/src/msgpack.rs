@@ -15,8 +15,13 @@ pub struct EventTime {
 impl EventTime {
     /// The current time.
     pub fn now() -> EventTime {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        EventTime { seconds: u32::try_from(d.as_secs()).unwrap_or(u32::MAX), nanoseconds: d.subsec_nanos() }
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        EventTime {
+            seconds: u32::try_from(d.as_secs()).unwrap_or(u32::MAX),
+            nanoseconds: d.subsec_nanos(),
+        }
     }
 }
 
@@ -127,8 +132,14 @@ mod tests {
     #[test]
     fn event_shape() {
         let mut e = Events::new();
-        let t = EventTime { seconds: 1_700_000_000, nanoseconds: 123 };
-        e.push(t, &json!({"a": 1, "b": [-2, 1.5, "x", null, true], "c": {"d": u64::MAX}}));
+        let t = EventTime {
+            seconds: 1_700_000_000,
+            nanoseconds: 123,
+        };
+        e.push(
+            t,
+            &json!({"a": 1, "b": [-2, 1.5, "x", null, true], "c": {"d": u64::MAX}}),
+        );
         e.push(t, &json!("plain"));
         assert_eq!(e.len(), 2);
         let events = decode_all(e.as_bytes());
@@ -140,7 +151,14 @@ mod tests {
             other => panic!("not an ext: {other:?}"),
         };
         assert_eq!(ty, 0);
-        assert_eq!(data, [&1_700_000_000u32.to_be_bytes()[..], &123u32.to_be_bytes()[..]].concat());
+        assert_eq!(
+            data,
+            [
+                &1_700_000_000u32.to_be_bytes()[..],
+                &123u32.to_be_bytes()[..]
+            ]
+            .concat()
+        );
         assert_eq!(header[1].as_map().unwrap().len(), 0);
         let body = first[1].as_map().unwrap();
         assert_eq!(body[0].0.as_str(), Some("a"));

@@ -37,19 +37,40 @@ impl InputPlugin for Defender {
     type Instance = Instance;
 
     fn init(config: &HostConfig<'_>, log: HostLog) -> Result<Instance, InitError> {
-        let settings = PullConfig::from_lookup(&|key| config.get(key))
-            .map_err(|e| InitError { kind: FfiError::Config, message: e.to_string() })?;
+        let mut settings =
+            PullConfig::from_lookup(&|key| config.get(key)).map_err(|e| InitError {
+                kind: FfiError::Config,
+                message: e.to_string(),
+            })?;
+        // `log_level` is a core property of every Fluent Bit input: the host keeps it and the
+        // plugin only sees its effect, through input_log_check. Let the engine log at that level.
+        if config.get("log_level").is_none() {
+            settings.log_level = level_of(log.max_level());
+        }
         let max = settings.batch_max_records;
         let summary = format!(
-            "starting: tenant {}, sources {}, target {:?}, state_dir {}",
+            "starting: tenant {}, sources {}, target {}, state_dir {}",
             settings.tenant_id,
-            settings.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(","),
-            settings.target,
-            settings.state_dir.as_ref().map_or("(none: checkpoints kept in memory)".to_string(), |d| d.display().to_string()),
+            settings
+                .sources
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(","),
+            format!("{:?}", settings.target).to_ascii_lowercase(),
+            settings
+                .state_dir
+                .as_ref()
+                .map_or("(none: checkpoints kept in memory)".to_string(), |d| d
+                    .display()
+                    .to_string()),
         );
         log.log(sys::FLB_LOG_INFO, &summary);
-        let engine = Engine::start(settings, Arc::new(FluentBitLogger(log)))
-            .map_err(|e| InitError { kind: FfiError::Start, message: e.to_string() })?;
+        let engine =
+            Engine::start(settings, Arc::new(FluentBitLogger(log))).map_err(|e| InitError {
+                kind: FfiError::Start,
+                message: e.to_string(),
+            })?;
         Ok(Instance { engine, max, log })
     }
 }
@@ -69,7 +90,14 @@ impl InputInstance for Instance {
         for record in &batch.records {
             events.push(event_time(record), record.value());
         }
-        self.log.log(sys::FLB_LOG_DEBUG, &format!("handing over {} records ({} bytes)", events.len(), events.byte_len()));
+        self.log.log(
+            sys::FLB_LOG_DEBUG,
+            &format!(
+                "handing over {} records ({} bytes)",
+                events.len(),
+                events.byte_len()
+            ),
+        );
         Some(batch)
     }
 
@@ -80,6 +108,17 @@ impl InputInstance for Instance {
     fn exit(self) {
         self.log.log(sys::FLB_LOG_INFO, "stopping");
         self.engine.stop();
+    }
+}
+
+/// The engine level for a Fluent Bit level number (0, logging off, keeps errors).
+fn level_of(n: i32) -> Level {
+    match n {
+        i32::MIN..=1 => Level::Error,
+        2 => Level::Warn,
+        3 => Level::Info,
+        4 => Level::Debug,
+        _ => Level::Trace,
     }
 }
 
@@ -107,9 +146,19 @@ mod tests {
 
     #[test]
     fn event_time_from_record() {
-        let t = event_time(&Output::Document(json!({"@timestamp": "2024-01-02T03:04:05.5Z"})));
-        assert_eq!(t, EventTime { seconds: 1_704_164_645, nanoseconds: 500_000_000 });
-        let t = event_time(&Output::Document(json!({"TimeGenerated": "2024-01-02T03:04:05Z"})));
+        let t = event_time(&Output::Document(
+            json!({"@timestamp": "2024-01-02T03:04:05.5Z"}),
+        ));
+        assert_eq!(
+            t,
+            EventTime {
+                seconds: 1_704_164_645,
+                nanoseconds: 500_000_000
+            }
+        );
+        let t = event_time(&Output::Document(
+            json!({"TimeGenerated": "2024-01-02T03:04:05Z"}),
+        ));
         assert_eq!(t.seconds, 1_704_164_645);
         let now = EventTime::now().seconds;
         assert!(event_time(&Output::Document(json!({"x": 1}))).seconds >= now);

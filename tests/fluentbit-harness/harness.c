@@ -104,13 +104,32 @@ static int max_seconds;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Keys that flb_input_set_property consumes as core properties of every input: they never reach
+ * the instance's property list, so the plugin cannot read them with input_get_property. */
+static int is_core_property(const char *key)
+{
+    static const char *exact[] = {
+        "tag", "log_level", "log_suppress_interval", "routable", "alias", "mem_buf_limit",
+        "listen", "host", "port", "ipv6", "tls", "threaded", NULL
+    };
+    static const char *prefixes[] = {"net.", "oauth2", "tls.", "storage.", "thread.", "rate_", NULL};
+    int i;
+    for (i = 0; exact[i]; i++) {
+        if (strcasecmp(key, exact[i]) == 0) return 1;
+    }
+    for (i = 0; prefixes[i]; i++) {
+        if (strncasecmp(key, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    }
+    return 0;
+}
+
 /* flb_input_get_property: case-insensitive, NULL when absent, host-owned string. */
 static const char *host_input_get_property(const char *key, void *i_ins)
 {
     struct instance *ins = i_ins;
     int i;
     for (i = 0; i < ins->nprops; i++) {
-        if (strcasecmp(ins->keys[i], key) == 0) {
+        if (strcasecmp(ins->keys[i], key) == 0 && !is_core_property(ins->keys[i])) {
             return ins->values[i];
         }
     }

@@ -32,7 +32,34 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Installs the Debian packages the tests need when they are missing (CI runs as root on a fresh
+/// machine): valgrind for the plugin harness, libclang for the bindgen drift check.
+fn ensure_debian_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(&missing);
+    run("apt-get", &args)
+}
+
 fn test() -> Result<(), String> {
+    ensure_debian_packages(&["valgrind", "libclang-dev"])?;
+    // The plugin harness also runs under valgrind and must not skip that in CI.
+    env::set_var("DEFENDER_BRIDGE_REQUIRE_VALGRIND", "1");
     // MaxMind's test databases, which Elastic's pipeline tests (and so the fixtures) use.
     run("bash", &["scripts/fetch-geoip-test-db.sh"])?;
     run("cargo", &["fmt", "--all", "--check"])?;

@@ -13,7 +13,10 @@ pub fn harness_bin() -> &'static str {
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// Builds the plugin (same profile and target directory as this test binary) and returns the
@@ -24,13 +27,23 @@ pub fn plugin_so() -> PathBuf {
     }
     // The test binary lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
     let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", "defender-bridge-fluentbit", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "defender-bridge-fluentbit",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     if release {
         cmd.arg("--release");
@@ -52,7 +65,13 @@ pub struct Instance {
 
 impl Instance {
     pub fn new(expect: usize, props: &[(&str, &str)]) -> Instance {
-        Instance { expect, props: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Instance {
+            expect,
+            props: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
     }
 }
 
@@ -79,7 +98,10 @@ pub struct Run {
 
 /// Whether valgrind can be run.
 pub fn valgrind_available() -> bool {
-    Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs the harness with `instances` for at most `max_seconds`, writing into `dir`.
@@ -96,8 +118,12 @@ pub fn run(so: &Path, dir: &Path, max_seconds: u32, instances: &[Instance], valg
             "--errors-for-leak-kinds=definite",
             "--num-callers=30",
         ])
-        .arg(format!("--log-file={}", vg_log.display()))
-        .arg(harness_bin());
+        .arg(format!("--log-file={}", vg_log.display()));
+        // Extra options (e.g. --show-leak-kinds=all), after ours so that they win.
+        if let Ok(extra) = std::env::var("DEFENDER_BRIDGE_VALGRIND_ARGS") {
+            c.args(extra.split_whitespace());
+        }
+        c.arg(harness_bin());
         c
     } else {
         Command::new(harness_bin())
@@ -114,11 +140,18 @@ pub fn run(so: &Path, dir: &Path, max_seconds: u32, instances: &[Instance], valg
     let events = (0..instances.len())
         .map(|n| {
             let path = PathBuf::from(format!("{}.{n}.msgpack", prefix.display()));
-            std::fs::read(&path).map(|b| decode_events(&b)).unwrap_or_default()
+            std::fs::read(&path)
+                .map(|b| decode_events(&b))
+                .unwrap_or_default()
         })
         .collect();
     let valgrind_log = valgrind.then(|| std::fs::read_to_string(&vg_log).unwrap_or_default());
-    Run { status: out.status.code(), stderr, events, valgrind_log }
+    Run {
+        status: out.status.code(),
+        stderr,
+        events,
+        valgrind_log,
+    }
 }
 
 /// Decodes concatenated Fluent Bit events (`[[ext0, {meta}], {body}]`). Panics on anything else.
@@ -137,7 +170,12 @@ pub fn decode_events(mut bytes: &[u8]) -> Vec<Event> {
             ),
             other => panic!("event time is not EventTime: {other:?}"),
         };
-        out.push(Event { seconds, nanoseconds, metadata: to_json(&header[1]), body: to_json(&parts[1]) });
+        out.push(Event {
+            seconds,
+            nanoseconds,
+            metadata: to_json(&header[1]),
+            body: to_json(&parts[1]),
+        });
     }
     out
 }
@@ -174,11 +212,23 @@ pub fn to_json(v: &rmpv::Value) -> Value {
 pub fn check_valgrind(log: &str) -> Result<String, String> {
     let summary: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost") || l.contains("indirectly lost") || l.contains("possibly lost") || l.contains("All heap blocks were freed"))
+        .filter(|l| {
+            l.contains("ERROR SUMMARY")
+                || l.contains("definitely lost")
+                || l.contains("indirectly lost")
+                || l.contains("possibly lost")
+                || l.contains("All heap blocks were freed")
+        })
         .collect();
     let text = summary.join("\n");
-    let clean_errors = log.lines().filter(|l| l.contains("ERROR SUMMARY")).all(|l| l.contains("ERROR SUMMARY: 0 errors"));
-    let no_definite = log.lines().filter(|l| l.contains("definitely lost:")).all(|l| l.contains("definitely lost: 0 bytes"));
+    let clean_errors = log
+        .lines()
+        .filter(|l| l.contains("ERROR SUMMARY"))
+        .all(|l| l.contains("ERROR SUMMARY: 0 errors"));
+    let no_definite = log
+        .lines()
+        .filter(|l| l.contains("definitely lost:"))
+        .all(|l| l.contains("definitely lost: 0 bytes"));
     if summary.is_empty() {
         return Err("valgrind log has no summary".to_string());
     }

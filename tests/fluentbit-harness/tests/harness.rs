@@ -36,6 +36,7 @@ fn settings(emu: &Emulator, tenant: &str, extra: &[(&str, &str)]) -> Vec<(String
     s.push(("client_id".into(), EmulatorConfig::default().client_id));
     s.push(("client_secret".into(), SECRET.into()));
     for (k, v) in extra {
+        s.retain(|(key, _)| !key.eq_ignore_ascii_case(k));
         s.push((k.to_string(), v.to_string()));
     }
     s
@@ -79,7 +80,10 @@ fn sorted(values: impl IntoIterator<Item = Value>) -> Vec<String> {
 }
 
 fn instance(expect: usize, settings: &[(String, String)]) -> Instance {
-    Instance { expect, props: settings.to_vec() }
+    Instance {
+        expect,
+        props: settings.to_vec(),
+    }
 }
 
 fn bodies(events: &[Event]) -> Vec<Value> {
@@ -87,10 +91,20 @@ fn bodies(events: &[Event]) -> Vec<Value> {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("defender-bridge-harness-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "defender-bridge-harness-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// Removes a scratch dir, unless DEFENDER_BRIDGE_HARNESS_KEEP is set (to read the logs).
+fn cleanup(dir: &Path) {
+    if std::env::var_os("DEFENDER_BRIDGE_HARNESS_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn show(run: &fluentbit_harness::Run) -> String {
@@ -102,23 +116,38 @@ fn show(run: &fluentbit_harness::Run) -> String {
 fn two_instances_and_restart(valgrind: bool) {
     let so = plugin_so();
     let dir = scratch(if valgrind { "valgrind" } else { "native" });
-    let (tenant_a, tenant_b) = ("aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-4000-8000-00000000000b");
+    let (tenant_a, tenant_b) = (
+        "aaaaaaaa-0000-4000-8000-00000000000a",
+        "bbbbbbbb-0000-4000-8000-00000000000b",
+    );
     let (emu_a, emu_b) = (emulator(tenant_a, 1), emulator(tenant_b, 2));
     let state_a = dir.join("state-a");
     let state_b = dir.join("state-b");
     let a = settings(
         &emu_a,
         tenant_a,
-        &[("sources", "alerts"), ("target", "ecs"), ("batch_max_records", "5"), ("log_level", "debug")],
+        &[
+            ("sources", "alerts"),
+            ("target", "ecs"),
+            ("batch_max_records", "5"),
+            ("log_level", "debug"),
+        ],
     );
     let b = settings(
         &emu_b,
         tenant_b,
-        &[("Sources", "graph_alerts,incidents"), ("TARGET", "sentinel"), ("batch_max_records", "7")],
+        &[
+            ("Sources", "graph_alerts,incidents"),
+            ("TARGET", "sentinel"),
+            ("batch_max_records", "7"),
+        ],
     );
     let ref_a = reference(&a);
     let ref_b = reference(&b);
-    assert!(!ref_a.is_empty() && !ref_b.is_empty(), "the reference pulls gave nothing");
+    assert!(
+        !ref_a.is_empty() && !ref_b.is_empty(),
+        "the reference pulls gave nothing"
+    );
     let with_state = |s: &[(String, String)], dir: &Path| {
         let mut s = s.to_vec();
         s.push(("state_dir".into(), dir.display().to_string()));
@@ -130,55 +159,129 @@ fn two_instances_and_restart(valgrind: bool) {
     // middle); B takes everything.
     let half = ref_a.len() / 2;
     let first_started = Instant::now();
-    let first = run(&so, &dir.join("run1"), 90, &[instance(half, &a), instance(ref_b.len(), &b)], valgrind);
+    let first = run(
+        &so,
+        &dir.join("run1"),
+        90,
+        &[instance(half, &a), instance(ref_b.len(), &b)],
+        valgrind,
+    );
     assert_eq!(first.status, Some(0), "first run\n{}", show(&first));
     let a1 = bodies(&first.events[0]);
     let b1 = bodies(&first.events[1]);
-    assert!(a1.len() >= half && a1.len() < ref_a.len(), "A got {} of {}", a1.len(), ref_a.len());
-    assert_eq!(sorted(b1.clone()), sorted(ref_b.clone()), "B's records differ from the emulator tenant's");
+    assert!(
+        a1.len() >= half && a1.len() < ref_a.len(),
+        "A got {} of {}",
+        a1.len(),
+        ref_a.len()
+    );
+    assert_eq!(
+        sorted(b1.clone()),
+        sorted(ref_b.clone()),
+        "B's records differ from the emulator tenant's"
+    );
 
     // ECS documents (A) and Sentinel rows (B).
     for doc in &a1 {
-        assert_eq!(doc.pointer("/ecs/version").and_then(Value::as_str), Some("8.11.0"), "ecs.version: {doc}");
-        assert_eq!(doc.pointer("/event/kind").and_then(Value::as_str), Some("alert"), "event.kind: {doc}");
-        assert_eq!(doc.pointer("/observer/vendor").and_then(Value::as_str), Some("Microsoft"), "observer.vendor: {doc}");
-        assert_eq!(doc.pointer("/cloud/account/id").and_then(Value::as_str), Some(tenant_a), "cloud.account.id: {doc}");
-        assert!(doc.pointer("/event/id").and_then(Value::as_str).is_some(), "event.id: {doc}");
+        assert_eq!(
+            doc.pointer("/ecs/version").and_then(Value::as_str),
+            Some("8.11.0"),
+            "ecs.version: {doc}"
+        );
+        assert_eq!(
+            doc.pointer("/event/kind").and_then(Value::as_str),
+            Some("alert"),
+            "event.kind: {doc}"
+        );
+        assert_eq!(
+            doc.pointer("/observer/vendor").and_then(Value::as_str),
+            Some("Microsoft"),
+            "observer.vendor: {doc}"
+        );
+        assert_eq!(
+            doc.pointer("/cloud/account/id").and_then(Value::as_str),
+            Some(tenant_a),
+            "cloud.account.id: {doc}"
+        );
+        assert!(
+            doc.pointer("/event/id").and_then(Value::as_str).is_some(),
+            "event.id: {doc}"
+        );
         assert!(doc.get("TimeGenerated").is_none());
     }
     for row in &b1 {
-        assert!(row.get("TimeGenerated").and_then(Value::as_str).is_some(), "not a Sentinel row: {row}");
+        assert!(
+            row.get("TimeGenerated").and_then(Value::as_str).is_some(),
+            "not a Sentinel row: {row}"
+        );
         assert!(row.get("ecs").is_none());
     }
     // The event time is the record's own time (@timestamp, TimeGenerated), else the time of
     // collection; the metadata map is empty.
     let started = first_started.elapsed().as_secs() + 5;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-    for (e, key) in first.events[0].iter().map(|e| (e, "@timestamp")).chain(first.events[1].iter().map(|e| (e, "TimeGenerated"))) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for (e, key) in first.events[0]
+        .iter()
+        .map(|e| (e, "@timestamp"))
+        .chain(first.events[1].iter().map(|e| (e, "TimeGenerated")))
+    {
         match e.body.get(key).and_then(Value::as_str) {
             Some(ts) => {
                 let t = chrono::DateTime::parse_from_rfc3339(ts).expect("RFC 3339 time");
                 assert_eq!(i64::from(e.seconds), t.timestamp(), "event time of {ts}");
             }
-            None => assert!(u64::from(e.seconds) + started >= now && u64::from(e.seconds) <= now, "event time {}", e.seconds),
+            None => assert!(
+                u64::from(e.seconds) + started >= now && u64::from(e.seconds) <= now,
+                "event time {}",
+                e.seconds
+            ),
         }
         assert_eq!(e.metadata, Value::Object(Default::default()));
     }
     assert!(!first.stderr.contains(SECRET), "the secret was logged");
-    assert!(first.stderr.contains("[debug]"), "log_level debug gave no debug line\n{}", first.stderr);
+    assert!(
+        first.stderr.contains("[debug]"),
+        "log_level debug gave no debug line\n{}",
+        first.stderr
+    );
 
     // Restart from the checkpoints: A gets the rest (at-least-once: whatever was not
     // acknowledged may come again, nothing is lost), B gets nothing new.
-    let second = run(&so, &dir.join("run2"), 8, &[instance(0, &a), instance(0, &b)], valgrind);
+    let second = run(
+        &so,
+        &dir.join("run2"),
+        8,
+        &[instance(0, &a), instance(0, &b)],
+        valgrind,
+    );
     assert_eq!(second.status, Some(0), "second run\n{}", show(&second));
     let a2 = bodies(&second.events[0]);
     let b2 = bodies(&second.events[1]);
-    assert!(b2.is_empty(), "B re-delivered {} records after a restart", b2.len());
-    assert!(!a2.is_empty(), "A got nothing after the restart\n{}", second.stderr);
-    assert!(a2.len() < ref_a.len(), "A started over: {} records", a2.len());
+    assert!(
+        b2.is_empty(),
+        "B re-delivered {} records after a restart",
+        b2.len()
+    );
+    assert!(
+        !a2.is_empty(),
+        "A got nothing after the restart\n{}",
+        second.stderr
+    );
+    assert!(
+        a2.len() < ref_a.len(),
+        "A started over: {} records",
+        a2.len()
+    );
     let mut all_a = sorted(a1.iter().chain(a2.iter()).cloned());
     all_a.dedup();
-    assert_eq!(all_a, sorted(ref_a.clone()), "A lost or changed records across the restart");
+    assert_eq!(
+        all_a,
+        sorted(ref_a.clone()),
+        "A lost or changed records across the restart"
+    );
     let dups = a1.len() + a2.len() - ref_a.len();
     eprintln!(
         "A: {} + {} records over two runs ({} delivered twice), reference {}; B: {} then {}",
@@ -197,7 +300,7 @@ fn two_instances_and_restart(valgrind: bool) {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    cleanup(&dir);
 }
 
 #[test]
@@ -227,24 +330,56 @@ fn config_errors_name_the_key() {
     let emu = emulator(tenant, 3);
     let good = settings(&emu, tenant, &[("sources", "machines")]);
     let cases: &[(&str, Vec<(String, String)>)] = &[
-        ("tenant_id", good.iter().filter(|(k, _)| k != "tenant_id").cloned().collect()),
+        (
+            "tenant_id",
+            good.iter()
+                .filter(|(k, _)| k != "tenant_id")
+                .cloned()
+                .collect(),
+        ),
         ("target", settings(&emu, tenant, &[("target", "splunk")])),
-        ("sources", settings(&emu, tenant, &[("sources", "alerts,bogus")])),
+        (
+            "sources",
+            settings(&emu, tenant, &[("sources", "alerts,bogus")]),
+        ),
         ("overlap", settings(&emu, tenant, &[("overlap", "soon")])),
-        ("api_host", settings(&emu, tenant, &[("api_host", "http://example.com")])),
+        (
+            "api_host",
+            settings(&emu, tenant, &[("api_host", "http://example.com")]),
+        ),
     ];
     for (key, props) in cases {
         let r = run(&so, &dir.join(key), 3, &[instance(0, props)], false);
         assert_eq!(r.status, Some(2), "{key}: Init should fail\n{}", show(&r));
         let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains("[error]")).collect();
-        assert_eq!(errors.len(), 1, "{key}: one error line expected\n{}", r.stderr);
-        assert!(errors[0].contains(key), "{key}: the error line does not name the key: {}", errors[0]);
+        assert_eq!(
+            errors.len(),
+            1,
+            "{key}: one error line expected\n{}",
+            r.stderr
+        );
+        assert!(
+            errors[0].contains(key),
+            "{key}: the error line does not name the key: {}",
+            errors[0]
+        );
         assert!(!r.stderr.contains(SECRET), "{key}: the secret was logged");
     }
     // One bad instance next to a good one: the good one still delivers.
     let bad = settings(&emu, tenant, &[("target", "splunk")]);
-    let r = run(&so, &dir.join("mixed"), 30, &[instance(0, &bad), instance(RECORDS as usize, &good)], false);
+    let r = run(
+        &so,
+        &dir.join("mixed"),
+        30,
+        &[instance(0, &bad), instance(RECORDS as usize, &good)],
+        false,
+    );
     assert_eq!(r.status, Some(2), "{}", show(&r));
-    assert!(r.events[1].len() >= RECORDS as usize, "the good instance got {}\n{}", r.events[1].len(), r.stderr);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        r.events[1].len() >= RECORDS as usize,
+        "the good instance got {}\n{}",
+        r.events[1].len(),
+        r.stderr
+    );
+    cleanup(&dir);
 }
