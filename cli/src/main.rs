@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod emulator;
 mod map;
+mod pull;
 mod schema;
 
 #[derive(Parser)]
@@ -24,6 +26,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print a Sentinel table's columns as a DCR stream declaration or a KQL declaration.
     Schema(schema::SchemaArgs),
+    /// Pull the Defender APIs (or the built-in emulator) and write mapped NDJSON to stdout.
+    Pull(pull::PullArgs),
+    /// Serve the Defender API emulator on a loopback address (for Fluent Bit, Vector, curl).
+    Emulator(emulator::EmulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Emulator(args) => emulator::run(args),
     };
     match result {
         Ok(code) => code,

@@ -41,7 +41,12 @@ impl Cursor {
     pub fn from_json(v: &Value) -> Option<Cursor> {
         let t = |k: &str| v.get(k).and_then(Value::as_str).and_then(time::parse);
         let mut seen = VecDeque::new();
-        for item in v.get("seen").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        for item in v
+            .get("seen")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let id = item.get(0)?.as_str()?.to_string();
             let at = time::parse(item.get(1)?.as_str()?)?;
             seen.push_back((id, at));
@@ -65,7 +70,9 @@ pub struct Seen {
 
 impl Seen {
     pub fn from_cursor(c: &Cursor) -> Seen {
-        Seen { set: c.seen.iter().cloned().collect() }
+        Seen {
+            set: c.seen.iter().cloned().collect(),
+        }
     }
     pub fn contains(&self, id: &str, at: Nanos) -> bool {
         self.set.contains(&(id.to_string(), at))
@@ -97,7 +104,8 @@ impl Store {
         let path = match dir {
             None => None,
             Some(d) => {
-                fs::create_dir_all(d).map_err(|e| format!("state_dir {}: {}", d.display(), e.kind()))?;
+                fs::create_dir_all(d)
+                    .map_err(|e| format!("state_dir {}: {}", d.display(), e.kind()))?;
                 Some(d.join(format!("{source}.json")))
             }
         };
@@ -107,21 +115,33 @@ impl Store {
     /// The saved cursor; a missing file is a first run. An unreadable one is an error, not a
     /// silent restart from the look-back.
     pub fn load(&self) -> Result<Option<Cursor>, String> {
-        let Some(path) = &self.path else { return Ok(None) };
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {}", path.display(), e.kind())),
         };
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Cursor::from_json(&v).map(Some).ok_or_else(|| format!("{}: not a checkpoint", path.display()))
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Cursor::from_json(&v)
+            .map(Some)
+            .ok_or_else(|| format!("{}: not a checkpoint", path.display()))
     }
 
     pub fn save(&self, cursor: &Cursor) -> Result<(), String> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let tmp = path.with_extension("json.tmp");
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            // Cursors say what was read from a security API: private to the owner.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp)?;
             f.write_all(cursor.to_json().to_string().as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, path)?;
@@ -141,7 +161,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_prune() {
-        let mut c = Cursor { since: Some(1_000_000_000_000), ..Cursor::default() };
+        let mut c = Cursor {
+            since: Some(1_000_000_000_000),
+            ..Cursor::default()
+        };
         let mut s = Seen::default();
         s.insert(&mut c, "a", 999_000_000_000, 10_000_000_000, 10);
         s.insert(&mut c, "old", 1, 10_000_000_000, 10);

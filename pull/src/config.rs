@@ -19,7 +19,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(key: &str, message: impl Into<String>) -> Self {
-        ConfigError { key: key.to_string(), message: message.into() }
+        ConfigError {
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -88,7 +91,9 @@ impl std::str::FromStr for Target {
             "ecs" => Ok(Target::Ecs),
             "sentinel" => Ok(Target::Sentinel),
             "raw" => Ok(Target::Raw),
-            _ => Err(format!("unknown target {s:?} (expected ecs, sentinel or raw)")),
+            _ => Err(format!(
+                "unknown target {s:?} (expected ecs, sentinel or raw)"
+            )),
         }
     }
 }
@@ -105,13 +110,15 @@ pub enum Cloud {
 
 impl Cloud {
     fn parse(s: &str) -> Option<Cloud> {
-        Some(match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "commercial" | "global" | "public" => Cloud::Commercial,
-            "gcc" => Cloud::Gcc,
-            "gcc-high" | "gcchigh" => Cloud::GccHigh,
-            "dod" => Cloud::Dod,
-            _ => return None,
-        })
+        Some(
+            match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+                "commercial" | "global" | "public" => Cloud::Commercial,
+                "gcc" => Cloud::Gcc,
+                "gcc-high" | "gcchigh" => Cloud::GccHigh,
+                "dod" => Cloud::Dod,
+                _ => return None,
+            },
+        )
     }
     pub fn login_host(self) -> &'static str {
         match self {
@@ -194,28 +201,52 @@ pub struct PullConfig {
     pub max_seen: usize,
 }
 
-fn get_bool(get: &dyn Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, ConfigError> {
+fn get_bool(
+    get: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match get(key) {
         None => Ok(default),
         Some(v) => match v.trim().to_ascii_lowercase().as_str() {
             "true" | "on" | "yes" | "1" => Ok(true),
             "false" | "off" | "no" | "0" => Ok(false),
-            _ => Err(ConfigError::new(key, format!("expected true or false, got {v:?}"))),
+            _ => Err(ConfigError::new(
+                key,
+                format!("expected true or false, got {v:?}"),
+            )),
         },
     }
 }
 
-fn get_dur(get: &dyn Fn(&str) -> Option<String>, key: &str, default: &str) -> Result<Duration, ConfigError> {
+fn get_dur(
+    get: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let v = get(key).unwrap_or_else(|| default.to_string());
-    parse_duration(&v).ok_or_else(|| ConfigError::new(key, format!("expected a duration like 5m or 24h, got {v:?}")))
+    parse_duration(&v).ok_or_else(|| {
+        ConfigError::new(
+            key,
+            format!("expected a duration like 5m or 24h, got {v:?}"),
+        )
+    })
 }
 
-fn get_num(get: &dyn Fn(&str) -> Option<String>, key: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
+fn get_num(
+    get: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+    min: u64,
+) -> Result<u64, ConfigError> {
     match get(key) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<u64>() {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(ConfigError::new(key, format!("expected a whole number >= {min}, got {v:?}"))),
+            _ => Err(ConfigError::new(
+                key,
+                format!("expected a whole number >= {min}, got {v:?}"),
+            )),
         },
     }
 }
@@ -230,9 +261,15 @@ pub(crate) fn check_base_url(key: &str, url: &str) -> Result<String, ConfigError
         if crate::http::is_loopback_authority(rest.split('/').next().unwrap_or("")) {
             return Ok(url);
         }
-        return Err(ConfigError::new(key, "plain http is only allowed to a loopback address; use https"));
+        return Err(ConfigError::new(
+            key,
+            "plain http is only allowed to a loopback address; use https",
+        ));
     }
-    Err(ConfigError::new(key, format!("expected an https:// URL, got {url:?}")))
+    Err(ConfigError::new(
+        key,
+        format!("expected an https:// URL, got {url:?}"),
+    ))
 }
 
 impl PullConfig {
@@ -249,8 +286,14 @@ impl PullConfig {
         let required = |key: &str| get(key).ok_or_else(|| ConfigError::new(key, "is required"));
 
         let tenant_id = required("tenant_id")?;
-        if !tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-            return Err(ConfigError::new("tenant_id", "expected a tenant GUID or domain name"));
+        if !tenant_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(ConfigError::new(
+                "tenant_id",
+                "expected a tenant GUID or domain name",
+            ));
         }
         let client_id = required("client_id")?;
         let credential = read_credential(get)?;
@@ -278,31 +321,41 @@ impl PullConfig {
         };
         let target = match get("target") {
             None => Target::Ecs,
-            Some(t) => t.parse().map_err(|e: String| ConfigError::new("target", e))?,
+            Some(t) => t
+                .parse()
+                .map_err(|e: String| ConfigError::new("target", e))?,
         };
         let cloud = match get("cloud") {
             None => Cloud::Commercial,
-            Some(c) => Cloud::parse(&c)
-                .ok_or_else(|| ConfigError::new("cloud", "expected commercial, gcc, gcc-high or dod"))?,
+            Some(c) => Cloud::parse(&c).ok_or_else(|| {
+                ConfigError::new("cloud", "expected commercial, gcc, gcc-high or dod")
+            })?,
         };
-        let host = |key: &str, default: &str| check_base_url(key, &get(key).unwrap_or_else(|| default.to_string()));
+        let host = |key: &str, default: &str| {
+            check_base_url(key, &get(key).unwrap_or_else(|| default.to_string()))
+        };
         let api_host = host("api_host", cloud.api_host())?;
         let graph_host = host("graph_host", cloud.graph_host())?;
         let login_host = host("login_host", cloud.login_host())?;
         // Scopes name the resource, not the host: they stay right when a host is overridden
         // (regional MDE hosts, the emulator).
-        let mde_scope = get("mde_scope").unwrap_or_else(|| format!("{}/.default", cloud.api_host()));
-        let graph_scope = get("graph_scope").unwrap_or_else(|| format!("{}/.default", cloud.graph_host()));
+        let mde_scope =
+            get("mde_scope").unwrap_or_else(|| format!("{}/.default", cloud.api_host()));
+        let graph_scope =
+            get("graph_scope").unwrap_or_else(|| format!("{}/.default", cloud.graph_host()));
         let log_level = match get("log_level") {
             None => Level::Info,
-            Some(l) => Level::parse(&l)
-                .ok_or_else(|| ConfigError::new("log_level", "expected error, warn, info, debug or trace"))?,
+            Some(l) => Level::parse(&l).ok_or_else(|| {
+                ConfigError::new("log_level", "expected error, warn, info, debug or trace")
+            })?,
         };
         let proxy = get("proxy");
         if let Some(p) = &proxy {
             ureq::Proxy::new(p).map_err(|_| ConfigError::new("proxy", "not a valid proxy URL"))?;
         }
-        let ca_file = get("tls.ca_file").or_else(|| get("tls_ca_file")).map(PathBuf::from);
+        let ca_file = get("tls.ca_file")
+            .or_else(|| get("tls_ca_file"))
+            .map(PathBuf::from);
         if let Some(f) = &ca_file {
             crate::http::read_ca_file(f).map_err(|m| ConfigError::new("tls.ca_file", m))?;
         }
@@ -314,7 +367,11 @@ impl PullConfig {
             sources,
             target,
             preserve_original_event: get_bool(get, "preserve_original_event", false)?,
-            preserve_duplicate_custom_fields: get_bool(get, "preserve_duplicate_custom_fields", false)?,
+            preserve_duplicate_custom_fields: get_bool(
+                get,
+                "preserve_duplicate_custom_fields",
+                false,
+            )?,
             initial_lookback: get_dur(get, "initial_lookback", "24h")?,
             overlap: get_dur(get, "overlap", "5m")?,
             state_dir: get("state_dir").map(PathBuf::from),
@@ -362,11 +419,18 @@ fn read_credential(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, C
         return Ok(Credential::Secret(Secret::new(s)));
     }
     if let Some(path) = get("client_secret_file") {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::new("client_secret_file", format!("cannot read {path}: {}", e.kind())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::new(
+                "client_secret_file",
+                format!("cannot read {path}: {}", e.kind()),
+            )
+        })?;
         let text = text.trim().to_string();
         if text.is_empty() {
-            return Err(ConfigError::new("client_secret_file", format!("{path} is empty")));
+            return Err(ConfigError::new(
+                "client_secret_file",
+                format!("{path} is empty"),
+            ));
         }
         return Ok(Credential::Secret(Secret::new(text)));
     }
@@ -374,12 +438,21 @@ fn read_credential(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, C
         let value = std::env::var(&var)
             .ok()
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| ConfigError::new("client_secret_env", format!("environment variable {var} is not set")))?;
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "client_secret_env",
+                    format!("environment variable {var} is not set"),
+                )
+            })?;
         return Ok(Credential::Secret(Secret::new(value)));
     }
     if let Some(path) = get("client_certificate_file") {
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::new("client_certificate_file", format!("cannot read {path}: {}", e.kind())))?;
+        let pem = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::new(
+                "client_certificate_file",
+                format!("cannot read {path}: {}", e.kind()),
+            )
+        })?;
         let cert = Certificate::from_pem(Secret::new(pem))
             .map_err(|m| ConfigError::new("client_certificate_file", format!("{path}: {m}")))?;
         return Ok(Credential::Certificate(cert));
@@ -396,24 +469,54 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<PullConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         PullConfig::from_lookup(&|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_and_errors() {
-        let c = cfg(&[("tenant_id", "t1"), ("client_id", "c"), ("client_secret", "s3cr3t-value")]).unwrap();
+        let c = cfg(&[
+            ("tenant_id", "t1"),
+            ("client_id", "c"),
+            ("client_secret", "s3cr3t-value"),
+        ])
+        .unwrap();
         assert_eq!(c.sources, vec![SourceKind::Alerts]);
         assert_eq!(c.api_host, "https://api.securitycenter.microsoft.com");
         assert!(!format!("{c:?}").contains("s3cr3t-value"));
         assert_eq!(cfg(&[("tenant_id", "t")]).unwrap_err().key, "client_id");
-        let e = cfg(&[("tenant_id", "t"), ("client_id", "c"), ("client_secret", "x"), ("sources", "alerts,bogus")]).unwrap_err();
+        let e = cfg(&[
+            ("tenant_id", "t"),
+            ("client_id", "c"),
+            ("client_secret", "x"),
+            ("sources", "alerts,bogus"),
+        ])
+        .unwrap_err();
         assert_eq!(e.key, "sources");
-        let e = cfg(&[("tenant_id", "t"), ("client_id", "c"), ("client_secret", "x"), ("api_host", "http://example.com")]).unwrap_err();
+        let e = cfg(&[
+            ("tenant_id", "t"),
+            ("client_id", "c"),
+            ("client_secret", "x"),
+            ("api_host", "http://example.com"),
+        ])
+        .unwrap_err();
         assert_eq!(e.key, "api_host");
-        let c = cfg(&[("tenant_id", "t"), ("client_id", "c"), ("client_secret", "x"), ("cloud", "gcc-high"), ("api_host", "http://127.0.0.1:9")]).unwrap();
+        let c = cfg(&[
+            ("tenant_id", "t"),
+            ("client_id", "c"),
+            ("client_secret", "x"),
+            ("cloud", "gcc-high"),
+            ("api_host", "http://127.0.0.1:9"),
+        ])
+        .unwrap();
         assert_eq!(c.graph_host, "https://graph.microsoft.us");
         assert_eq!(c.login_host, "https://login.microsoftonline.us");
-        assert_eq!(c.mde_scope, "https://api-gov.securitycenter.microsoft.us/.default");
+        assert_eq!(
+            c.mde_scope,
+            "https://api-gov.securitycenter.microsoft.us/.default"
+        );
     }
 }

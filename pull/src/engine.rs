@@ -112,15 +112,24 @@ impl Batch {
     /// The host took the records. A batch dropped without `ack` is delivered again after a restart.
     pub fn ack(self) {
         for (source, seq, cursor) in self.acks {
-            let mut t = self.shared.trackers[source].lock().unwrap_or_else(|e| e.into_inner());
-            t.ack(seq, cursor, &self.shared.log, &self.shared.stats.sources[source]);
+            let mut t = self.shared.trackers[source]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            t.ack(
+                seq,
+                cursor,
+                &self.shared.log,
+                &self.shared.stats.sources[source],
+            );
         }
     }
 }
 
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Batch").field("records", &self.records.len()).finish_non_exhaustive()
+        f.debug_struct("Batch")
+            .field("records", &self.records.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,27 +148,49 @@ impl Engine {
         let log = Log::new(logger, config.log_level, config.secrets());
         let config = Arc::new(config);
         let stats = Arc::new(Stats {
-            sources: config.sources.iter().map(|k| SourceStats { name: k.name(), ..Default::default() }).collect(),
+            sources: config
+                .sources
+                .iter()
+                .map(|k| SourceStats {
+                    name: k.name(),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         });
         let stop = Arc::new(Stop::default());
-        let http = Arc::new(Http::new(&config, stop.clone(), stats.clone(), log.clone()).map_err(PullError::new)?);
+        let http = Arc::new(
+            Http::new(&config, stop.clone(), stats.clone(), log.clone()).map_err(PullError::new)?,
+        );
         let mde = Arc::new(RateLimiter::new(vec![
             (Duration::from_secs(60), config.mde_calls_per_minute),
             (Duration::from_secs(3600), config.mde_calls_per_hour),
         ]));
-        let graph = Arc::new(RateLimiter::new(vec![(Duration::from_secs(60), config.graph_calls_per_minute)]));
+        let graph = Arc::new(RateLimiter::new(vec![(
+            Duration::from_secs(60),
+            config.graph_calls_per_minute,
+        )]));
         let (tx, rx) = sync_channel(config.queue_batches);
 
         let mut trackers = Vec::new();
         let mut setups = Vec::new();
         for (index, kind) in config.sources.iter().enumerate() {
-            let store = Store::new(config.state_dir.as_deref(), kind.name()).map_err(PullError::new)?;
+            let store =
+                Store::new(config.state_dir.as_deref(), kind.name()).map_err(PullError::new)?;
             let cursor = store.load().map_err(PullError::new)?.unwrap_or_default();
-            trackers.push(Mutex::new(AckTracker { next_seq: 0, next_commit: 0, done: BTreeMap::new(), store }));
+            trackers.push(Mutex::new(AckTracker {
+                next_seq: 0,
+                next_commit: 0,
+                done: BTreeMap::new(),
+                store,
+            }));
             setups.push((index, *kind, cursor));
         }
-        let shared = Arc::new(Shared { trackers, stats: stats.clone(), log: log.clone() });
+        let shared = Arc::new(Shared {
+            trackers,
+            stats: stats.clone(),
+            log: log.clone(),
+        });
         let mut workers = Vec::new();
         for (index, kind, cursor) in setups {
             let setup = WorkerSetup {
@@ -167,7 +198,11 @@ impl Engine {
                 spec: sources::spec(kind),
                 config: config.clone(),
                 http: http.clone(),
-                limiter: if kind.is_graph() { graph.clone() } else { mde.clone() },
+                limiter: if kind.is_graph() {
+                    graph.clone()
+                } else {
+                    mde.clone()
+                },
                 cursor,
                 tx: tx.clone(),
                 stats: stats.clone(),
@@ -179,7 +214,13 @@ impl Engine {
                 .map_err(|e| PullError::new(format!("cannot start a worker thread: {e}")))?;
             workers.push(worker);
         }
-        Ok(Engine { rx: Mutex::new(Some(rx)), pending: Mutex::new(None), shared, stop, workers })
+        Ok(Engine {
+            rx: Mutex::new(Some(rx)),
+            pending: Mutex::new(None),
+            shared,
+            stop,
+            workers,
+        })
     }
 
     /// Up to `max` records ready for delivery, in order; `None` when nothing is ready. Never blocks
@@ -189,7 +230,11 @@ impl Engine {
         let rx_guard = self.rx.lock().unwrap_or_else(|e| e.into_inner());
         let rx = rx_guard.as_ref()?;
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut batch = Batch { records: Vec::new(), acks: Vec::new(), shared: self.shared.clone() };
+        let mut batch = Batch {
+            records: Vec::new(),
+            acks: Vec::new(),
+            shared: self.shared.clone(),
+        };
         while batch.records.len() < max {
             let mut chunk = match pending.take() {
                 Some(c) => c,
@@ -200,7 +245,9 @@ impl Engine {
             };
             let room = max - batch.records.len();
             let seq = {
-                let mut t = self.shared.trackers[chunk.source].lock().unwrap_or_else(|e| e.into_inner());
+                let mut t = self.shared.trackers[chunk.source]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 t.next_seq += 1;
                 t.next_seq - 1
             };
@@ -209,7 +256,11 @@ impl Engine {
                 let rest = chunk.records.split_off(room);
                 batch.records.append(&mut chunk.records);
                 batch.acks.push((chunk.source, seq, None));
-                *pending = Some(Chunk { source: chunk.source, records: rest, cursor: chunk.cursor });
+                *pending = Some(Chunk {
+                    source: chunk.source,
+                    records: rest,
+                    cursor: chunk.cursor,
+                });
                 break;
             }
             batch.records.append(&mut chunk.records);

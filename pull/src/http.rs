@@ -60,18 +60,23 @@ pub fn is_loopback_authority(authority: &str) -> bool {
         authority.rsplit_once(':').map_or(authority, |(h, _)| h)
     };
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `scheme://authority` of a URL, to check that a nextLink stays on the host we trust with the token.
 fn origin(url: &str) -> Option<&str> {
     let scheme_end = url.find("://")? + 3;
-    let end = url[scheme_end..].find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
+    let end = url[scheme_end..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| scheme_end + i);
     Some(&url[..end])
 }
 
 pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
     let mut out = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
@@ -108,7 +113,12 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(config: &PullConfig, stop: Arc<Stop>, stats: Arc<Stats>, log: Log) -> Result<Http, String> {
+    pub fn new(
+        config: &PullConfig,
+        stop: Arc<Stop>,
+        stats: Arc<Stats>,
+        log: Log,
+    ) -> Result<Http, String> {
         let roots = match &config.ca_file {
             None => RootCerts::WebPki,
             Some(path) => {
@@ -122,9 +132,11 @@ impl Http {
             }
         };
         let hosts = [&config.api_host, &config.graph_host, &config.login_host];
-        let all_loopback = hosts
-            .iter()
-            .all(|h| origin(h).and_then(|o| o.split("://").nth(1)).is_some_and(is_loopback_authority));
+        let all_loopback = hosts.iter().all(|h| {
+            origin(h)
+                .and_then(|o| o.split("://").nth(1))
+                .is_some_and(is_loopback_authority)
+        });
         let proxy = if all_loopback {
             // The emulator on loopback is never reached through a proxy.
             None
@@ -149,14 +161,28 @@ impl Http {
             config.credential.clone(),
             config.token_refresh_margin,
         );
-        let trusted = hosts.iter().filter_map(|h| origin(h).map(str::to_string)).collect();
-        Ok(Http { agent, tokens, retry: config.retry.clone(), trusted, stop, stats, log })
+        let trusted = hosts
+            .iter()
+            .filter_map(|h| origin(h).map(str::to_string))
+            .collect();
+        Ok(Http {
+            agent,
+            tokens,
+            retry: config.retry.clone(),
+            trusted,
+            stop,
+            stats,
+            log,
+        })
     }
 
     /// GETs one API page as JSON with `scope`'s token, retrying per the policy.
     pub fn get_page(&self, url: &str, scope: &str, limiter: &RateLimiter) -> Result<Value, Fault> {
         if !origin(url).is_some_and(|o| self.trusted.iter().any(|t| t == o)) {
-            return Err(Fault::Fatal(format!("refusing to send a token to an unexpected host: {}", origin(url).unwrap_or("?"))));
+            return Err(Fault::Fatal(format!(
+                "refusing to send a token to an unexpected host: {}",
+                origin(url).unwrap_or("?")
+            )));
         }
         self.with_retries(url, |http| {
             if !limiter.acquire(&http.stop) {
@@ -174,8 +200,13 @@ impl Http {
                 Attempt::Unauthorized => {
                     // Expired or revoked early: renew and try again (counts as an attempt).
                     http.tokens.invalidate(scope);
-                    http.stats.token_renewals_401.fetch_add(1, Ordering::Relaxed);
-                    Attempt::Retry("401 Unauthorized (token renewed)".into(), Some(Duration::ZERO))
+                    http.stats
+                        .token_renewals_401
+                        .fetch_add(1, Ordering::Relaxed);
+                    Attempt::Retry(
+                        "401 Unauthorized (token renewed)".into(),
+                        Some(Duration::ZERO),
+                    )
                 }
                 other => other,
             })
@@ -186,15 +217,24 @@ impl Http {
     pub fn post_form(&self, url: &str, form: &[(&str, String)]) -> Result<Value, Fault> {
         self.with_retries(url, |http| {
             http.stats.token_requests.fetch_add(1, Ordering::Relaxed);
-            let result = http.agent.post(url).send_form(form.iter().map(|(k, v)| (*k, v.as_str())));
+            let result = http
+                .agent
+                .post(url)
+                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())));
             Ok(match classify(result) {
-                Attempt::Unauthorized => Attempt::Fatal("the token endpoint refused the credentials (401)".into()),
+                Attempt::Unauthorized => {
+                    Attempt::Fatal("the token endpoint refused the credentials (401)".into())
+                }
                 other => other,
             })
         })
     }
 
-    fn with_retries(&self, url: &str, mut attempt: impl FnMut(&Http) -> Result<Attempt, Fault>) -> Result<Value, Fault> {
+    fn with_retries(
+        &self,
+        url: &str,
+        mut attempt: impl FnMut(&Http) -> Result<Attempt, Fault>,
+    ) -> Result<Value, Fault> {
         let path = url.split('?').next().unwrap_or(url);
         let mut last = String::new();
         for n in 1..=self.retry.attempts {
@@ -218,7 +258,8 @@ impl Http {
                         }
                         None => backoff(self.retry.base, self.retry.max, n),
                     };
-                    self.log.debug(&format!("{path}: {m}; retry {n} in {wait:?}"));
+                    self.log
+                        .debug(&format!("{path}: {m}; retry {n} in {wait:?}"));
                     if self.stop.sleep(wait) {
                         return Err(Fault::Stopped);
                     }
@@ -226,7 +267,10 @@ impl Http {
                 }
             }
         }
-        Err(Fault::Transient(format!("{path}: gave up after {} attempts: {last}", self.retry.attempts)))
+        Err(Fault::Transient(format!(
+            "{path}: gave up after {} attempts: {last}",
+            self.retry.attempts
+        )))
     }
 }
 
@@ -243,17 +287,26 @@ fn classify(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> At
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = resp.body_mut().with_config().limit(BODY_LIMIT).read_to_vec();
+    if (200..=299).contains(&status) {
+        // Parsed straight from the socket: a page is never held as bytes and as a tree at once.
+        let body = resp.body_mut().with_config().limit(BODY_LIMIT).reader();
+        return match serde_json::from_reader::<_, Value>(std::io::BufReader::with_capacity(
+            64 * 1024,
+            body,
+        )) {
+            Ok(v) => Attempt::Ok(v),
+            Err(e) if e.is_io() => Attempt::Retry(format!("reading the body failed: {e}"), None),
+            Err(e) => Attempt::Retry(format!("the page is not valid JSON: {e}"), None),
+        };
+    }
+    // Error bodies are small; only their error code is used.
+    let body = resp.body_mut().with_config().limit(64 * 1024).read_to_vec();
     match status {
-        200..=299 => match body {
-            Err(e) => Attempt::Retry(format!("reading the body failed: {}", transport_error(&e)), None),
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => Attempt::Ok(v),
-                Err(e) => Attempt::Retry(format!("the page is not valid JSON ({} bytes): {e}", bytes.len()), None),
-            },
-        },
         401 => Attempt::Unauthorized,
-        429 => Attempt::Retry("429 Too Many Requests".into(), Some(retry_after.unwrap_or(Duration::from_secs(1)))),
+        429 => Attempt::Retry(
+            "429 Too Many Requests".into(),
+            Some(retry_after.unwrap_or(Duration::from_secs(1))),
+        ),
         408 | 500..=599 => Attempt::Retry(format!("HTTP {status}"), retry_after),
         _ => Attempt::Fatal(format!("HTTP {status}{}", error_code(body.ok().as_deref()))),
     }
@@ -272,8 +325,11 @@ fn error_code(body: Option<&[u8]>) -> String {
 
 fn transport_error(e: &ureq::Error) -> String {
     match e {
-        ureq::Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => "connection closed early".into(),
-        ureq::Error::Io(io) => format!("I/O error: {}", io.kind()),
+        ureq::Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            "connection closed early".into()
+        }
+        // The message matters: a TLS failure says which certificate problem it was.
+        ureq::Error::Io(io) => format!("I/O error: {io}"),
         ureq::Error::Timeout(t) => format!("timeout ({t:?})"),
         other => other.to_string(),
     }

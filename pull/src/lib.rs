@@ -35,7 +35,9 @@ pub struct PullError {
 
 impl PullError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        PullError { message: message.into() }
+        PullError {
+            message: message.into(),
+        }
     }
 }
 

@@ -61,7 +61,11 @@ pub(crate) struct Log {
 
 impl Log {
     pub fn new(inner: Arc<dyn Logger>, max: Level, secrets: Vec<Secret>) -> Self {
-        Log { inner, max, secrets: Arc::new(secrets) }
+        Log {
+            inner,
+            max,
+            secrets: Arc::new(secrets),
+        }
     }
     pub fn at(&self, level: Level, message: &str) {
         if level <= self.max {

@@ -32,7 +32,11 @@ impl Stop {
             if now >= deadline {
                 return false;
             }
-            stopped = self.cv.wait_timeout(stopped, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            stopped = self
+                .cv
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         true
     }
@@ -40,7 +44,9 @@ impl Stop {
 
 /// Back-off before attempt `attempt` (1 = first retry): uniform in [0, min(max, base·2^(n-1))].
 pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let ceiling = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(max);
+    let ceiling = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(max);
     if ceiling.is_zero() {
         return ceiling;
     }
@@ -58,7 +64,10 @@ pub struct RateLimiter {
 impl RateLimiter {
     pub fn new(windows: Vec<(Duration, u32)>) -> RateLimiter {
         RateLimiter {
-            windows: windows.into_iter().map(|(d, n)| (d, n.max(1) as usize)).collect(),
+            windows: windows
+                .into_iter()
+                .map(|(d, n)| (d, n.max(1) as usize))
+                .collect(),
             calls: Mutex::new(VecDeque::new()),
         }
     }
@@ -70,12 +79,19 @@ impl RateLimiter {
                 let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
                 let now = Instant::now();
                 let longest = self.windows.iter().map(|w| w.0).max().unwrap_or_default();
-                while calls.front().is_some_and(|t| now.duration_since(*t) >= longest) {
+                while calls
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= longest)
+                {
                     calls.pop_front();
                 }
                 let mut wait = Duration::ZERO;
                 for (window, limit) in &self.windows {
-                    let in_window = calls.iter().rev().take_while(|t| now.duration_since(**t) < *window).count();
+                    let in_window = calls
+                        .iter()
+                        .rev()
+                        .take_while(|t| now.duration_since(**t) < *window)
+                        .count();
                     if in_window >= *limit {
                         // The call that leaves the window first frees a slot.
                         let oldest = calls[calls.len() - in_window];
@@ -102,7 +118,10 @@ mod tests {
     #[test]
     fn backoff_is_capped() {
         for n in 1..40 {
-            assert!(backoff(Duration::from_millis(100), Duration::from_secs(2), n) <= Duration::from_secs(2));
+            assert!(
+                backoff(Duration::from_millis(100), Duration::from_secs(2), n)
+                    <= Duration::from_secs(2)
+            );
         }
     }
 

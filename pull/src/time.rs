@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 pub type Nanos = i64;
 
 pub fn now() -> Nanos {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     d.as_nanos() as Nanos
 }
 
@@ -37,7 +39,9 @@ pub fn format(t: Nanos) -> String {
 /// Durations like `24h`, `5m`, `30s`, `250ms`, `2d`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {

@@ -11,11 +11,22 @@ use defender_bridge_pull::emulator::EmulatorConfig;
 #[test]
 fn every_record_once() {
     let n = 300;
-    let emu = emulator(EmulatorConfig { records: n, ties: 3, ..Default::default() });
+    let emu = emulator(EmulatorConfig {
+        records: n,
+        ties: 3,
+        ..Default::default()
+    });
     let log = Arc::new(Captured::default());
     let dir = temp_dir("clean");
     let engine = start(
-        config(&emu, &[("page_size", "7"), ("state_dir", dir.to_str().unwrap()), ("incidents_expand_alerts", "true")]),
+        config(
+            &emu,
+            &[
+                ("page_size", "7"),
+                ("state_dir", dir.to_str().unwrap()),
+                ("incidents_expand_alerts", "true"),
+            ],
+        ),
         &log,
     );
     let mut seen = Delivered::default();
@@ -32,14 +43,23 @@ fn every_record_once() {
     );
     assert_eq!(seen.unique(), 6 * n);
     assert_eq!(seen.total, 6 * n);
+    let _ = std::fs::remove_dir_all(&dir);
     for s in &stats.sources {
-        assert_eq!(s.errors.load(std::sync::atomic::Ordering::Relaxed), 0, "{}", s.name);
+        assert_eq!(
+            s.errors.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "{}",
+            s.name
+        );
     }
 }
 
 #[test]
 fn mapped_targets_produce_documents() {
-    let emu = emulator(EmulatorConfig { records: 20, ..Default::default() });
+    let emu = emulator(EmulatorConfig {
+        records: 20,
+        ..Default::default()
+    });
     for target in ["ecs", "sentinel"] {
         let log = Arc::new(Captured::default());
         let engine = start(config(&emu, &[("target", target)]), &log);
@@ -54,7 +74,12 @@ fn mapped_targets_produce_documents() {
                     b.ack();
                 }
                 None => {
-                    if stats.sources.iter().all(|s| s.polls.load(std::sync::atomic::Ordering::Relaxed) >= 2) {
+                    if polls(&stats) >= 2
+                        && stats
+                            .sources
+                            .iter()
+                            .all(|s| s.polls.load(std::sync::atomic::Ordering::Relaxed) >= 1)
+                    {
                         break;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(2));
@@ -62,8 +87,14 @@ fn mapped_targets_produce_documents() {
             }
         }
         engine.stop();
-        let records: u64 = stats.sources.iter().map(|s| s.delivered.load(std::sync::atomic::Ordering::Relaxed)).sum();
-        eprintln!("target {target}: {records} API records -> {docs} outputs ({errors} error records)");
+        let records: u64 = stats
+            .sources
+            .iter()
+            .map(|s| s.delivered.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        eprintln!(
+            "target {target}: {records} API records -> {docs} outputs ({errors} error records)"
+        );
         assert_eq!(records, 6 * 20);
         assert!(docs >= records);
     }

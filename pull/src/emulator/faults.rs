@@ -52,11 +52,18 @@ pub struct Faults {
 impl Faults {
     /// Parses `429=10x3,500=7,drop=13,truncate=17,badjson=11,expire=20,slow=9:200ms,retry_after=1`.
     pub fn parse(spec: &str) -> Result<Faults, String> {
-        let mut f = Faults { rules: Vec::new(), retry_after: 1 };
+        let mut f = Faults {
+            rules: Vec::new(),
+            retry_after: 1,
+        };
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, value) = item.split_once('=').ok_or_else(|| format!("fault {item:?}: expected NAME=EVERY"))?;
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("fault {item:?}: expected NAME=EVERY"))?;
             if name == "retry_after" {
-                f.retry_after = value.parse().map_err(|_| format!("fault {item:?}: bad seconds"))?;
+                f.retry_after = value
+                    .parse()
+                    .map_err(|_| format!("fault {item:?}: bad seconds"))?;
                 continue;
             }
             let kind = match name {
@@ -70,26 +77,41 @@ impl Faults {
                 _ => return Err(format!("unknown fault {name:?}")),
             };
             let (counts, delay) = match value.split_once(':') {
-                Some((c, d)) => (c, parse_duration(d).ok_or_else(|| format!("fault {item:?}: bad delay"))?),
+                Some((c, d)) => (
+                    c,
+                    parse_duration(d).ok_or_else(|| format!("fault {item:?}: bad delay"))?,
+                ),
                 None => (value, Duration::from_millis(500)),
             };
             let (every, burst) = match counts.split_once('x') {
                 Some((e, b)) => (e, b),
                 None => (counts, "1"),
             };
-            let every: u64 = every.parse().map_err(|_| format!("fault {item:?}: bad count"))?;
-            let burst: u64 = burst.parse().map_err(|_| format!("fault {item:?}: bad burst"))?;
+            let every: u64 = every
+                .parse()
+                .map_err(|_| format!("fault {item:?}: bad count"))?;
+            let burst: u64 = burst
+                .parse()
+                .map_err(|_| format!("fault {item:?}: bad burst"))?;
             if every == 0 || burst == 0 || burst >= every {
                 return Err(format!("fault {item:?}: need 0 < burst < every"));
             }
-            f.rules.push(Rule { kind, every, burst, delay });
+            f.rules.push(Rule {
+                kind,
+                every,
+                burst,
+                delay,
+            });
         }
         Ok(f)
     }
 
     /// The fault for API request number `n` (1-based), the first rule that fires.
     pub fn pick(&self, n: u64) -> Option<Rule> {
-        self.rules.iter().copied().find(|r| (n - 1) % r.every >= r.every - r.burst)
+        self.rules
+            .iter()
+            .copied()
+            .find(|r| (n - 1) % r.every >= r.every - r.burst)
     }
 }
 
@@ -100,7 +122,9 @@ mod tests {
     #[test]
     fn parse_and_pick() {
         let f = Faults::parse("429=10x3,500=7,slow=5:10ms").unwrap();
-        let hits: Vec<u64> = (1..=10).filter(|n| f.pick(*n).is_some_and(|r| r.kind == FaultKind::Throttle)).collect();
+        let hits: Vec<u64> = (1..=10)
+            .filter(|n| f.pick(*n).is_some_and(|r| r.kind == FaultKind::Throttle))
+            .collect();
         assert_eq!(hits, vec![8, 9, 10]);
         assert_eq!(f.pick(7).unwrap().kind, FaultKind::ServerError);
         assert_eq!(f.pick(5).unwrap().delay, Duration::from_millis(10));

@@ -111,11 +111,14 @@ pub struct Emulator {
 impl Emulator {
     /// Listens on `listen` (a loopback address; port 0 picks a free port) and serves in the background.
     pub fn start(config: EmulatorConfig, listen: &str) -> std::io::Result<Emulator> {
-        let addr: SocketAddr = listen
-            .parse()
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "listen: expected IP:PORT"))?;
+        let addr: SocketAddr = listen.parse().map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "listen: expected IP:PORT")
+        })?;
         if !addr.ip().is_loopback() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the emulator only listens on loopback addresses"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the emulator only listens on loopback addresses",
+            ));
         }
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
@@ -124,7 +127,9 @@ impl Emulator {
             seed: config.seed,
             records: config.records.max(1),
             tenant_id: config.tenant_id.clone(),
-            end: config.end.unwrap_or_else(|| time::now() / 1_000_000 * 1_000_000),
+            end: config
+                .end
+                .unwrap_or_else(|| time::now() / 1_000_000 * 1_000_000),
             step: time::dur(config.step).max(1000),
             ties: config.ties.max(1),
         };
@@ -138,22 +143,29 @@ impl Emulator {
         });
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
-        let thread = std::thread::Builder::new().name("emulator".into()).spawn(move || {
-            for conn in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = conn else { continue };
-                let state = state.clone();
-                std::thread::spawn(move || {
-                    if let Ok(req) = server::read_request(&stream) {
-                        let reply = handle(&state, &req);
-                        let _ = server::write_reply(stream, reply);
+        let thread = std::thread::Builder::new()
+            .name("emulator".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
                     }
-                });
-            }
-        })?;
-        Ok(Emulator { addr, stats, stopping, thread: Some(thread) })
+                    let Ok(stream) = conn else { continue };
+                    let state = state.clone();
+                    std::thread::spawn(move || {
+                        if let Ok(req) = server::read_request(&stream) {
+                            let reply = handle(&state, &req);
+                            let _ = server::write_reply(stream, reply);
+                        }
+                    });
+                }
+            })?;
+        Ok(Emulator {
+            addr,
+            stats,
+            stopping,
+            thread: Some(thread),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -172,7 +184,11 @@ impl Emulator {
     /// Settings that point a pull at this emulator (merge with the credential and sources).
     pub fn settings(&self) -> Vec<(String, String)> {
         let b = self.base_url();
-        vec![("api_host".into(), b.clone()), ("graph_host".into(), b.clone()), ("login_host".into(), b)]
+        vec![
+            ("api_host".into(), b.clone()),
+            ("graph_host".into(), b.clone()),
+            ("login_host".into(), b),
+        ]
     }
 }
 
@@ -187,8 +203,20 @@ impl Drop for Emulator {
     }
 }
 
+/// The first certificate of a PEM file as DER: what to register with the emulator.
+pub fn cert_der_from_pem(pem: &[u8]) -> Option<Vec<u8>> {
+    ureq::tls::parse_pem(pem).find_map(|item| match item {
+        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.der().to_vec()),
+        _ => None,
+    })
+}
+
 fn json_reply(status: u16, v: Value) -> Reply {
-    Reply::Json { status, body: v.to_string().into_bytes(), headers: Vec::new() }
+    Reply::Json {
+        status,
+        body: v.to_string().into_bytes(),
+        headers: Vec::new(),
+    }
 }
 
 fn handle(state: &State, req: &Request) -> Reply {
@@ -198,7 +226,10 @@ fn handle(state: &State, req: &Request) -> Reply {
             return json_reply(405, json!({"error": "invalid_request"}));
         }
         if req.path != token_path {
-            return json_reply(400, json!({"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant not found."}));
+            return json_reply(
+                400,
+                json!({"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant not found."}),
+            );
         }
         return token(state, req);
     }
@@ -207,7 +238,10 @@ fn handle(state: &State, req: &Request) -> Reply {
     } else if req.path.starts_with("/v1.0/security/") {
         Api::Graph
     } else {
-        return json_reply(404, json!({"error": {"code": "NotFound", "message": "no such resource"}}));
+        return json_reply(
+            404,
+            json!({"error": {"code": "NotFound", "message": "no such resource"}}),
+        );
     };
     let stats = &state.stats;
     let n = stats.api_requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -219,7 +253,10 @@ fn handle(state: &State, req: &Request) -> Reply {
             }
             FaultKind::ServerError => {
                 stats.server_errors.fetch_add(1, Ordering::Relaxed);
-                return json_reply(500, json!({"error": {"code": "InternalServerError", "message": "injected"}}));
+                return json_reply(
+                    500,
+                    json!({"error": {"code": "InternalServerError", "message": "injected"}}),
+                );
             }
             FaultKind::Drop => {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -227,7 +264,11 @@ fn handle(state: &State, req: &Request) -> Reply {
             }
             FaultKind::Expire => {
                 stats.expired.fetch_add(1, Ordering::Relaxed);
-                state.tokens.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                state
+                    .tokens
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
             }
             FaultKind::Slow => {
                 stats.slow.fetch_add(1, Ordering::Relaxed);
@@ -252,7 +293,10 @@ fn handle(state: &State, req: &Request) -> Reply {
         w.1 += 1;
         if w.1 > limit {
             stats.throttled.fetch_add(1, Ordering::Relaxed);
-            let left = Duration::from_secs(60).saturating_sub(w.0.elapsed()).as_secs() + 1;
+            let left = Duration::from_secs(60)
+                .saturating_sub(w.0.elapsed())
+                .as_secs()
+                + 1;
             return throttled(left);
         }
     }
@@ -270,43 +314,65 @@ fn handle(state: &State, req: &Request) -> Reply {
             stats.bad_json.fetch_add(1, Ordering::Relaxed);
             json_reply_raw(b"{\"value\": [ {\"id\": oops".to_vec())
         }
-        _ => Reply::Json { status: 200, body, headers: Vec::new() },
+        _ => Reply::Json {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        },
     }
 }
 
 fn json_reply_raw(body: Vec<u8>) -> Reply {
-    Reply::Json { status: 200, body, headers: Vec::new() }
+    Reply::Json {
+        status: 200,
+        body,
+        headers: Vec::new(),
+    }
 }
 
 fn throttled(retry_after: u64) -> Reply {
     Reply::Json {
         status: 429,
-        body: json!({"error": {"code": "TooManyRequests", "message": "Rate limit is exceeded"}}).to_string().into_bytes(),
+        body: json!({"error": {"code": "TooManyRequests", "message": "Rate limit is exceeded"}})
+            .to_string()
+            .into_bytes(),
         headers: vec![("Retry-After".into(), retry_after.to_string())],
     }
 }
 
 fn authorized(state: &State, req: &Request, api: Api) -> bool {
-    let Some(token) = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")) else {
+    let Some(token) = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
         return false;
     };
     let tokens = state.tokens.lock().unwrap_or_else(|e| e.into_inner());
-    tokens.get(token).is_some_and(|(a, exp)| *a == api && Instant::now() < *exp)
+    tokens
+        .get(token)
+        .is_some_and(|(a, exp)| *a == api && Instant::now() < *exp)
 }
 
 fn token(state: &State, req: &Request) -> Reply {
-    let form: HashMap<String, String> = server::parse_pairs(&String::from_utf8_lossy(&req.body)).into_iter().collect();
+    let form: HashMap<String, String> = server::parse_pairs(&String::from_utf8_lossy(&req.body))
+        .into_iter()
+        .collect();
     let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let invalid = |code: &str, desc: &str| json_reply(401, json!({"error": code, "error_description": desc}));
+    let invalid =
+        |code: &str, desc: &str| json_reply(401, json!({"error": code, "error_description": desc}));
     if f("grant_type") != "client_credentials" {
         return json_reply(400, json!({"error": "unsupported_grant_type"}));
     }
     if f("client_id") != state.config.client_id {
-        return json_reply(400, json!({"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found."}));
+        return json_reply(
+            400,
+            json!({"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found."}),
+        );
     }
     let ok = if let Some(secret) = form.get("client_secret") {
         state.config.client_secret.as_deref() == Some(secret.as_str())
-    } else if f("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+    } else if f("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    {
         match &state.config.client_cert_der {
             Some(der) => verify_assertion(state, der, f("client_assertion")).is_ok(),
             None => false,
@@ -315,7 +381,10 @@ fn token(state: &State, req: &Request) -> Reply {
         false
     };
     if !ok {
-        return invalid("invalid_client", "AADSTS7000215: Invalid client secret or assertion provided.");
+        return invalid(
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret or assertion provided.",
+        );
     }
     let scope = f("scope");
     let api = if scope.contains("securitycenter") {
@@ -329,28 +398,49 @@ fn token(state: &State, req: &Request) -> Reply {
     rand::thread_rng().fill_bytes(&mut raw);
     let token = format!("emu.{}", URL_SAFE_NO_PAD.encode(raw));
     let lifetime = state.config.token_lifetime;
-    state.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(token.clone(), (api, Instant::now() + lifetime));
+    state
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token.clone(), (api, Instant::now() + lifetime));
     state.stats.tokens_issued.fetch_add(1, Ordering::Relaxed);
-    json_reply(200, json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": token}))
+    json_reply(
+        200,
+        json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": token}),
+    )
 }
 
 /// Checks an RS256 client assertion against the registered certificate, as Entra ID does.
 fn verify_assertion(state: &State, cert_der: &[u8], jwt: &str) -> Result<(), ()> {
     let mut parts = jwt.split('.');
-    let (h, c, s) = (parts.next().ok_or(())?, parts.next().ok_or(())?, parts.next().ok_or(())?);
+    let (h, c, s) = (
+        parts.next().ok_or(())?,
+        parts.next().ok_or(())?,
+        parts.next().ok_or(())?,
+    );
     let dec = |p: &str| URL_SAFE_NO_PAD.decode(p).map_err(|_| ());
     let header: Value = serde_json::from_slice(&dec(h)?).map_err(|_| ())?;
     let claims: Value = serde_json::from_slice(&dec(c)?).map_err(|_| ())?;
-    let thumb = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der));
+    let thumb = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        cert_der,
+    ));
     if header["alg"] != "RS256" || header["x5t"] != thumb.as_str() {
         return Err(());
     }
     let der = rustls_pki_types::CertificateDer::from(cert_der);
     let cert = webpki::EndEntityCert::try_from(&der).map_err(|_| ())?;
-    cert.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, format!("{h}.{c}").as_bytes(), &dec(s)?)
-        .map_err(|_| ())?;
+    cert.verify_signature(
+        webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+        format!("{h}.{c}").as_bytes(),
+        &dec(s)?,
+    )
+    .map_err(|_| ())?;
     let now = (time::now() / 1_000_000_000) as u64;
-    let aud = format!("{}/{}/oauth2/v2.0/token", state.base, state.config.tenant_id);
+    let aud = format!(
+        "{}/{}/oauth2/v2.0/token",
+        state.base, state.config.tenant_id
+    );
     let ok = claims["aud"] == aud.as_str()
         && claims["iss"] == state.config.client_id.as_str()
         && claims["sub"] == state.config.client_id.as_str()
@@ -365,7 +455,11 @@ fn verify_assertion(state: &State, cert_der: &[u8], jwt: &str) -> Result<(), ()>
 
 /// Parses `<field> ge <time>` (quotes optional), the only filter the sources send.
 fn filter_since(filter: &str, field: &str) -> Option<Nanos> {
-    let rest = filter.trim().strip_prefix(field)?.trim_start().strip_prefix("ge")?;
+    let rest = filter
+        .trim()
+        .strip_prefix(field)?
+        .trim_start()
+        .strip_prefix("ge")?;
     time::parse(rest.trim().trim_matches('\''))
 }
 
@@ -375,19 +469,35 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
         "/api/alerts" => (SourceKind::Alerts, "lastUpdateTime"),
         "/api/machines" => (SourceKind::Machines, ""),
         "/api/machineactions" => (SourceKind::MachineActions, "lastUpdateDateTimeUtc"),
-        "/api/machines/SoftwareVulnerabilityChangesByMachine" => (SourceKind::Vulnerabilities, "eventTimestamp"),
+        "/api/machines/SoftwareVulnerabilityChangesByMachine" => {
+            (SourceKind::Vulnerabilities, "eventTimestamp")
+        }
         "/v1.0/security/alerts_v2" => (SourceKind::GraphAlerts, "lastUpdateDateTime"),
         "/v1.0/security/incidents" => (SourceKind::Incidents, "lastUpdateDateTime"),
-        _ => return Err(json_reply(404, json!({"error": {"code": "NotFound", "message": "no such resource"}}))),
+        _ => {
+            return Err(json_reply(
+                404,
+                json!({"error": {"code": "NotFound", "message": "no such resource"}}),
+            ))
+        }
     };
     let t = &state.tenant;
-    let num = |k: &str, d: u64| req.param(k).map_or(Ok(d), |v| v.parse::<u64>().map_err(|_| bad(&format!("bad {k}"))));
+    let num = |k: &str, d: u64| {
+        req.param(k).map_or(Ok(d), |v| {
+            v.parse::<u64>().map_err(|_| bad(&format!("bad {k}")))
+        })
+    };
     let max_top = match kind {
         SourceKind::Incidents => 50,
         SourceKind::GraphAlerts => 2000,
         _ => 10_000,
     };
-    let top = if kind == SourceKind::Vulnerabilities { num("pageSize", 8000)? } else { num("$top", max_top.min(100))? }.clamp(1, max_top);
+    let top = if kind == SourceKind::Vulnerabilities {
+        num("pageSize", 8000)?
+    } else {
+        num("$top", max_top.min(100))?
+    }
+    .clamp(1, max_top);
     let skip = num("$skip", 0)?;
     let since = if kind == SourceKind::Vulnerabilities {
         match req.param("sinceTime") {
@@ -404,12 +514,17 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
             return Err(bad("unsupported $orderby"));
         }
     }
-    let expand = req.param("$expand").is_some_and(|e| e.split(',').any(|x| x == "evidence" || x == "alerts"));
+    let expand = req
+        .param("$expand")
+        .is_some_and(|e| e.split(',').any(|x| x == "evidence" || x == "alerts"));
     let first = since.map_or(0, |s| t.first_at_or_after(s));
     let start = first.saturating_add(skip).min(t.records);
     let end = start.saturating_add(top).min(t.records);
     let value: Vec<Value> = (start..end).map(|i| t.record(kind, i, expand)).collect();
-    state.stats.records_served.fetch_add(value.len() as u64, Ordering::Relaxed);
+    state
+        .stats
+        .records_served
+        .fetch_add(value.len() as u64, Ordering::Relaxed);
     let mut page = json!({"@odata.context": format!("{}{}/$metadata#{}", state.base, if kind.is_graph() { "/v1.0" } else { "/api" }, kind.name()), "value": value});
     // Graph and the vulnerability delta API page with nextLink; MDE lists are walked with $skip.
     if (kind.is_graph() || kind == SourceKind::Vulnerabilities) && end < t.records {
@@ -417,7 +532,13 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
             .query
             .iter()
             .filter(|(k, _)| k != "$skip")
-            .map(|(k, v)| format!("{}={}", crate::http::encode(k).replace("%24", "$"), crate::http::encode(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    crate::http::encode(k).replace("%24", "$"),
+                    crate::http::encode(v)
+                )
+            })
             .collect();
         query.push(format!("$skip={}", skip + (end - start)));
         page["@odata.nextLink"] = json!(format!("{}{}?{}", state.base, req.path, query.join("&")));

@@ -16,16 +16,26 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// What to send back.
 pub enum Reply {
-    Json { status: u16, body: Vec<u8>, headers: Vec<(String, String)> },
+    Json {
+        status: u16,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+    },
     /// Close the connection without a response.
     Drop,
     /// Send the headers of `body` but only its first half, then close.
@@ -85,7 +95,10 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
         if headers.len() > 100 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "too many headers"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "too many headers",
+            ));
         }
     }
     let len: usize = headers
@@ -100,7 +113,13 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
         Some((p, q)) => (p.to_string(), parse_pairs(q)),
         None => (target.clone(), Vec::new()),
     };
-    Ok(Request { method, path: decode(&path), query, headers, body })
+    Ok(Request {
+        method,
+        path: decode(&path),
+        query,
+        headers,
+        body,
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -119,7 +138,11 @@ fn reason(status: u16) -> &'static str {
 pub fn write_reply(mut stream: TcpStream, reply: Reply) -> io::Result<()> {
     let (status, body, headers, cut) = match reply {
         Reply::Drop => return stream.shutdown(std::net::Shutdown::Both),
-        Reply::Json { status, body, headers } => (status, body, headers, None),
+        Reply::Json {
+            status,
+            body,
+            headers,
+        } => (status, body, headers, None),
         Reply::Truncated(body) => {
             let half = body.len() / 2;
             (200, body, Vec::new(), Some(half))

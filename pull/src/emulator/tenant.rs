@@ -24,7 +24,14 @@ pub struct Tenant {
 }
 
 const SEVERITIES: [&str; 4] = ["Informational", "Low", "Medium", "High"];
-const CATEGORIES: [&str; 6] = ["Malware", "Execution", "DefenseEvasion", "CredentialAccess", "LateralMovement", "CommandAndControl"];
+const CATEGORIES: [&str; 6] = [
+    "Malware",
+    "Execution",
+    "DefenseEvasion",
+    "CredentialAccess",
+    "LateralMovement",
+    "CommandAndControl",
+];
 const TITLES: [&str; 6] = [
     "An active 'Exeselrun' malware was detected",
     "Suspicious process injection observed",
@@ -39,7 +46,14 @@ const OS: [(&str, &str); 4] = [
     ("WindowsServer2022", "21H2"),
     ("RedHatEnterpriseLinux", "9.5"),
 ];
-const ACTIONS: [&str; 6] = ["RunAntiVirusScan", "Isolate", "Unisolate", "CollectInvestigationPackage", "RestrictCodeExecution", "StopAndQuarantineFile"];
+const ACTIONS: [&str; 6] = [
+    "RunAntiVirusScan",
+    "Isolate",
+    "Unisolate",
+    "CollectInvestigationPackage",
+    "RestrictCodeExecution",
+    "StopAndQuarantineFile",
+];
 const SOFTWARE: [(&str, &str, &str); 4] = [
     ("microsoft", "edge", "120.0.2210.91"),
     ("google", "chrome", "119.0.6045.160"),
@@ -48,20 +62,36 @@ const SOFTWARE: [(&str, &str, &str); 4] = [
 ];
 
 fn hex(rng: &mut StdRng, n: usize) -> String {
-    (0..n).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..n)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 fn guid(rng: &mut StdRng) -> String {
-    format!("{}-{}-{}-{}-{}", hex(rng, 8), hex(rng, 4), hex(rng, 4), hex(rng, 4), hex(rng, 12))
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex(rng, 8),
+        hex(rng, 4),
+        hex(rng, 4),
+        hex(rng, 4),
+        hex(rng, 12)
+    )
 }
 
 fn ip(rng: &mut StdRng) -> String {
-    format!("10.{}.{}.{}", rng.gen_range(0..255), rng.gen_range(0..255), rng.gen_range(1..255))
+    format!(
+        "10.{}.{}.{}",
+        rng.gen_range(0..255),
+        rng.gen_range(0..255),
+        rng.gen_range(1..255)
+    )
 }
 
 impl Tenant {
     fn rng(&self, kind: SourceKind, i: u64) -> StdRng {
-        StdRng::seed_from_u64(self.seed ^ ((kind as u64 + 1) << 56) ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        StdRng::seed_from_u64(
+            self.seed ^ ((kind as u64 + 1) << 56) ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        )
     }
 
     /// Last-update time of record `i`: rising, `ties` records per distinct time.
@@ -119,7 +149,11 @@ impl Tenant {
             SourceKind::Vulnerabilities => {
                 let (mid, name) = self.some_machine(&mut rng);
                 let (vendor, sw, ver) = *SOFTWARE.choose(&mut rng).unwrap_or(&SOFTWARE[0]);
-                let cve = format!("CVE-20{}-{}", rng.gen_range(19..26), rng.gen_range(1000..60000));
+                let cve = format!(
+                    "CVE-20{}-{}",
+                    rng.gen_range(19..26),
+                    rng.gen_range(1000..60000)
+                );
                 let (os, _) = *OS.choose(&mut rng).unwrap_or(&OS[0]);
                 json!({
                     "id": format!("{mid}_{vendor}_{sw}_{ver}_{cve}_{i}"),
@@ -153,7 +187,9 @@ impl Tenant {
                 });
                 if expand {
                     let n = rng.gen_range(1..3);
-                    let alerts: Vec<Value> = (0..n).map(|k| self.graph_alert(&mut rng, i * 4 + k, &ts)).collect();
+                    let alerts: Vec<Value> = (0..n)
+                        .map(|k| self.graph_alert(&mut rng, i * 4 + k, &ts))
+                        .collect();
                     v["alerts"] = Value::Array(alerts);
                 }
                 v
@@ -180,7 +216,13 @@ impl Tenant {
         })
     }
 
-    fn mde_alert(&self, rng: &mut StdRng, i: u64, ts: &dyn Fn(i64) -> String, expand: bool) -> Value {
+    fn mde_alert(
+        &self,
+        rng: &mut StdRng,
+        i: u64,
+        ts: &dyn Fn(i64) -> String,
+        expand: bool,
+    ) -> Value {
         let (mid, name) = self.some_machine(rng);
         let k = rng.gen_range(0..TITLES.len());
         let mut v = json!({
@@ -217,7 +259,11 @@ impl Tenant {
     fn graph_alert(&self, rng: &mut StdRng, i: u64, ts: &dyn Fn(i64) -> String) -> Value {
         let (mid, name) = self.some_machine(rng);
         let k = rng.gen_range(0..TITLES.len());
-        let id = format!("da{}_{}", 638_000_000_000_000_000u64 + i, rng.gen_range(0..2_000_000_000u32));
+        let id = format!(
+            "da{}_{}",
+            638_000_000_000_000_000u64 + i,
+            rng.gen_range(0..2_000_000_000u32)
+        );
         json!({
             "@odata.type": "#microsoft.graph.security.alert",
             "id": id, "providerAlertId": id.trim_start_matches("da"), "incidentId": (1 + i / 3).to_string(),

@@ -27,12 +27,22 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
     // already walked, and the latest time seen with its count.
     let (mut from, mut skip) = (start, 0usize);
     let (mut tail_t, mut tail_n): (Nanos, usize) = (start, 0);
-    let mut url = first_url(&spec, &base, &time::format(start), 0, top, cfg.incidents_expand_alerts);
+    let mut url = first_url(
+        &spec,
+        &base,
+        &time::format(start),
+        0,
+        top,
+        cfg.incidents_expand_alerts,
+    );
     loop {
         let (records, next) = w.get(&url)?;
         let count = records.len();
         for record in records {
-            let at = record.get(spec.time_field).and_then(Value::as_str).and_then(time::parse);
+            let at = record
+                .get(spec.time_field)
+                .and_then(Value::as_str)
+                .and_then(time::parse);
             let id = record.get("id").and_then(Value::as_str).map(str::to_string);
             if let Some(at) = at {
                 if at == tail_t {
@@ -44,12 +54,15 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
             match (id, at) {
                 (Some(id), Some(at)) => {
                     if w.seen.contains(&id, at) {
-                        w.s.stats.sources[w.s.index].duplicates_skipped.fetch_add(1, Ordering::Relaxed);
+                        w.s.stats.sources[w.s.index]
+                            .duplicates_skipped
+                            .fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     let c = &mut w.s.cursor;
                     c.since = Some(c.since.map_or(at, |s| s.max(at)));
-                    w.seen.insert(&mut w.s.cursor, &id, at, overlap, cfg.max_seen);
+                    w.seen
+                        .insert(&mut w.s.cursor, &id, at, overlap, cfg.max_seen);
                     w.emit(record)?;
                 }
                 // No id or time: cannot be de-duplicated or advance the cursor, but is never dropped.
@@ -68,7 +81,14 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
                     // A whole page at one time: step over it with $skip.
                     skip += count;
                 }
-                Some(first_url(&spec, &base, &time::format(from), skip, top, cfg.incidents_expand_alerts))
+                Some(first_url(
+                    &spec,
+                    &base,
+                    &time::format(from),
+                    skip,
+                    top,
+                    cfg.incidents_expand_alerts,
+                ))
             }
         };
         match more {

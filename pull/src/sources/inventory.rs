@@ -26,7 +26,14 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
     let base = w.base().to_string();
     let spec = w.s.spec;
     loop {
-        let url = first_url(&spec, &base, "", w.s.cursor.sweep_offset as usize, top, false);
+        let url = first_url(
+            &spec,
+            &base,
+            "",
+            w.s.cursor.sweep_offset as usize,
+            top,
+            false,
+        );
         let (records, _) = w.get(&url)?;
         let count = records.len();
         for record in records {

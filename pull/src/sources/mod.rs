@@ -39,26 +39,58 @@ pub fn spec(kind: SourceKind) -> Spec {
     let (path, time_field, paging, max_page) = match kind {
         SourceKind::Alerts => ("/api/alerts", "lastUpdateTime", Paging::Keyset, 10_000),
         SourceKind::Machines => ("/api/machines", "", Paging::Inventory, 10_000),
-        SourceKind::MachineActions => ("/api/machineactions", "lastUpdateDateTimeUtc", Paging::Keyset, 10_000),
+        SourceKind::MachineActions => (
+            "/api/machineactions",
+            "lastUpdateDateTimeUtc",
+            Paging::Keyset,
+            10_000,
+        ),
         SourceKind::Vulnerabilities => (
             "/api/machines/SoftwareVulnerabilityChangesByMachine",
             "eventTimestamp",
             Paging::NextLink,
             200_000,
         ),
-        SourceKind::GraphAlerts => ("/v1.0/security/alerts_v2", "lastUpdateDateTime", Paging::NextLink, 2_000),
-        SourceKind::Incidents => ("/v1.0/security/incidents", "lastUpdateDateTime", Paging::NextLink, 50),
+        SourceKind::GraphAlerts => (
+            "/v1.0/security/alerts_v2",
+            "lastUpdateDateTime",
+            Paging::NextLink,
+            2_000,
+        ),
+        SourceKind::Incidents => (
+            "/v1.0/security/incidents",
+            "lastUpdateDateTime",
+            Paging::NextLink,
+            50,
+        ),
     };
-    Spec { kind, path, time_field, paging, max_page }
+    Spec {
+        kind,
+        path,
+        time_field,
+        paging,
+        max_page,
+    }
 }
 
 /// The first URL of an incremental query from `since` (RFC 3339).
-pub fn first_url(spec: &Spec, base: &str, since: &str, skip: usize, top: usize, expand_alerts: bool) -> String {
+pub fn first_url(
+    spec: &Spec,
+    base: &str,
+    since: &str,
+    skip: usize,
+    top: usize,
+    expand_alerts: bool,
+) -> String {
     use crate::http::encode;
     let f = spec.time_field;
     match spec.kind {
         SourceKind::Vulnerabilities => {
-            format!("{base}{}?pageSize={top}&sinceTime={}", spec.path, encode(since))
+            format!(
+                "{base}{}?pageSize={top}&sinceTime={}",
+                spec.path,
+                encode(since)
+            )
         }
         SourceKind::Machines => format!("{base}{}?$top={top}&$skip={skip}", spec.path),
         _ => {

@@ -37,6 +37,8 @@ pub struct Worker {
     pub seen: Seen,
     records: Vec<Output>,
     mapper: Option<Mapper>,
+    /// The cursor last sent, so that a page of nothing new does not cost a checkpoint write.
+    sent: Option<Cursor>,
 }
 
 impl Worker {
@@ -66,12 +68,17 @@ impl Worker {
         let Value::Object(mut map) = page else {
             return Err(Fault::Transient("the page is not a JSON object".into()));
         };
-        let next = map.get("@odata.nextLink").and_then(Value::as_str).map(str::to_string);
+        let next = map
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let records = match map.remove("value") {
             Some(Value::Array(v)) => v,
             _ => return Err(Fault::Transient("the page has no value array".into())),
         };
-        self.s.stats.sources[self.s.index].fetched.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.s.stats.sources[self.s.index]
+            .fetched
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         Ok((records, next))
     }
 
@@ -81,7 +88,9 @@ impl Worker {
             None => self.records.push(Output::Document(record)),
             Some(m) => m.map_value(record, &mut |o: Output| self.records.push(o)),
         }
-        self.s.stats.sources[self.s.index].delivered.fetch_add(1, Ordering::Relaxed);
+        self.s.stats.sources[self.s.index]
+            .delivered
+            .fetch_add(1, Ordering::Relaxed);
         if self.records.len() >= self.s.config.batch_max_records {
             self.flush(true)?;
         }
@@ -91,8 +100,11 @@ impl Worker {
     /// Sends what has been mapped, with the cursor as it stands after it. `with_cursor = false`
     /// sends records without moving the checkpoint (mid-page, before the cursor is consistent).
     pub fn flush(&mut self, with_cursor: bool) -> Result<(), Fault> {
-        if self.records.is_empty() && !with_cursor {
+        if self.records.is_empty() && (!with_cursor || self.sent.as_ref() == Some(&self.s.cursor)) {
             return Ok(());
+        }
+        if with_cursor {
+            self.sent = Some(self.s.cursor.clone());
         }
         let chunk = Chunk {
             source: self.s.index,
@@ -108,7 +120,11 @@ impl Worker {
         self.mapper = match c.target {
             Target::Raw => None,
             t => Some(Mapper::new(Options {
-                target: if t == Target::Sentinel { defender_bridge::Target::Sentinel } else { defender_bridge::Target::Ecs },
+                target: if t == Target::Sentinel {
+                    defender_bridge::Target::Sentinel
+                } else {
+                    defender_bridge::Target::Ecs
+                },
                 preserve_original_event: c.preserve_original_event,
                 preserve_duplicate_custom_fields: c.preserve_duplicate_custom_fields,
                 now: Some(time::format(time::now())),
@@ -121,7 +137,14 @@ impl Worker {
 /// The worker thread's body.
 pub fn run(setup: WorkerSetup) {
     let seen = Seen::from_cursor(&setup.cursor);
-    let mut w = Worker { s: setup, seen, records: Vec::new(), mapper: None };
+    let sent = Some(setup.cursor.clone());
+    let mut w = Worker {
+        s: setup,
+        seen,
+        records: Vec::new(),
+        mapper: None,
+        sent,
+    };
     let name = w.s.spec.kind.name();
     w.s.log.info(&format!("{name}: started"));
     loop {
@@ -135,17 +158,25 @@ pub fn run(setup: WorkerSetup) {
         };
         let wait = match result {
             Ok(wait) => {
-                w.s.stats.sources[w.s.index].polls.fetch_add(1, Ordering::Relaxed);
+                w.s.stats.sources[w.s.index]
+                    .polls
+                    .fetch_add(1, Ordering::Relaxed);
                 wait
             }
             Err(Fault::Stopped) => break,
             Err(Fault::Transient(m)) => {
-                w.s.stats.sources[w.s.index].errors.fetch_add(1, Ordering::Relaxed);
-                w.s.log.warn(&format!("{name}: poll failed, retrying at the next poll: {m}"));
+                w.s.stats.sources[w.s.index]
+                    .errors
+                    .fetch_add(1, Ordering::Relaxed);
+                w.s.log.warn(&format!(
+                    "{name}: poll failed, retrying at the next poll: {m}"
+                ));
                 w.s.config.poll_interval
             }
             Err(Fault::Fatal(m)) => {
-                w.s.stats.sources[w.s.index].errors.fetch_add(1, Ordering::Relaxed);
+                w.s.stats.sources[w.s.index]
+                    .errors
+                    .fetch_add(1, Ordering::Relaxed);
                 w.s.log.error(&format!("{name}: {m}"));
                 w.s.config.poll_interval.max(Duration::from_millis(10))
             }
