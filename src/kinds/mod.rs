@@ -50,6 +50,7 @@ pub(crate) fn map(
     for mut d in docs {
         if opts.target == Target::Ecs {
             add_option_tags(&mut d, opts);
+            default_timestamp(&mut d, opts);
         }
         sink.emit(Output::Document(d));
     }
@@ -68,4 +69,39 @@ fn add_option_tags(doc: &mut Value, opts: &Options) {
         d.append("tags", "preserve_duplicate_custom_fields");
     }
     *map = d.0;
+}
+
+/// Elastic's agent stamps `@timestamp` with the collection time and its pipelines override it
+/// only where the record has a better time; a document without one gets the shell's `now`
+/// (pulling shells pass it; offline mapping without `now` leaves the field out).
+fn default_timestamp(doc: &mut Value, opts: &Options) {
+    if let (Some(map), Some(now)) = (doc.as_object_mut(), &opts.now) {
+        if !map.contains_key("@timestamp") {
+            map.insert("@timestamp".into(), Value::String(now.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Mapper, Options, Output, Target};
+    use serde_json::json;
+
+    #[test]
+    fn collection_time_fills_a_missing_timestamp_only() {
+        let alert = json!({"id": "a", "alertCreationTime": "2024-01-01T00:00:00Z", "title": "t"});
+        let now = "2026-11-23T10:00:00.000Z".to_string();
+        let with_now = Mapper::new(Options { target: Target::Ecs, now: Some(now.clone()), ..Options::default() });
+        let mut out = Vec::new();
+        with_now.map_value(alert.clone(), &mut |o: Output| out.push(o));
+        assert_eq!(out[0].value()["@timestamp"], json!(now));
+        let mut updated = alert;
+        updated["alertUpdateTime"] = json!("2024-01-02T00:00:00Z");
+        out.clear();
+        with_now.map_value(updated, &mut |o: Output| out.push(o));
+        assert_eq!(out[0].value()["@timestamp"], json!("2024-01-02T00:00:00Z"));
+        out.clear();
+        Mapper::new(Options::default()).map_value(json!({"id": "a", "alertCreationTime": "x"}), &mut |o: Output| out.push(o));
+        assert!(out[0].value().get("@timestamp").is_none());
+    }
 }
