@@ -196,7 +196,9 @@ fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(
         doc.set(&format!("{P}.comments"), Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
-        doc.set_opt(&format!("{P}.{to}"), rec.get(*from));
+        if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
+            doc.set(&format!("{P}.{to}"), v.clone());
+        }
     }
     if let Some(u) = opt_str(rec, "incidentWebUrl", &p("incidentWebUrl"))? {
         if let Some(parts) = uri_parts(u) {

@@ -185,7 +185,9 @@ fn incident_doc(
         doc.set(&format!("{P}.comments"), Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
-        doc.set_opt(&format!("{P}.{to}"), rec.get(*from));
+        if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
+            doc.set(&format!("{P}.{to}"), v.clone());
+        }
     }
     if !input.opts.preserve_duplicate_custom_fields {
         for f in DUPLICATES {
@@ -245,7 +247,9 @@ fn alert_fields(
         }
     }
     for (from, to) in ALERT_RENAMES {
-        doc.set_opt(&format!("{A}.{to}"), alert.get(*from));
+        if let Some(v) = alert.get(*from).filter(|v| !v.is_null()) {
+            doc.set(&format!("{A}.{to}"), v.clone());
+        }
     }
     match alert.get("evidence") {
         None | Some(Value::Null) => {}

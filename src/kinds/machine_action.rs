@@ -256,19 +256,7 @@ mod tests {
     }
 
     fn run(record: Value, opts: &Options) -> Result<Vec<Value>, MapError> {
-        let rec = record.as_object().cloned().unwrap_or_default();
-        let text = record.to_string();
-        let input = Input {
-            record: &rec,
-            original: &text,
-            opts,
-        };
-        let mut out = Vec::new();
-        match opts.target {
-            Target::Ecs => to_ecs(&input, &mut out)?,
-            Target::Sentinel => to_sentinel(&input, &mut out)?,
-        }
-        Ok(out)
+        crate::kinds::run_kind((to_ecs, to_sentinel), record, opts)
     }
 
     #[test]

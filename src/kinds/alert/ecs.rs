@@ -38,8 +38,29 @@ const RULE_DESCRIPTION_MAX: usize = 1020;
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let items = evidence_items(input.record)?;
     let split = matches!(input.record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
+    // Each document starts from the alert without its evidence array (cloning the whole array
+    // for every item would make an alert with n evidence items cost n² copies); the `evidence`
+    // key keeps its place so that the split record serialises as Elastic's input hands it over.
+    let base: Map<String, Value> = if split {
+        input
+            .record
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if k == "evidence" {
+                        Value::Null
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    } else {
+        input.record.clone()
+    };
     for item in items {
-        let mut alert = input.record.clone();
+        let mut alert = base.clone();
         // Without an item the alert keeps its `evidence` as it was (absent, null or `[]`): which
         // of those it was decides Elastic's deep cleanup.
         if let Some(e) = item {
@@ -99,7 +120,7 @@ fn ecs_document(
     let mut d = Doc::new();
     d.set("ecs.version", ECS_VERSION);
     d.set("cloud.provider", "azure");
-    if let Some(t) = json.get("alertUpdateTime").and_then(to_string_value) {
+    if let Some(t) = es_time("alertUpdateTime", json.get("alertUpdateTime"))? {
         d.set("@timestamp", t);
     }
     d.set_opt(
@@ -115,7 +136,7 @@ fn ecs_document(
         d.set("event.action", c.as_str());
     }
     d.set("event.provider", "defender_endpoint");
-    if let Some(t) = json.get("alertCreationTime").and_then(to_string_value) {
+    if let Some(t) = es_time("alertCreationTime", json.get("alertCreationTime"))? {
         d.set("event.created", t);
     }
     d.append("event.category", "host");
@@ -134,8 +155,16 @@ fn ecs_document(
         _ => {}
     }
     d.set_opt("event.id", json.shift_remove("id").as_ref());
-    d.set_opt("event.start", json.shift_remove("firstEventTime").as_ref());
-    d.set_opt("event.end", json.shift_remove("lastEventTime").as_ref());
+    d.set_opt(
+        "event.start",
+        es_time("firstEventTime", json.get("firstEventTime"))?.as_ref(),
+    );
+    d.set_opt(
+        "event.end",
+        es_time("lastEventTime", json.get("lastEventTime"))?.as_ref(),
+    );
+    json.shift_remove("firstEventTime");
+    json.shift_remove("lastEventTime");
     if let Some(sev) = severity
         .as_deref()
         .and_then(|s| SEVERITY.iter().find(|(n, _)| *n == s))
@@ -160,7 +189,13 @@ fn ecs_document(
     }
 
     for (from, to) in EVIDENCE_RENAMES {
-        d.set_opt(to, evidence.shift_remove(*from).as_ref());
+        let v = evidence.shift_remove(*from);
+        let v = if to.ends_with(".start") {
+            es_time(&format!("evidence.{from}"), v.as_ref())?
+        } else {
+            v
+        };
+        d.set_opt(to, v.as_ref());
     }
     d.set("observer.product", "Defender for Endpoint");
     d.set("observer.vendor", "Microsoft");
@@ -231,6 +266,43 @@ fn ecs_document(
         d.set("event.original", original);
     }
     Ok(d.into_value())
+}
+
+/// A time field for a `date` field of Elastic's mapping. RFC 3339 text goes in verbatim, as
+/// Elastic's pipeline copies it (Elasticsearch parses it, up to nanoseconds); the other forms
+/// Defender has used (`2023-09-25 14:30:00`, zone-less, more than 9 fractional digits) are
+/// normalised, since Elasticsearch would reject the document; anything else is an error record
+/// rather than a document Elasticsearch refuses.
+fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
+    let s = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(MapError::field(
+                key,
+                format!(
+                    "expected a timestamp, got {}",
+                    crate::error::type_name(other)
+                ),
+            ))
+        }
+    };
+    let frac_digits = s
+        .split_once('.')
+        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
+    let verbatim = s.as_bytes().get(10) == Some(&b'T')
+        && !s.ends_with('z')
+        && frac_digits <= 9
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok();
+    if verbatim {
+        return Ok(Some(Value::String(s.clone())));
+    }
+    match crate::doc::parse_time(s) {
+        Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
+            Ok(Some(Value::String(crate::doc::es_date(t))))
+        }
+        _ => Err(MapError::field(key, format!("not a timestamp: {s:?}"))),
+    }
 }
 
 /// `event.duration`: nanoseconds from first to last event, as Elastic's script computes it.

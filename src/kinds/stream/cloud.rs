@@ -343,25 +343,10 @@ fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
     fn run(table: &str, props: Value) -> Doc {
-        let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let env = Map::new();
-        let opts = Options {
-            preserve_duplicate_custom_fields: true,
-            ..Options::default()
-        };
-        let rec = Record {
-            table,
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut doc = Doc::new();
-        map(&rec, &mut doc).unwrap();
-        doc
+        super::super::run_family(map, table, props)
     }
 
     #[test]

@@ -64,6 +64,19 @@ pub(crate) struct Record<'a> {
 /// Maps one table family's columns into a document (step 2 of the contract above).
 pub(crate) type FamilyFn = fn(&Record<'_>, &mut Doc) -> Result<(), MapError>;
 
+/// Runs one family function on a table's properties (with preserve_duplicate_custom_fields), for
+/// the families' unit tests.
+#[cfg(test)]
+pub(crate) fn run_family(f: FamilyFn, table: &str, props: Value) -> Doc {
+    let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
+    let envelope = Map::new();
+    let opts = crate::Options { preserve_duplicate_custom_fields: true, ..crate::Options::default() };
+    let rec = Record { table, props: &props, envelope: &envelope, opts: &opts };
+    let mut doc = Doc::new();
+    f(&rec, &mut doc).expect("family maps the test record");
+    doc
+}
+
 /// The family function for a table, `None` for a table Elastic's pipeline does not map.
 pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
     let f: FamilyFn = match table {

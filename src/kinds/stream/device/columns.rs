@@ -320,8 +320,11 @@ pub(super) fn map(
             doc.set(&format!("{EV}.{to}"), b);
         }
     }
+    // The target path is only formatted for columns that are there (most are not).
     for (col, to) in RENAMES {
-        doc.set_opt(&format!("{EV}.{to}"), json.get(*col));
+        if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
+            doc.set(&format!("{EV}.{to}"), v.clone());
+        }
     }
     for (col, to) in IPS {
         if json.get(*col).is_some_and(is_ip) {
@@ -329,7 +332,9 @@ pub(super) fn map(
         }
     }
     for (col, to) in PORTS {
-        doc.set_opt(&format!("{EV}.{to}"), json.get(*col));
+        if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
+            doc.set(&format!("{EV}.{to}"), v.clone());
+        }
     }
     if json.get("PublicIP").is_some_and(is_ip) {
         doc.set_opt(&format!("{EV}.public_ip.value"), json.get("PublicIP"));
