@@ -52,10 +52,16 @@ impl std::str::FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.to_ascii_lowercase().replace('_', "-");
-        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown kind {s:?} (expected auto or one of {})", names.join(", "))
-        })
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown kind {s:?} (expected auto or one of {})",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -77,17 +83,24 @@ pub(crate) fn kind_of(map: &Map<String, Value>, forced: Option<Kind>) -> Result<
     }
     let odata = map.get("@odata.type").and_then(Value::as_str).unwrap_or("");
     let category = map.get("category").and_then(Value::as_str).unwrap_or("");
-    let kind = if category.starts_with("AdvancedHunting-") || (has(map, "properties") && has(map, "category")) {
+    let kind = if category.starts_with("AdvancedHunting-")
+        || (has(map, "properties") && has(map, "category"))
+    {
         Kind::StreamEvent
     } else if odata.ends_with("security.incident") {
         Kind::Incident
     // Graph alerts carry incidentWebUrl too (and list items often have no @odata.type), so the
     // alert-only fields decide before incidentWebUrl does.
-    } else if odata.ends_with("security.alert") || has(map, "alertWebUrl") || has(map, "providerAlertId") {
+    } else if odata.ends_with("security.alert")
+        || has(map, "alertWebUrl")
+        || has(map, "providerAlertId")
+    {
         Kind::GraphAlert
     } else if has(map, "incidentWebUrl") {
         Kind::Incident
-    } else if has(map, "alertCreationTime") || (has(map, "detectionSource") && has(map, "machineId")) {
+    } else if has(map, "alertCreationTime")
+        || (has(map, "detectionSource") && has(map, "machineId"))
+    {
         Kind::Alert
     } else if has(map, "cveId") || has(map, "CveId") {
         Kind::Vulnerability
@@ -96,7 +109,15 @@ pub(crate) fn kind_of(map: &Map<String, Value>, forced: Option<Kind>) -> Result<
     } else if has(map, "computerDnsName") && (has(map, "osPlatform") || has(map, "healthStatus")) {
         Kind::Machine
     } else {
-        let mut keys: Vec<_> = map.keys().take(6).map(String::as_str).collect();
+        // Long keys are cut: the message names fields, it does not copy a hostile input.
+        let mut keys: Vec<_> = map
+            .keys()
+            .take(6)
+            .map(|k| match k.char_indices().nth(64) {
+                Some((end, _)) => &k[..end],
+                None => k.as_str(),
+            })
+            .collect();
         if map.len() > keys.len() {
             keys.push("…");
         }
@@ -119,18 +140,46 @@ mod tests {
 
     #[test]
     fn recognises_each_kind() {
-        assert_eq!(kind(json!({"alertCreationTime": "x", "id": "1"})).unwrap(), Kind::Alert);
-        assert_eq!(kind(json!({"computerDnsName": "h", "osPlatform": "Windows10"})).unwrap(), Kind::Machine);
-        assert_eq!(kind(json!({"requestor": "u", "type": "Isolate"})).unwrap(), Kind::MachineAction);
-        assert_eq!(kind(json!({"cveId": "CVE-1"})).unwrap(), Kind::Vulnerability);
-        assert_eq!(kind(json!({"CveId": "CVE-1"})).unwrap(), Kind::Vulnerability);
-        assert_eq!(kind(json!({"category": "AdvancedHunting-DeviceInfo", "properties": {}})).unwrap(), Kind::StreamEvent);
-        assert_eq!(kind(json!({"@odata.type": "#microsoft.graph.security.incident"})).unwrap(), Kind::Incident);
-        assert_eq!(kind(json!({"@odata.type": "#microsoft.graph.security.alert"})).unwrap(), Kind::GraphAlert);
+        assert_eq!(
+            kind(json!({"alertCreationTime": "x", "id": "1"})).unwrap(),
+            Kind::Alert
+        );
+        assert_eq!(
+            kind(json!({"computerDnsName": "h", "osPlatform": "Windows10"})).unwrap(),
+            Kind::Machine
+        );
+        assert_eq!(
+            kind(json!({"requestor": "u", "type": "Isolate"})).unwrap(),
+            Kind::MachineAction
+        );
+        assert_eq!(
+            kind(json!({"cveId": "CVE-1"})).unwrap(),
+            Kind::Vulnerability
+        );
+        assert_eq!(
+            kind(json!({"CveId": "CVE-1"})).unwrap(),
+            Kind::Vulnerability
+        );
+        assert_eq!(
+            kind(json!({"category": "AdvancedHunting-DeviceInfo", "properties": {}})).unwrap(),
+            Kind::StreamEvent
+        );
+        assert_eq!(
+            kind(json!({"@odata.type": "#microsoft.graph.security.incident"})).unwrap(),
+            Kind::Incident
+        );
+        assert_eq!(
+            kind(json!({"@odata.type": "#microsoft.graph.security.alert"})).unwrap(),
+            Kind::GraphAlert
+        );
         // A Graph alert list item: no @odata.type, and an incidentWebUrl of its own.
-        let alert = json!({"id": "da1", "alertWebUrl": "https://x/a", "incidentWebUrl": "https://x/i"});
+        let alert =
+            json!({"id": "da1", "alertWebUrl": "https://x/a", "incidentWebUrl": "https://x/i"});
         assert_eq!(kind(alert).unwrap(), Kind::GraphAlert);
-        assert_eq!(kind(json!({"id": "29", "incidentWebUrl": "https://x/i"})).unwrap(), Kind::Incident);
+        assert_eq!(
+            kind(json!({"id": "29", "incidentWebUrl": "https://x/i"})).unwrap(),
+            Kind::Incident
+        );
     }
 
     #[test]
@@ -142,7 +191,10 @@ mod tests {
     #[test]
     fn forced_kind_wins() {
         let map = json!({"foo": 1});
-        assert_eq!(kind_of(map.as_object().unwrap(), Some(Kind::Machine)).unwrap(), Kind::Machine);
+        assert_eq!(
+            kind_of(map.as_object().unwrap(), Some(Kind::Machine)).unwrap(),
+            Kind::Machine
+        );
     }
 
     #[test]

@@ -90,18 +90,26 @@ impl Doc {
     }
 
     fn slot(&mut self, path: &str) -> &mut Value {
-        let mut parts = path.split('.').peekable();
+        // Keys are only allocated when they are new (`Map::entry` would allocate every time).
         let mut cur = &mut self.0;
+        let mut rest = path;
         loop {
-            let part = parts.next().unwrap_or_default();
-            if parts.peek().is_none() {
-                return cur.entry(part).or_insert(Value::Null);
+            let (part, tail) = match rest.split_once('.') {
+                Some((part, tail)) => (part, Some(tail)),
+                None => (rest, None),
+            };
+            if !cur.contains_key(part) {
+                cur.insert(part.to_string(), Value::Null);
             }
-            let entry = cur.entry(part).or_insert_with(|| Value::Object(Map::new()));
+            let entry = cur.get_mut(part).expect("just inserted");
+            let Some(tail) = tail else {
+                return entry;
+            };
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
             cur = entry.as_object_mut().expect("just made an object");
+            rest = tail;
         }
     }
 
@@ -150,7 +158,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt);
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(n.and_utc().fixed_offset());
         }
@@ -163,7 +175,8 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
 
 /// Elastic's `date` processor output: milliseconds, UTC, `Z` (`2025-10-06T12:00:00.000Z`).
 pub fn es_date(dt: DateTime<FixedOffset>) -> String {
-    dt.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Millis, true)
+    dt.with_timezone(&Utc)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Parses `s` and formats it as Elastic's `date` processor does; `None` when unparsable.
@@ -191,7 +204,10 @@ pub fn uri_parts(full: &str) -> Option<Map<String, Value>> {
         m.insert(k.to_string(), v);
     };
     if let Some(d) = u.host_str() {
-        put("domain", d.trim_start_matches('[').trim_end_matches(']').into());
+        put(
+            "domain",
+            d.trim_start_matches('[').trim_end_matches(']').into(),
+        );
     }
     if let Some(f) = u.fragment() {
         put("fragment", f.into());
@@ -268,15 +284,24 @@ mod tests {
 
     #[test]
     fn prune_removes_empties_recursively() {
-        let mut d = Doc(json!({"a": {"b": "", "c": [null, ""], "d": 0}, "e": {}}).as_object().unwrap().clone());
+        let mut d = Doc(json!({"a": {"b": "", "c": [null, ""], "d": 0}, "e": {}})
+            .as_object()
+            .unwrap()
+            .clone());
         d.prune_empty();
         assert_eq!(d.into_value(), json!({"a": {"d": 0}}));
     }
 
     #[test]
     fn dates_in_elastic_format() {
-        assert_eq!(es_date_str("2025-10-06 12:00:00").unwrap(), "2025-10-06T12:00:00.000Z");
-        assert_eq!(es_date_str("2024-11-05T11:54:59.5717001Z").unwrap(), "2024-11-05T11:54:59.571Z");
+        assert_eq!(
+            es_date_str("2025-10-06 12:00:00").unwrap(),
+            "2025-10-06T12:00:00.000Z"
+        );
+        assert_eq!(
+            es_date_str("2024-11-05T11:54:59.5717001Z").unwrap(),
+            "2024-11-05T11:54:59.571Z"
+        );
         assert!(es_date_str("not a date").is_none());
     }
 }

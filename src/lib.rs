@@ -107,14 +107,18 @@ impl Mapper {
     /// Maps one JSON text whose position in a larger input is known (used by the stream splitter
     /// so that error records say where the bad record was).
     pub fn map_at(&self, bytes: &[u8], pos: Position, sink: &mut dyn Sink) {
+        // A UTF-8 byte order mark (Windows tools write one) is not part of the JSON text.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
-                let err = MapError::new(format!(
-                    "invalid UTF-8 at byte {}",
-                    e.valid_up_to()
+                let err = MapError::new(format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                sink.emit(error::record(
+                    &self.options,
+                    &String::from_utf8_lossy(bytes),
+                    pos,
+                    &err,
                 ));
-                sink.emit(error::record(&self.options, &String::from_utf8_lossy(bytes), pos, &err));
                 return;
             }
         };
@@ -140,7 +144,12 @@ impl Mapper {
             "record of {size} bytes is larger than the limit; only its first {} bytes are kept here",
             head.len()
         ));
-        sink.emit(error::record(&self.options, &String::from_utf8_lossy(head), pos, &err));
+        sink.emit(error::record(
+            &self.options,
+            &String::from_utf8_lossy(head),
+            pos,
+            &err,
+        ));
     }
 
     fn map_parsed(&self, value: Value, original: Option<&str>, pos: Position, sink: &mut dyn Sink) {
@@ -182,7 +191,12 @@ impl Mapper {
                     "expected a JSON object, got {}",
                     error::type_name(&other)
                 ));
-                sink.emit(error::record(&self.options, original.unwrap_or(&text), pos, &err));
+                sink.emit(error::record(
+                    &self.options,
+                    original.unwrap_or(&text),
+                    pos,
+                    &err,
+                ));
             }
         }
     }

@@ -44,7 +44,9 @@ impl std::str::FromStr for EcsIntegration {
         match s.to_ascii_lowercase().as_str() {
             "mde" | "microsoft_defender_endpoint" => Ok(EcsIntegration::Mde),
             "m365" | "m365_defender" => Ok(EcsIntegration::M365),
-            _ => Err(format!("unknown ECS integration {s:?} (expected mde or m365)")),
+            _ => Err(format!(
+                "unknown ECS integration {s:?} (expected mde or m365)"
+            )),
         }
     }
 }
@@ -89,7 +91,10 @@ impl fmt::Debug for Options {
             .field("kind", &self.kind)
             .field("ecs_integration", &self.ecs_integration)
             .field("preserve_original_event", &self.preserve_original_event)
-            .field("preserve_duplicate_custom_fields", &self.preserve_duplicate_custom_fields)
+            .field(
+                "preserve_duplicate_custom_fields",
+                &self.preserve_duplicate_custom_fields,
+            )
             .field("strict_schema", &self.strict_schema)
             .field("geo", &self.geo.is_some())
             .field("now", &self.now)

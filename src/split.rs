@@ -51,7 +51,12 @@ pub struct Splitter {
     after_newline: bool,
     /// The last byte outside whitespace, to tell an unfinished line from one that expects more.
     last_sig: u8,
+    /// Bytes of a UTF-8 byte order mark matched at the start of the stream (3: done, or none).
+    bom: u8,
 }
+
+/// The UTF-8 byte order mark that Windows tools (PowerShell's `Out-File`, Notepad) write first.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 impl Default for Splitter {
     fn default() -> Self {
@@ -73,6 +78,7 @@ impl Splitter {
             dropped: 0,
             after_newline: true,
             last_sig: b' ',
+            bom: 0,
         }
     }
 
@@ -85,7 +91,7 @@ impl Splitter {
 
     /// Ends the stream: whatever is still open becomes a last piece.
     pub fn finish(&mut self, f: &mut dyn FnMut(Piece<'_>)) {
-        if self.state != State::Between {
+        if self.state != State::Between || (1..3).contains(&self.bom) {
             let end = self.buf.len();
             self.emit(end, f);
         }
@@ -97,10 +103,26 @@ impl Splitter {
     fn emit(&mut self, end: usize, f: &mut dyn FnMut(Piece<'_>)) {
         self.records += 1;
         // A cut record ends at the newline before the next record; the newline is not part of it.
-        let bytes = self.buf[self.start..end].trim_ascii_end();
+        // Only JSON's own whitespace is trimmed: a form feed or vertical tab is a stray byte
+        // that must reach the mapper (and become an error record), not vanish.
+        let mut bytes = &self.buf[self.start..end];
+        while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = bytes {
+            bytes = rest;
+        }
         let oversize = (self.dropped > 0).then_some(self.dropped + bytes.len());
-        let bytes = if oversize.is_some() { &bytes[..bytes.len().min(OVERSIZE_HEAD)] } else { bytes };
-        f(Piece { bytes, pos: Position { record: self.records, line: self.piece_line }, oversize });
+        let bytes = if oversize.is_some() {
+            &bytes[..bytes.len().min(OVERSIZE_HEAD)]
+        } else {
+            bytes
+        };
+        f(Piece {
+            bytes,
+            pos: Position {
+                record: self.records,
+                line: self.piece_line,
+            },
+            oversize,
+        });
         self.start = end;
         self.dropped = 0;
         self.state = State::Between;
@@ -109,11 +131,34 @@ impl Splitter {
     fn scan(&mut self, f: &mut dyn FnMut(Piece<'_>)) {
         let mut i = self.scanned;
         while i < self.buf.len() {
+            // A byte order mark at the very start of the stream is skipped; the first bytes of
+            // one followed by something else are a stray token like any other.
+            if self.bom < 3 {
+                if self.state == State::Between && self.buf[i] == BOM[self.bom as usize] {
+                    self.bom += 1;
+                    i += 1;
+                    if self.bom == 3 {
+                        self.start = i;
+                    }
+                    continue;
+                }
+                if self.bom > 0 {
+                    self.piece_line = self.line;
+                    self.state = State::Bare;
+                }
+                self.bom = 3;
+            }
             // Fast path: string contents are most of the bytes; jump to the next byte that can
             // end the string, start an escape or end the line.
-            if let State::Value { in_str: true, esc: false, .. } = self.state {
+            if let State::Value {
+                in_str: true,
+                esc: false,
+                ..
+            } = self.state
+            {
                 if !self.after_newline {
-                    let skip = memchr::memchr3(b'"', b'\\', b'\n', &self.buf[i..]).unwrap_or(self.buf.len() - i);
+                    let skip = memchr::memchr3(b'"', b'\\', b'\n', &self.buf[i..])
+                        .unwrap_or(self.buf.len() - i);
                     if skip > 0 {
                         i += skip;
                         self.last_sig = b'a';
@@ -136,7 +181,11 @@ impl Splitter {
                     b'{' | b'[' => {
                         self.start = i;
                         self.piece_line = self.line;
-                        self.state = State::Value { depth: 1, in_str: false, esc: false };
+                        self.state = State::Value {
+                            depth: 1,
+                            in_str: false,
+                            esc: false,
+                        };
                     }
                     _ => {
                         self.start = i;
@@ -151,14 +200,19 @@ impl Splitter {
                     }
                 }
                 State::Value { depth, in_str, esc } => {
-                    let expects_value = !in_str && matches!(self.last_sig, b',' | b'[' | b'{' | b':');
+                    let expects_value =
+                        !in_str && matches!(self.last_sig, b',' | b'[' | b'{' | b':');
                     if line_start && b == b'{' && i > self.start && !expects_value {
                         // A record starts at column 0 while the previous line ended mid-value
                         // (not after `,` `[` `{` `:`, or inside a string): the previous record
                         // was truncated. Cut it here and start anew.
                         self.emit(i, f);
                         self.piece_line = self.line;
-                        self.state = State::Value { depth: 1, in_str: false, esc: false };
+                        self.state = State::Value {
+                            depth: 1,
+                            in_str: false,
+                            esc: false,
+                        };
                     } else if in_str {
                         let (in_str, esc) = match (esc, b) {
                             (true, _) => (true, false),
@@ -169,13 +223,29 @@ impl Splitter {
                         self.state = State::Value { depth, in_str, esc };
                     } else {
                         match b {
-                            b'"' => self.state = State::Value { depth, in_str: true, esc: false },
-                            b'{' | b'[' => self.state = State::Value { depth: depth + 1, in_str, esc },
+                            b'"' => {
+                                self.state = State::Value {
+                                    depth,
+                                    in_str: true,
+                                    esc: false,
+                                }
+                            }
+                            b'{' | b'[' => {
+                                self.state = State::Value {
+                                    depth: depth + 1,
+                                    in_str,
+                                    esc,
+                                }
+                            }
                             b'}' | b']' => {
                                 if depth == 1 {
                                     self.emit(i + 1, f);
                                 } else {
-                                    self.state = State::Value { depth: depth - 1, in_str, esc };
+                                    self.state = State::Value {
+                                        depth: depth - 1,
+                                        in_str,
+                                        esc,
+                                    };
                                 }
                             }
                             _ => {}
@@ -201,7 +271,8 @@ impl Splitter {
     }
 
     fn compact(&mut self) {
-        if self.state == State::Between {
+        // (The first bytes of a possible byte order mark stay until the next chunk decides.)
+        if self.state == State::Between && !(1..3).contains(&self.bom) {
             self.start = self.scanned;
         }
         if self.start > 0 {
@@ -230,7 +301,11 @@ mod tests {
         let mut s = Splitter::default();
         let mut out = Vec::new();
         let mut f = |p: Piece<'_>| {
-            out.push((String::from_utf8_lossy(p.bytes).into_owned(), p.pos.record, p.pos.line))
+            out.push((
+                String::from_utf8_lossy(p.bytes).into_owned(),
+                p.pos.record,
+                p.pos.line,
+            ))
         };
         for c in input.chunks(chunk.max(1)) {
             s.feed(c, &mut f);
@@ -241,12 +316,19 @@ mod tests {
 
     #[test]
     fn ndjson_pretty_and_concatenated() {
-        let input = b"{\"a\":1}\n{\"b\":\"}\\\"{\"}\n\n{\n  \"c\": [1, {\"d\": 2}]\n}{\"e\":3} [4]\n";
+        let input =
+            b"{\"a\":1}\n{\"b\":\"}\\\"{\"}\n\n{\n  \"c\": [1, {\"d\": 2}]\n}{\"e\":3} [4]\n";
         for chunk in [1, 3, 1000] {
             let got: Vec<_> = split(input, chunk).into_iter().map(|p| p.0).collect();
             assert_eq!(
                 got,
-                ["{\"a\":1}", "{\"b\":\"}\\\"{\"}", "{\n  \"c\": [1, {\"d\": 2}]\n}", "{\"e\":3}", "[4]"],
+                [
+                    "{\"a\":1}",
+                    "{\"b\":\"}\\\"{\"}",
+                    "{\n  \"c\": [1, {\"d\": 2}]\n}",
+                    "{\"e\":3}",
+                    "[4]"
+                ],
                 "chunk size {chunk}"
             );
         }
@@ -265,7 +347,57 @@ mod tests {
     fn arrays_with_one_object_per_line_stay_whole() {
         let input = b"[\n{\"a\":1},\n{\"b\":2}\n]\n{\"value\":[{\"c\":3},\n{\"d\":4}]}\n";
         let got: Vec<_> = split(input, 5).into_iter().map(|p| p.0).collect();
-        assert_eq!(got, ["[\n{\"a\":1},\n{\"b\":2}\n]", "{\"value\":[{\"c\":3},\n{\"d\":4}]}"]);
+        assert_eq!(
+            got,
+            [
+                "[\n{\"a\":1},\n{\"b\":2}\n]",
+                "{\"value\":[{\"c\":3},\n{\"d\":4}]}"
+            ]
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_at_the_start_is_skipped() {
+        for chunk in [1, 2, 4, 100] {
+            let got: Vec<_> = split(b"\xEF\xBB\xBF{\"a\":1}\n{\"b\":2}", chunk)
+                .into_iter()
+                .map(|p| p.0)
+                .collect();
+            assert_eq!(got, ["{\"a\":1}", "{\"b\":2}"], "chunk size {chunk}");
+            // Pretty-printed after a BOM: the first line is not a stray token.
+            let got: Vec<_> = split(b"\xEF\xBB\xBF{\n  \"a\": 1\n}\n", chunk)
+                .into_iter()
+                .map(|p| p.0)
+                .collect();
+            assert_eq!(got, ["{\n  \"a\": 1\n}"], "chunk size {chunk}");
+            // Not a BOM after all: kept, as a stray token.
+            let got = split(b"\xEF\xBBx\n{\"a\":1}", chunk);
+            assert_eq!(got[0].0, String::from_utf8_lossy(b"\xEF\xBBx"));
+            assert_eq!(got[1].0, "{\"a\":1}");
+            let got = split(b"\xEF\xBB", chunk);
+            assert_eq!(got.len(), 1);
+            // Only at the very start.
+            let got = split(b"{}\n\xEF\xBB\xBF{}", chunk);
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[1].0.as_bytes(), b"\xEF\xBB\xBF{}");
+        }
+    }
+
+    #[test]
+    fn stray_form_feed_is_a_piece_not_an_empty_one() {
+        // Found by the splitter fuzz target: a line holding only a form feed (ASCII whitespace,
+        // but not JSON whitespace) gave an empty piece, so its error record lost the byte.
+        for chunk in [1, 2, 100] {
+            let got: Vec<_> = split(b"\x0c\n{\"a\":1}\n\x0b \x0c\n", chunk)
+                .into_iter()
+                .map(|p| p.0)
+                .collect();
+            assert_eq!(
+                got,
+                ["\x0c", "{\"a\":1}", "\x0b \x0c"],
+                "chunk size {chunk}"
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@ fn good_alert() -> String {
 
 /// Maps a byte stream the way the CLI does (fed in small chunks) and returns the outputs.
 fn map_stream(target: Target, input: &[u8]) -> Vec<Output> {
-    let mapper = Mapper::new(Options { target, ..Options::default() });
+    let mapper = Mapper::new(Options {
+        target,
+        ..Options::default()
+    });
     let mut out = Vec::new();
     let mut splitter = Splitter::default();
     let mut on_piece = |p: Piece<'_>| mapper.map_piece(p, &mut |o: Output| out.push(o));
@@ -35,22 +38,44 @@ fn assert_one_error_then_good(name: &str, bad: &[u8], what: &str) {
     input.extend_from_slice(good_alert().as_bytes());
     input.push(b'\n');
     let out = map_stream(Target::Ecs, &input);
-    assert_eq!(out.len(), 2, "{name}: want one error record then one document, got {out:#?}");
-    let Output::Error(err) = &out[0] else { panic!("{name}: first output is not an error record") };
+    assert_eq!(
+        out.len(),
+        2,
+        "{name}: want one error record then one document, got {out:#?}"
+    );
+    let Output::Error(err) = &out[0] else {
+        panic!("{name}: first output is not an error record")
+    };
     assert_eq!(err["event"]["kind"], "pipeline_error", "{name}");
     let msg = err["error"]["message"].as_str().unwrap();
-    assert!(msg.starts_with("record 1 (line 1): "), "{name}: message does not say where: {msg}");
-    assert!(msg.contains(what), "{name}: message {msg:?} does not say {what:?}");
+    assert!(
+        msg.starts_with("record 1 (line 1): "),
+        "{name}: message does not say where: {msg}"
+    );
+    assert!(
+        msg.contains(what),
+        "{name}: message {msg:?} does not say {what:?}"
+    );
     let original = err["event"]["original"].as_str().unwrap();
     assert!(!original.is_empty(), "{name}: original text not kept");
-    assert!(matches!(out[1], Output::Document(_)), "{name}: the next record did not map: {:?}", out[1]);
+    assert!(
+        matches!(out[1], Output::Document(_)),
+        "{name}: the next record did not map: {:?}",
+        out[1]
+    );
     assert_eq!(out[1].value()["event"]["id"], "da000_1", "{name}");
 
     // The Sentinel target reports the same way, in its own error table.
     let out = map_stream(Target::Sentinel, &input);
     assert_eq!(out.len(), 2, "{name} (sentinel)");
     assert!(out[0].is_error() && !out[1].is_error(), "{name} (sentinel)");
-    assert!(out[0].value()["ErrorMessage"].as_str().unwrap().contains(what), "{name} (sentinel)");
+    assert!(
+        out[0].value()["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains(what),
+        "{name} (sentinel)"
+    );
 }
 
 #[test]
@@ -61,7 +86,11 @@ fn not_json() {
 #[test]
 fn truncated_record() {
     let good = good_alert();
-    assert_one_error_then_good("truncated", &good.as_bytes()[..good.len() / 2], "EOF while parsing");
+    assert_one_error_then_good(
+        "truncated",
+        &good.as_bytes()[..good.len() / 2],
+        "EOF while parsing",
+    );
 }
 
 #[test]
@@ -76,7 +105,11 @@ fn wrong_types() {
 
 #[test]
 fn unknown_kind() {
-    assert_one_error_then_good("unknown kind", br#"{"hello":"world","n":1}"#, "unknown record kind");
+    assert_one_error_then_good(
+        "unknown kind",
+        br#"{"hello":"world","n":1}"#,
+        "unknown record kind",
+    );
 }
 
 #[test]
@@ -94,7 +127,10 @@ fn ten_megabyte_field_maps_correctly() {
     v["title"] = json!(title);
     let out = map_stream(Target::Ecs, v.to_string().as_bytes());
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].value()["message"].as_str().unwrap().len(), title.len());
+    assert_eq!(
+        out[0].value()["message"].as_str().unwrap().len(),
+        title.len()
+    );
 }
 
 #[test]
@@ -116,7 +152,10 @@ fn invalid_utf8() {
 #[test]
 fn empty_page_gives_nothing_and_pages_split() {
     assert!(map_stream(Target::Ecs, br#"{"value":[]}"#).is_empty());
-    let page = format!(r#"{{"@odata.context":"x","value":[{0},{0}]}}"#, good_alert());
+    let page = format!(
+        r#"{{"@odata.context":"x","value":[{0},{0}]}}"#,
+        good_alert()
+    );
     let out = map_stream(Target::Ecs, page.as_bytes());
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|o| !o.is_error()));

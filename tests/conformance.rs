@@ -32,7 +32,12 @@ struct FixtureConfig {
 fn read_config(log: &Path, expected: &[Value]) -> FixtureConfig {
     let mut tags: Vec<String> = Vec::new();
     for doc in expected {
-        for t in doc.get("tags").and_then(Value::as_array).into_iter().flatten() {
+        for t in doc
+            .get("tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(t) = t.as_str() {
                 if !tags.iter().any(|x| x == t) {
                     tags.push(t.to_string());
@@ -41,11 +46,19 @@ fn read_config(log: &Path, expected: &[Value]) -> FixtureConfig {
         }
     }
     // test-foo.log -> test-foo-config.yml, else the folder's test-common-config.yml.
-    let stem = log.file_name().unwrap().to_string_lossy().trim_end_matches(".log").to_string();
+    let stem = log
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_end_matches(".log")
+        .to_string();
     let dir = log.parent().unwrap();
-    let yml = [dir.join(format!("{stem}-config.yml")), dir.join("test-common-config.yml")]
-        .into_iter()
-        .find(|p| p.is_file());
+    let yml = [
+        dir.join(format!("{stem}-config.yml")),
+        dir.join("test-common-config.yml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file());
     let mut dynamic = Vec::new();
     if let Some(yml) = yml {
         let text = fs::read_to_string(yml).unwrap();
@@ -74,7 +87,10 @@ fn options_for(stream: &str, cfg: &FixtureConfig) -> Options {
             EcsIntegration::Mde
         },
         preserve_original_event: cfg.tags.iter().any(|t| t == "preserve_original_event"),
-        preserve_duplicate_custom_fields: cfg.tags.iter().any(|t| t == "preserve_duplicate_custom_fields"),
+        preserve_duplicate_custom_fields: cfg
+            .tags
+            .iter()
+            .any(|t| t == "preserve_duplicate_custom_fields"),
         geo: support::geo::lookup(),
         ..Options::default()
     }
@@ -82,14 +98,25 @@ fn options_for(stream: &str, cfg: &FixtureConfig) -> Options {
 
 /// Runs one fixture pair; returns (identical, total, report lines).
 fn run_pair(stream: &str, log: &Path) -> (usize, usize, Vec<String>) {
-    let expected_path = log.with_file_name(format!("{}-expected.json", log.file_name().unwrap().to_string_lossy()));
+    let expected_path = log.with_file_name(format!(
+        "{}-expected.json",
+        log.file_name().unwrap().to_string_lossy()
+    ));
     let expected: Value = serde_json::from_slice(&fs::read(&expected_path).unwrap()).unwrap();
-    let expected = expected["expected"].as_array().expect("expected array").clone();
+    let expected = expected["expected"]
+        .as_array()
+        .expect("expected array")
+        .clone();
     let cfg = read_config(log, &expected);
     let mapper = Mapper::new(options_for(stream, &cfg));
     let input = fs::read_to_string(log).unwrap();
     let lines: Vec<&str> = input.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), expected.len(), "{}: input lines vs expected entries", log.display());
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "{}: input lines vs expected entries",
+        log.display()
+    );
 
     let mut same = 0;
     let mut report = Vec::new();
@@ -106,7 +133,10 @@ fn run_pair(stream: &str, log: &Path) -> (usize, usize, Vec<String>) {
         if problems.is_empty() {
             same += 1;
         } else {
-            report.push(format!("{stream} {} entry {i}:", log.file_name().unwrap().to_string_lossy()));
+            report.push(format!(
+                "{stream} {} entry {i}:",
+                log.file_name().unwrap().to_string_lossy()
+            ));
             report.extend(problems);
         }
     }
@@ -136,7 +166,12 @@ fn elastic_fixtures_conform() {
         for log in logs {
             // CONFORMANCE_FILE=test-device runs only the fixture files whose name contains it.
             if let Ok(file) = std::env::var("CONFORMANCE_FILE") {
-                if !log.file_name().unwrap().to_string_lossy().contains(file.as_str()) {
+                if !log
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(file.as_str())
+                {
                     continue;
                 }
             }

@@ -25,7 +25,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<_> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "json") && !p.to_string_lossy().ends_with("-expected.json"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "log" || x == "json")
+                && !p.to_string_lossy().ends_with("-expected.json")
+        })
         .collect();
     v.sort();
     v
@@ -35,7 +38,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 pub fn check_file(file: &Path) -> (usize, Vec<String>) {
     // strict_schema: rows of standard tables carry only the table's columns (stream properties
     // newer than the embedded schema pass through without it, see src/kinds/stream/sentinel.rs).
-    let mapper = Mapper::new(Options { target: Target::Sentinel, strict_schema: true, ..Options::default() });
+    let mapper = Mapper::new(Options {
+        target: Target::Sentinel,
+        strict_schema: true,
+        ..Options::default()
+    });
     let mut rows = 0;
     let mut problems = Vec::new();
     let text = fs::read(file).unwrap();
@@ -46,21 +53,31 @@ pub fn check_file(file: &Path) -> (usize, Vec<String>) {
             rows += 1;
             let where_ = format!("{}:{line}", file.display());
             match o {
-                Output::Error(e) => problems.push(format!("{where_}: error record {}", e["ErrorMessage"])),
+                Output::Error(e) => {
+                    problems.push(format!("{where_}: error record {}", e["ErrorMessage"]))
+                }
                 Output::Document(Value::Object(row)) => {
                     let ty = row.get("Type").and_then(Value::as_str).unwrap_or("");
                     match sentinel::table(ty) {
                         // Streaming tables with no embedded schema (Email*, Identity*, …) pass
                         // their properties through; only TimeGenerated is required of them.
                         None if row.contains_key("TenantId") && !ty.is_empty() => {}
-                        None => problems.push(format!("{where_}: Type {ty:?} is not a known table")),
-                        Some(t) => problems.extend(t.check_row(&row).into_iter().map(|p| format!("{where_}: {p}"))),
+                        None => {
+                            problems.push(format!("{where_}: Type {ty:?} is not a known table"))
+                        }
+                        Some(t) => problems.extend(
+                            t.check_row(&row)
+                                .into_iter()
+                                .map(|p| format!("{where_}: {p}")),
+                        ),
                     }
                     if !row.contains_key("TimeGenerated") {
                         problems.push(format!("{where_}: no TimeGenerated"));
                     }
                 }
-                Output::Document(other) => problems.push(format!("{where_}: row is not an object: {other}")),
+                Output::Document(other) => {
+                    problems.push(format!("{where_}: row is not an object: {other}"))
+                }
             }
         });
     };
@@ -76,7 +93,11 @@ fn sentinel_rows_match_table_schemas() {
     for dir in INPUTS {
         for file in files(&shared.join(dir)) {
             let (rows, problems) = check_file(&file);
-            println!("{}: {rows} rows, {} problems", file.strip_prefix(&shared).unwrap().display(), problems.len());
+            println!(
+                "{}: {rows} rows, {} problems",
+                file.strip_prefix(&shared).unwrap().display(),
+                problems.len()
+            );
             assert!(rows > 0, "{}: no rows", file.display());
             all.extend(problems);
         }
@@ -100,10 +121,21 @@ fn embedded_tables_match_the_reference() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["name"].as_str().unwrap().to_string(), c["type"].as_str().unwrap().to_string()))
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["type"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
-        let got: Vec<(String, String)> =
-            table.columns.iter().map(|(n, t)| (n.clone(), t.name().to_string())).collect();
-        assert_eq!(got, want, "{name}: embedded columns drifted; run `cargo xtask sentinel-tables`");
+        let got: Vec<(String, String)> = table
+            .columns
+            .iter()
+            .map(|(n, t)| (n.clone(), t.name().to_string()))
+            .collect();
+        assert_eq!(
+            got, want,
+            "{name}: embedded columns drifted; run `cargo xtask sentinel-tables`"
+        );
     }
 }

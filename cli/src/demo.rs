@@ -10,9 +10,18 @@ use defender_bridge::{Mapper, Options, Output, Target};
 /// One sample record of each MDE API kind, written for this project (not customer data).
 const SAMPLES: &[(&str, &str)] = &[
     ("alert", include_str!("../../examples/samples/alert.json")),
-    ("machine", include_str!("../../examples/samples/machine.json")),
-    ("machine action", include_str!("../../examples/samples/machine-action.json")),
-    ("vulnerability", include_str!("../../examples/samples/vulnerability.json")),
+    (
+        "machine",
+        include_str!("../../examples/samples/machine.json"),
+    ),
+    (
+        "machine action",
+        include_str!("../../examples/samples/machine-action.json"),
+    ),
+    (
+        "vulnerability",
+        include_str!("../../examples/samples/vulnerability.json"),
+    ),
 ];
 
 #[derive(Args, Debug)]
@@ -31,7 +40,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let mut out = stdout.lock();
     let mut errors = 0;
     for target in targets {
-        let mapper = Mapper::new(Options { target, preserve_original_event: false, ..Options::default() });
+        let mapper = Mapper::new(Options {
+            target,
+            preserve_original_event: false,
+            ..Options::default()
+        });
         for (name, text) in SAMPLES {
             let _ = writeln!(out, "# {name} -> {target:?}");
             mapper.map_text(text, &mut |o: Output| {
@@ -41,5 +54,9 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             });
         }
     }
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -11,7 +11,11 @@ mod pull;
 mod schema;
 
 #[derive(Parser)]
-#[command(name = "defender-bridge", version, about = "Microsoft Defender records to ECS documents or Sentinel rows")]
+#[command(
+    name = "defender-bridge",
+    version,
+    about = "Microsoft Defender records to ECS documents or Sentinel rows"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

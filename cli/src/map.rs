@@ -126,14 +126,20 @@ pub fn map_stream(
 pub fn run(args: MapArgs) -> Result<ExitCode, String> {
     let mut options = args.options();
     if let Some(city) = &args.geoip_city {
-        options.geo = Some(defender_bridge_geoip::MaxMind::open(city, args.geoip_asn.as_deref())?.into_lookup());
+        options.geo = Some(
+            defender_bridge_geoip::MaxMind::open(city, args.geoip_asn.as_deref())?.into_lookup(),
+        );
     }
     let mapper = Mapper::new(options);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut counts = Counts::default();
     let mut failed = false;
-    let files = if args.files.is_empty() { vec![PathBuf::from("-")] } else { args.files.clone() };
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
     for path in &files {
         let result = if path.as_os_str() == "-" {
             map_stream(&mapper, &mut io::stdin().lock(), &mut out, &mut counts)
@@ -155,5 +161,9 @@ pub fn run(args: MapArgs) -> Result<ExitCode, String> {
         "defender-bridge map: {} records in, {} documents out, {} errors",
         counts.records_in, counts.docs_out, counts.errors
     );
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

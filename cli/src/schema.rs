@@ -42,7 +42,10 @@ fn dcr_type(t: ColumnType) -> &'static str {
 const RESERVED: &[&str] = &["Type", "TenantId", "_ResourceId", "_SubscriptionId"];
 
 fn declared(table: &Table) -> impl Iterator<Item = &(String, ColumnType)> {
-    table.columns.iter().filter(|(n, _)| !RESERVED.contains(&n.as_str()))
+    table
+        .columns
+        .iter()
+        .filter(|(n, _)| !RESERVED.contains(&n.as_str()))
 }
 
 pub fn dcr(table: &Table) -> Value {
@@ -53,14 +56,16 @@ pub fn dcr(table: &Table) -> Value {
 }
 
 fn kql_columns<'a>(cols: impl Iterator<Item = &'a (String, ColumnType)>) -> String {
-    let cols: Vec<String> = cols
-        .map(|(n, t)| format!("{n}:{}", t.name()))
-        .collect();
+    let cols: Vec<String> = cols.map(|(n, t)| format!("{n}:{}", t.name())).collect();
     cols.join(", ")
 }
 
 pub fn kql(table: &Table) -> String {
-    format!(".create table {} ({})", table.name, kql_columns(declared(table)))
+    format!(
+        ".create table {} ({})",
+        table.name,
+        kql_columns(declared(table))
+    )
 }
 
 pub fn datatable(table: &Table) -> String {
@@ -145,7 +150,11 @@ mod tests {
         let t = sentinel::table("SecurityIncident").expect("SecurityIncident");
         let v = dcr(t);
         let cols = v["Custom-SecurityIncident"]["columns"].as_array().unwrap();
-        assert!(cols.iter().all(|c| c["name"] != "Type" && c["name"] != "TenantId"), "reserved columns declared");
+        assert!(
+            cols.iter()
+                .all(|c| c["name"] != "Type" && c["name"] != "TenantId"),
+            "reserved columns declared"
+        );
         assert!(cols.contains(&json!({"name": "AlertIds", "type": "dynamic"})));
         assert!(cols.contains(&json!({"name": "IncidentNumber", "type": "int"})));
         let alert = dcr(sentinel::table("SecurityAlert").unwrap());

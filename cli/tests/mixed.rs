@@ -35,11 +35,23 @@ fn mixed_stream() -> (String, usize) {
             .collect();
         logs.sort();
         for log in logs {
-            let want: Value =
-                serde_json::from_slice(&std::fs::read(format!("{}-expected.json", log.display())).unwrap()).unwrap();
-            expected += want["expected"].as_array().unwrap().iter().filter(|d| !d.is_null()).count();
+            let want: Value = serde_json::from_slice(
+                &std::fs::read(format!("{}-expected.json", log.display())).unwrap(),
+            )
+            .unwrap();
+            expected += want["expected"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| !d.is_null())
+                .count();
             let text = std::fs::read_to_string(&log).unwrap();
-            sources.push(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect());
+            sources.push(
+                text.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
         }
     }
     let samples = shared().join("sentinel/samples");
@@ -79,7 +91,11 @@ fn map(target: &str, input: &str) -> (Vec<Value>, String) {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(out.status.success());
-    let docs = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (docs, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -87,20 +103,47 @@ fn map(target: &str, input: &str) -> (Vec<Value>, String) {
 fn every_kind_in_one_stream() {
     let (stream, expected) = mixed_stream();
     let (docs, summary) = map("ecs", &stream);
-    let errors: Vec<&Value> = docs.iter().filter(|d| d["event"]["kind"] == "pipeline_error").collect();
-    println!("ecs: {} documents, {} errors; {}", docs.len(), errors.len(), summary.trim());
+    let errors: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["event"]["kind"] == "pipeline_error")
+        .collect();
+    println!(
+        "ecs: {} documents, {} errors; {}",
+        docs.len(),
+        errors.len(),
+        summary.trim()
+    );
     assert!(errors.is_empty(), "error records: {errors:#?}");
-    assert_eq!(docs.len(), expected, "documents out vs Elastic's expected documents");
+    assert_eq!(
+        docs.len(),
+        expected,
+        "documents out vs Elastic's expected documents"
+    );
 
     let (rows, summary) = map("sentinel", &stream);
-    let errors: Vec<&Value> = rows.iter().filter(|d| d["Type"] == "DefenderBridgeErrors_CL").collect();
-    println!("sentinel: {} rows, {} errors; {}", rows.len(), errors.len(), summary.trim());
+    let errors: Vec<&Value> = rows
+        .iter()
+        .filter(|d| d["Type"] == "DefenderBridgeErrors_CL")
+        .collect();
+    println!(
+        "sentinel: {} rows, {} errors; {}",
+        rows.len(),
+        errors.len(),
+        summary.trim()
+    );
     assert!(errors.is_empty(), "error rows: {errors:#?}");
     let mut tables: Vec<&str> = rows.iter().filter_map(|r| r["Type"].as_str()).collect();
     tables.sort();
     tables.dedup();
     println!("sentinel tables: {}", tables.join(", "));
-    for t in ["SecurityAlert", "SecurityIncident", "DeviceInfo", "DeviceProcessEvents", "DefenderMachineActions_CL", "DefenderVulnerabilities_CL"] {
+    for t in [
+        "SecurityAlert",
+        "SecurityIncident",
+        "DeviceInfo",
+        "DeviceProcessEvents",
+        "DefenderMachineActions_CL",
+        "DefenderVulnerabilities_CL",
+    ] {
         assert!(tables.contains(&t), "no {t} row in {tables:?}");
     }
 }

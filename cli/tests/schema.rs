@@ -26,7 +26,9 @@ fn dcr_stream_declaration() {
         .expect("columns");
     // 31 columns less the ones Log Analytics fills itself (TenantId, Type).
     assert_eq!(cols.len(), 29);
-    assert!(cols.iter().all(|c| c["name"] != "Type" && c["name"] != "TenantId"));
+    assert!(cols
+        .iter()
+        .all(|c| c["name"] != "Type" && c["name"] != "TenantId"));
     let ty = |n: &str| {
         cols.iter()
             .find(|c| c["name"] == n)

@@ -21,8 +21,13 @@ pub struct MaxMind {
 impl MaxMind {
     /// Opens the databases; the error names the file that could not be read.
     pub fn open(city: &Path, asn: Option<&Path>) -> Result<Self, String> {
-        let open = |p: &Path| Reader::open_readfile(p).map_err(|e| format!("GeoIP database {}: {e}", p.display()));
-        Ok(MaxMind { city: open(city)?, asn: asn.map(open).transpose()? })
+        let open = |p: &Path| {
+            Reader::open_readfile(p).map_err(|e| format!("GeoIP database {}: {e}", p.display()))
+        };
+        Ok(MaxMind {
+            city: open(city)?,
+            asn: asn.map(open).transpose()?,
+        })
     }
 
     /// The lookup as the core's options take it.

@@ -571,7 +571,10 @@ mod tests {
         assert_eq!(docs.len(), 1);
         assert!(docs[0]["m365_defender"]["incident"].get("id").is_none());
         // display_name is not in the incident pipeline's duplicate list.
-        assert_eq!(docs[0]["m365_defender"]["incident"]["display_name"], "Multi-stage incident");
+        assert_eq!(
+            docs[0]["m365_defender"]["incident"]["display_name"],
+            "Multi-stage incident"
+        );
         assert_eq!(docs[0]["event"]["severity"], 47);
         assert_eq!(docs[0]["@timestamp"], "2021-09-30T09:35:45.113Z");
     }

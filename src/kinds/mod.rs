@@ -41,7 +41,11 @@ pub(crate) fn map(
         Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
         Kind::Incident => (incident::to_ecs, incident::to_sentinel),
     };
-    let input = Input { record, original, opts };
+    let input = Input {
+        record,
+        original,
+        opts,
+    };
     let mut docs = Vec::new();
     match opts.target {
         Target::Ecs => ecs(&input, &mut docs)?,
@@ -60,7 +64,9 @@ pub(crate) fn map(
 /// Elastic's agent tags documents with the integration options that shaped them; its expected
 /// documents carry them, so ours do too.
 fn add_option_tags(doc: &mut Value, opts: &Options) {
-    let Some(map) = doc.as_object_mut() else { return };
+    let Some(map) = doc.as_object_mut() else {
+        return;
+    };
     let mut d = crate::doc::Doc(std::mem::take(map));
     if opts.preserve_original_event {
         d.append("tags", "preserve_original_event");
@@ -91,7 +97,11 @@ pub(crate) fn run_kind(
 ) -> Result<Vec<Value>, MapError> {
     let rec = record.as_object().cloned().unwrap_or_default();
     let text = record.to_string();
-    let input = Input { record: &rec, original: &text, opts };
+    let input = Input {
+        record: &rec,
+        original: &text,
+        opts,
+    };
     let mut out = Vec::new();
     match opts.target {
         Target::Ecs => ecs(&input, &mut out)?,
@@ -109,7 +119,11 @@ mod tests {
     fn collection_time_fills_a_missing_timestamp_only() {
         let alert = json!({"id": "a", "alertCreationTime": "2024-01-01T00:00:00Z", "title": "t"});
         let now = "2026-11-23T10:00:00.000Z".to_string();
-        let with_now = Mapper::new(Options { target: Target::Ecs, now: Some(now.clone()), ..Options::default() });
+        let with_now = Mapper::new(Options {
+            target: Target::Ecs,
+            now: Some(now.clone()),
+            ..Options::default()
+        });
         let mut out = Vec::new();
         with_now.map_value(alert.clone(), &mut |o: Output| out.push(o));
         assert_eq!(out[0].value()["@timestamp"], json!(now));
@@ -119,7 +133,10 @@ mod tests {
         with_now.map_value(updated, &mut |o: Output| out.push(o));
         assert_eq!(out[0].value()["@timestamp"], json!("2024-01-02T00:00:00Z"));
         out.clear();
-        Mapper::new(Options::default()).map_value(json!({"id": "a", "alertCreationTime": "x"}), &mut |o: Output| out.push(o));
+        Mapper::new(Options::default()).map_value(
+            json!({"id": "a", "alertCreationTime": "x"}),
+            &mut |o: Output| out.push(o),
+        );
         assert!(out[0].value().get("@timestamp").is_none());
     }
 }

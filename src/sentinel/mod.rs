@@ -119,11 +119,22 @@ fn load(text: &str) -> Vec<Table> {
                 .flatten()
                 .filter_map(|c| {
                     let c = c.as_array()?;
-                    Some((c.first()?.as_str()?.to_string(), ColumnType::parse(c.get(1)?.as_str()?)?))
+                    Some((
+                        c.first()?.as_str()?.to_string(),
+                        ColumnType::parse(c.get(1)?.as_str()?)?,
+                    ))
                 })
                 .collect();
-            let index = columns.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
-            Table { name, columns, index }
+            let index = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.clone(), i))
+                .collect();
+            Table {
+                name,
+                columns,
+                index,
+            }
         })
         .collect()
 }
@@ -160,7 +171,10 @@ pub fn to_datetime(s: &str) -> Option<String> {
         return Some(s.to_string());
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        return Some(dt.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        return Some(
+            dt.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
     }
     for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
@@ -217,7 +231,9 @@ pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
         }
         (ColumnType::Real, Value::Number(_)) => v.clone(),
         (ColumnType::Real, Value::String(s)) => match s.trim().parse::<f64>() {
-            Ok(f) if f.is_finite() => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Ok(f) if f.is_finite() => {
+                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+            }
             _ => return bad(),
         },
         (ColumnType::Dynamic, Value::String(s)) => {
@@ -251,16 +267,31 @@ mod tests {
 
     #[test]
     fn datetimes_become_utc() {
-        assert_eq!(to_datetime("2025-10-06 12:00:00").unwrap(), "2025-10-06T12:00:00Z");
-        assert_eq!(to_datetime("2020-06-30T10:09:01.1569718Z").unwrap(), "2020-06-30T10:09:01.1569718Z");
-        assert_eq!(to_datetime("2020-06-30T12:09:01+02:00").unwrap(), "2020-06-30T10:09:01Z");
+        assert_eq!(
+            to_datetime("2025-10-06 12:00:00").unwrap(),
+            "2025-10-06T12:00:00Z"
+        );
+        assert_eq!(
+            to_datetime("2020-06-30T10:09:01.1569718Z").unwrap(),
+            "2020-06-30T10:09:01.1569718Z"
+        );
+        assert_eq!(
+            to_datetime("2020-06-30T12:09:01+02:00").unwrap(),
+            "2020-06-30T10:09:01Z"
+        );
         assert!(to_datetime("yesterday").is_none());
     }
 
     #[test]
     fn coercion_follows_column_types() {
-        assert_eq!(coerce(&json!("[1,2]"), ColumnType::Dynamic).unwrap(), json!([1, 2]));
-        assert_eq!(coerce(&json!("plain"), ColumnType::Dynamic).unwrap(), json!("plain"));
+        assert_eq!(
+            coerce(&json!("[1,2]"), ColumnType::Dynamic).unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            coerce(&json!("plain"), ColumnType::Dynamic).unwrap(),
+            json!("plain")
+        );
         assert_eq!(coerce(&json!("42"), ColumnType::Long).unwrap(), json!(42));
         assert_eq!(
             coerce(&json!(639199803770463703u64), ColumnType::Long).unwrap(),
@@ -268,6 +299,9 @@ mod tests {
         );
         assert!(coerce(&json!("x"), ColumnType::Long).is_err());
         assert!(coerce(&json!(3_000_000_000u64), ColumnType::Int).is_err());
-        assert_eq!(coerce(&json!("True"), ColumnType::Bool).unwrap(), json!(true));
+        assert_eq!(
+            coerce(&json!("True"), ColumnType::Bool).unwrap(),
+            json!(true)
+        );
     }
 }

@@ -20,7 +20,10 @@ fn db_dir() -> PathBuf {
 pub fn lookup() -> Option<Arc<dyn GeoLookup>> {
     let dir = db_dir();
     let asn = dir.join("GeoLite2-ASN-Test.mmdb");
-    match MaxMind::open(&dir.join("GeoLite2-City-Test.mmdb"), asn.is_file().then_some(asn.as_path())) {
+    match MaxMind::open(
+        &dir.join("GeoLite2-City-Test.mmdb"),
+        asn.is_file().then_some(asn.as_path()),
+    ) {
         Ok(m) => Some(m.into_lookup()),
         Err(e) => {
             eprintln!("note: {e}; run scripts/fetch-geoip-test-db.sh");

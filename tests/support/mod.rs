@@ -34,7 +34,13 @@ fn walk(path: &str, got: &Value, want: &Value, dynamic: &[String], out: &mut Vec
     if dynamic.iter().any(|d| d == path) {
         return;
     }
-    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
             for (k, wv) in w {
@@ -56,7 +62,11 @@ fn walk(path: &str, got: &Value, want: &Value, dynamic: &[String], out: &mut Vec
         }
         (Value::Number(g), Value::Number(w)) if g.as_f64() == w.as_f64() => {}
         _ if got == want => {}
-        _ => out.push(format!("  ~ {path}: got {}, want {}", short(got), short(want))),
+        _ => out.push(format!(
+            "  ~ {path}: got {}, want {}",
+            short(got),
+            short(want)
+        )),
     }
 }
 

@@ -12,7 +12,13 @@ use std::process::{Command, Stdio};
 use super::root;
 
 /// Every target in fuzz/Cargo.toml, in the order they run.
-const TARGETS: &[&str] = &["map_ecs", "map_sentinel", "splitter"];
+const TARGETS: &[&str] = &[
+    "map_ecs",
+    "map_sentinel",
+    "splitter",
+    "msgpack",
+    "filter_wasm",
+];
 
 /// Where seeds come from: the Elastic fixtures (beside the repository) and our samples.
 fn seed_files() -> Vec<PathBuf> {
@@ -55,6 +61,12 @@ fn seed(target: &str, files: &[PathBuf]) -> Result<usize, String> {
         let p = dir.join(format!("seed-{n:05}"));
         fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))
     };
+    // Inputs that once crashed a target (fuzz/regressions/<target>/) stay in its corpus.
+    if let Ok(entries) = fs::read_dir(root().join("fuzz/regressions").join(target)) {
+        for e in entries.flatten() {
+            put(fs::read(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?)?;
+        }
+    }
     for f in files {
         let text = fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
         if target == "splitter" {
@@ -63,7 +75,7 @@ fn seed(target: &str, files: &[PathBuf]) -> Result<usize, String> {
             continue;
         }
         // One seed per record line, and the whole file; the first byte picks the kind (0 auto,
-        // 1..=7 forced) and options, the second the chunk size.
+        // 1..=7 forced) and options, the second the chunk size (msgpack: the first byte only).
         let mut pieces: Vec<&[u8]> = text
             .split(|&b| b == b'\n')
             .filter(|l| l.len() > 2)
@@ -71,7 +83,12 @@ fn seed(target: &str, files: &[PathBuf]) -> Result<usize, String> {
         pieces.push(&text);
         for (i, piece) in pieces.iter().enumerate() {
             let sel = [0u8, 0x10 | 0x80, (i % 8) as u8][i % 3];
-            put([sel, 63].iter().chain(piece.iter()).copied().collect())?;
+            let head: &[u8] = if target == "msgpack" {
+                &[sel]
+            } else {
+                &[sel, 63]
+            };
+            put(head.iter().chain(piece.iter()).copied().collect())?;
         }
     }
     Ok(n)
@@ -171,8 +188,18 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
         let log = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         let execs = exec_count(&log);
+        // libFuzzer's last status line: `#N DONE cov: … ft: … corp: …/…b …`.
+        let status = log
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('#') && l.contains("cov:"))
+            .and_then(|l| {
+                l.find("cov:")
+                    .map(|i| l[i..].split("lim:").next().unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_default();
         let line = format!(
-            "fuzz: {t}: {} executions in {secs} s ({})",
+            "fuzz: {t}: {} executions in {secs} s, {status} ({})",
             execs.map_or("?".to_string(), |n| n.to_string()),
             if out.status.success() {
                 "no crash"

@@ -70,8 +70,16 @@ pub(crate) type FamilyFn = fn(&Record<'_>, &mut Doc) -> Result<(), MapError>;
 pub(crate) fn run_family(f: FamilyFn, table: &str, props: Value) -> Doc {
     let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
     let envelope = Map::new();
-    let opts = crate::Options { preserve_duplicate_custom_fields: true, ..crate::Options::default() };
-    let rec = Record { table, props: &props, envelope: &envelope, opts: &opts };
+    let opts = crate::Options {
+        preserve_duplicate_custom_fields: true,
+        ..crate::Options::default()
+    };
+    let rec = Record {
+        table,
+        props: &props,
+        envelope: &envelope,
+        opts: &opts,
+    };
     let mut doc = Doc::new();
     f(&rec, &mut doc).expect("family maps the test record");
     doc
