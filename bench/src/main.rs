@@ -666,7 +666,11 @@ fn size_line(label: &str, path: &Path) {
         .unwrap_or(0);
     println!(
         "| {label} | {} | {:.2} MB | {:.2} MB |",
-        path.display(),
+        // The file name only: the target directory is this machine's business.
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned()
+        ),
         raw as f64 / 1048576.0,
         gz as f64 / 1048576.0
     );
