@@ -419,13 +419,14 @@ fn read_credential(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, C
         return Ok(Credential::Secret(Secret::new(s)));
     }
     if let Some(path) = get("client_secret_file") {
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        // Held as a Secret so the untrimmed copy is wiped too when it is dropped.
+        let raw = Secret::new(std::fs::read_to_string(&path).map_err(|e| {
             ConfigError::new(
                 "client_secret_file",
                 format!("cannot read {path}: {}", e.kind()),
             )
-        })?;
-        let text = text.trim().to_string();
+        })?);
+        let text = raw.expose().trim().to_string();
         if text.is_empty() {
             return Err(ConfigError::new(
                 "client_secret_file",

@@ -17,6 +17,14 @@ impl Secret {
     }
 }
 
+/// The memory that held a secret is overwritten when the secret is dropped, so a later heap
+/// dump or a reused allocation does not reveal it.
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
