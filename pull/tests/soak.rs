@@ -7,73 +7,12 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::*;
 use defender_bridge_pull::emulator::{EmulatorConfig, Faults};
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
-
-const SOURCES: &str = "alerts,machines,machine_actions,vulnerabilities,graph_alerts,incidents";
-
-/// The saved cursors: per source, `since` and the (id, time) keys remembered in the overlap.
-type Cursors = HashMap<String, (Option<i64>, HashSet<(String, i64)>)>;
-
-fn ns(t: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .unwrap()
-        .timestamp_nanos_opt()
-        .unwrap()
-}
-
-fn cursors(dir: &std::path::Path) -> Cursors {
-    let mut out = HashMap::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let name = e
-            .file_name()
-            .to_string_lossy()
-            .trim_end_matches(".json")
-            .to_string();
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
-        let since = v["since"].as_str().map(ns);
-        let seen = v["seen"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|p| {
-                        (
-                            p[0].as_str().unwrap().to_string(),
-                            ns(p[1].as_str().unwrap()),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.insert(name, (since, seen));
-    }
-    out
-}
-
-fn source_of(kind: &str) -> &'static str {
-    match kind {
-        "alert" => "alerts",
-        "action" => "machine_actions",
-        "vuln" => "vulnerabilities",
-        "graph_alert" => "graph_alerts",
-        "machine" => "machines",
-        _ => "incidents",
-    }
-}
-
-/// Splits a test key `kind|"id"|time` into source, id and time.
-fn parts(k: &str) -> (&'static str, String, Option<i64>) {
-    let mut p = k.splitn(3, '|');
-    let kind = p.next().unwrap();
-    let id = p.next().unwrap().trim_matches('"').to_string();
-    let t = p.next().filter(|t| !t.is_empty()).map(ns);
-    (source_of(kind), id, t)
-}
 
 /// Faults on the emulator's API requests (by request number): 429 bursts with Retry-After 0,
 /// 5xx bursts, connection resets, truncated and slow bodies, tokens expiring mid-paging.
@@ -119,7 +58,7 @@ fn soak_with_faults_kills_and_restarts() {
         config(
             &emu,
             &[
-                ("sources", SOURCES),
+                ("sources", ALL),
                 ("state_dir", dir.to_str().unwrap()),
                 ("page_size", "7"),
                 ("batch_max_records", "11"),
