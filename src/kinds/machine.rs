@@ -13,7 +13,6 @@ use crate::doc::Doc;
 use crate::MapError;
 
 /// Elastic's machine pipeline stamps this ECS version.
-const ECS_VERSION: &str = "8.11.0";
 const NS: &str = "microsoft_defender_endpoint.machine";
 
 /// Plain string renames into `microsoft_defender_endpoint.machine.*` with no ECS copy.
@@ -95,13 +94,7 @@ const ADDITIONAL: &[&str] = &[
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
     let f = |name: &str| format!("{NS}.{name}");
-    let mut d = Doc::new();
-    d.set("ecs.version", ECS_VERSION);
-    // The pipeline never removes event.original for this stream.
-    d.set("event.original", input.original);
-    d.set("observer.vendor", "Microsoft");
-    d.set("observer.product", "Defender for Endpoint");
-    d.set("event.kind", "event");
+    let mut d = super::mde_common::event_doc(input);
     d.append("event.category", "host");
     d.append("event.type", "info");
 

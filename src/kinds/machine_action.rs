@@ -13,7 +13,6 @@ use crate::doc::Doc;
 use crate::MapError;
 
 /// Elastic's machine action pipeline stamps this ECS version.
-const ECS_VERSION: &str = "8.11.0";
 const NS: &str = "microsoft_defender_endpoint.machine_action";
 
 /// Action type -> ECS categorization (Elastic's `set_ecs_categorization_fields` script).
@@ -79,13 +78,7 @@ const COLUMNS: &[(&str, &str)] = &[
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
     let f = |name: &str| format!("{NS}.{name}");
-    let mut d = Doc::new();
-    d.set("ecs.version", ECS_VERSION);
-    // The pipeline never removes event.original for this stream.
-    d.set("event.original", input.original);
-    d.set("observer.vendor", "Microsoft");
-    d.set("observer.product", "Defender for Endpoint");
-    d.set("event.kind", "event");
+    let mut d = super::mde_common::event_doc(input);
 
     if let Some(action) = opt_str(rec, "type")? {
         d.set(&f("type"), action);

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use crate::doc::es_date;
+use crate::doc::{es_date, Doc};
 use crate::error::type_name;
 use crate::sentinel::{self, ColumnType};
 use crate::MapError;
@@ -177,6 +177,18 @@ pub(crate) fn pascal(key: &str) -> String {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// The start of an ECS document of Elastic's `machine` and `machine_action` streams (ecs 8.11.0):
+/// their pipelines never remove `event.original`.
+pub(crate) fn event_doc(input: &super::Input<'_>) -> Doc {
+    let mut d = Doc::new();
+    d.set("ecs.version", "8.11.0");
+    d.set("event.original", input.original);
+    d.set("observer.vendor", "Microsoft");
+    d.set("observer.product", "Defender for Endpoint");
+    d.set("event.kind", "event");
+    d
 }
 
 #[cfg(test)]
