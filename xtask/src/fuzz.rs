@@ -18,7 +18,62 @@ const TARGETS: &[&str] = &[
     "splitter",
     "msgpack",
     "filter_wasm",
+    "plugin_abi",
 ];
+
+/// The emulator's tenant and client (fuzz/fuzz_targets/plugin_abi.rs), and the secret it accepts.
+const ABI_IDS: &str = "tenant_id=00000000-0000-4000-8000-00000000e001\n\
+    client_id=11111111-0000-4000-8000-00000000e001\n";
+const ABI_SECRET: &str = "client_secret=fuzz-S3cr3t-never-in-logs-0123456789\n";
+const ABI_FAST: &str = "poll_interval=10ms\nretry_base=1ms\nretry_max=4ms\nretry_attempts=2\n\
+    http_timeout=2s\npage_size=4\n";
+
+/// plugin_abi seeds: the first byte is the log level (0x40: no input_log_check), then
+/// `key=value` lines and `!ops` (see the target's documentation). Valid configurations for the
+/// emulator, with every credential and target, and invalid ones of every kind.
+fn abi_seeds() -> Vec<Vec<u8>> {
+    let valid = |extra: &str, ops: &str| format!("{ABI_IDS}{ABI_SECRET}{ABI_FAST}{extra}!{ops}\n");
+    let mut seeds: Vec<(u8, String)> = vec![
+        (3, valid("sources=alerts,incidents\ntarget=ecs\nbatch_max_records=5\nstate_dir=@state\napi_host=@emu\ngraph_host=@emu\nlogin_host=@emu\n", "wfwcpe")),
+        (4, valid("sources=graph_alerts,machines\ntarget=sentinel\nbatch_max_records=3\n", "wlwfxnNpe")),
+        (5, valid("sources=machine_actions,vulnerabilities\ntarget=raw\npreserve_original_event=true\n", "wwffPe")),
+        (3, format!("{ABI_IDS}client_secret_file=@secret\n{ABI_FAST}sources=alerts\n!wcfpe\n")),
+        (3, format!("{ABI_IDS}client_certificate_file=@cert\n{ABI_FAST}sources=graph_alerts\ntarget=sentinel\n!wfpe\n")),
+        (2, valid("api_host=@closed\nlogin_host=@closed\nsources=alerts,machines\n", "cwcpe")),
+        (3, valid("api_host=https://example.com/regional/\ngraph_host=http://localhost:1/x\n", "cpe")),
+        (3, valid("sources=alerts\n", "eeucfnx0akRieep")),
+        (3, valid("sources=alerts,incidents\nincidents_expand_alerts=on\n", "iwiwcle")),
+        (1, valid("state_dir=@secret\n", "cpe")),
+        (3, valid("state_dir=@missing\ntls_ca_file=@cert\n", "wpe")),
+        (3, valid("tls_ca_file=@garbage\n", "c")),
+        (3, format!("{ABI_IDS}client_certificate_file=@garbage\n!c\n")),
+        (3, format!("{ABI_IDS}client_secret_file=@empty\n!c\n")),
+        (3, format!("{ABI_IDS}client_secret_env=DEFENDER_BRIDGE_UNSET_VARIABLE\n!c\n")),
+        (3, format!("client_id=c\n{ABI_SECRET}!c\n")),
+        (3, format!("tenant_id=not a tenant!\nclient_id=c\n{ABI_SECRET}!c\n")),
+        (0x43, valid("sources=alerts,bogus\n", "cpe")),
+        (3, valid("target=elastic\ncloud=mars\n", "c")),
+        (3, valid("poll_interval=soon\n", "c")),
+        (3, valid("batch_max_records=0\npage_size=-1\n", "c")),
+        (3, valid("retry_attempts=99999999999999999999999\n", "c")),
+        (3, valid("preserve_original_event=maybe\n", "c")),
+        (3, valid("proxy=::not a proxy::\nlog_level=trace\ntls.ca_file=@garbage\n", "c")),
+        (3, valid("sources=\ntarget=   \n", "c")),
+        (5, valid(&format!("tenant_id={}\n", "A".repeat(4000)), "c")),
+        (0, valid("", "cpe")),
+    ];
+    seeds.push((3, "tenant_id=\u{fffd}\nclient_id=\u{0}\n!c\n".to_string()));
+    let mut out: Vec<Vec<u8>> = seeds
+        .into_iter()
+        .map(|(b, s)| std::iter::once(b).chain(s.into_bytes()).collect())
+        .collect();
+    // Bytes that are not UTF-8 in a key and in values.
+    let mut raw = vec![3u8];
+    raw.extend_from_slice(ABI_IDS.as_bytes());
+    raw.extend_from_slice(b"client_secret=\xff\xfe-secret-\xc3(\x80-long-enough\ntar\xffget=ecs\nsources=alerts\xff\n!cpe\n");
+    out.push(raw);
+    out
+}
 
 /// Where seeds come from: the Elastic fixtures (beside the repository) and our samples.
 fn seed_files() -> Vec<PathBuf> {
@@ -66,6 +121,12 @@ fn seed(target: &str, files: &[PathBuf]) -> Result<usize, String> {
         for e in entries.flatten() {
             put(fs::read(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?)?;
         }
+    }
+    if target == "plugin_abi" {
+        for s in abi_seeds() {
+            put(s)?;
+        }
+        return Ok(n);
     }
     for f in files {
         let text = fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
