@@ -18,6 +18,8 @@ mod log;
 mod retry;
 mod secret;
 mod sources;
+#[doc(hidden)]
+pub mod testing;
 mod time;
 
 pub use config::{Cloud, ConfigError, PullConfig, SourceKind, Target};

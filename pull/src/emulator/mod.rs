@@ -85,6 +85,26 @@ pub struct EmulatorStats {
     pub unauthorized: AtomicU64,
 }
 
+impl EmulatorStats {
+    /// The counters as a JSON object, as `GET /emulator/stats` serves them.
+    pub fn to_json(&self) -> Value {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "api_requests": g(&self.api_requests),
+            "tokens_issued": g(&self.tokens_issued),
+            "records_served": g(&self.records_served),
+            "throttled": g(&self.throttled),
+            "server_errors": g(&self.server_errors),
+            "dropped": g(&self.dropped),
+            "truncated": g(&self.truncated),
+            "bad_json": g(&self.bad_json),
+            "expired": g(&self.expired),
+            "slow": g(&self.slow),
+            "unauthorized": g(&self.unauthorized),
+        })
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Api {
     Mde,
@@ -232,6 +252,12 @@ fn handle(state: &State, req: &Request) -> Reply {
             );
         }
         return token(state, req);
+    }
+    if req.path == "/emulator/stats" {
+        return match req.method.as_str() {
+            "GET" => json_reply(200, state.stats.to_json()),
+            _ => json_reply(405, json!({"error": "invalid_request"})),
+        };
     }
     let api = if req.path.starts_with("/api/") {
         Api::Mde

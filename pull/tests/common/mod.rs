@@ -2,14 +2,13 @@
 //! intervals and back-offs, and a consumer that counts every delivered record.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use defender_bridge_pull::emulator::{Emulator, EmulatorConfig};
 use defender_bridge_pull::{Engine, Level, Logger, PullConfig, Stats};
-use serde_json::Value;
 
 pub const SECRET: &str = "S3cr3t-Value-Never-Print-42";
 pub const ALL: &str = "alerts,machines,machine_actions,vulnerabilities,graph_alerts,incidents";
@@ -83,60 +82,10 @@ impl Logger for Captured {
     }
 }
 
-/// The identity of a delivered record: its id and last-update time (or just id for machines).
-pub fn key(v: &Value) -> String {
-    let id = v.get("id").map(|i| i.to_string()).unwrap_or_default();
-    let t = [
-        "lastUpdateTime",
-        "lastUpdateDateTimeUtc",
-        "eventTimestamp",
-        "lastUpdateDateTime",
-    ]
-    .iter()
-    .find_map(|f| v.get(*f).and_then(Value::as_str))
-    .unwrap_or("");
-    let kind = if v.get("cveId").is_some() {
-        "vuln"
-    } else if v.get("osPlatform").is_some() && v.get("healthStatus").is_some() {
-        "machine"
-    } else if v.get("requestor").is_some() {
-        "action"
-    } else if v.get("incidentWebUrl").is_some() && v.get("alertWebUrl").is_none() {
-        "incident"
-    } else if v.get("alertWebUrl").is_some() {
-        "graph_alert"
-    } else {
-        "alert"
-    };
-    format!("{kind}|{id}|{t}")
-}
-
-/// What a consumer saw.
-#[derive(Default, Debug)]
-pub struct Delivered {
-    pub total: u64,
-    pub counts: HashMap<String, u64>,
-    pub json: Vec<String>,
-    pub keep_json: bool,
-}
-
-impl Delivered {
-    pub fn unique(&self) -> u64 {
-        self.counts.len() as u64
-    }
-    pub fn duplicates(&self) -> u64 {
-        self.total - self.unique()
-    }
-    pub fn add(&mut self, records: &[defender_bridge::Output]) {
-        for r in records {
-            self.total += 1;
-            *self.counts.entry(key(r.value())).or_default() += 1;
-            if self.keep_json {
-                self.json.push(String::from_utf8(r.to_json()).unwrap());
-            }
-        }
-    }
-}
+// The record identity and the delivered set live in the library, shared with the CLI's
+// real-process kill soak (cli/tests/kill_soak.rs).
+#[allow(unused_imports)]
+pub use defender_bridge_pull::testing::{key, Delivered};
 
 /// Finished polls (successful or failed) of the slowest incremental source (machines sweep
 /// once per `machines_interval`).
@@ -223,61 +172,5 @@ pub fn print_stats(label: &str, stats: &Stats) {
 }
 
 // Checkpoint bookkeeping shared by the kill/restart tests (restart.rs, soak.rs).
-
-/// The saved cursors: per source, `since` and the (id, time) keys remembered in the overlap.
-pub type Cursors = HashMap<String, (Option<i64>, HashSet<(String, i64)>)>;
-
-pub fn ns(t: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .unwrap()
-        .timestamp_nanos_opt()
-        .unwrap()
-}
-
-pub fn cursors(dir: &std::path::Path) -> Cursors {
-    let mut out = HashMap::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let name = e
-            .file_name()
-            .to_string_lossy()
-            .trim_end_matches(".json")
-            .to_string();
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
-        let since = v["since"].as_str().map(ns);
-        let seen = v["seen"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|p| {
-                        (
-                            p[0].as_str().unwrap().to_string(),
-                            ns(p[1].as_str().unwrap()),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.insert(name, (since, seen));
-    }
-    out
-}
-
-pub fn source_of(kind: &str) -> &'static str {
-    match kind {
-        "alert" => "alerts",
-        "action" => "machine_actions",
-        "vuln" => "vulnerabilities",
-        "graph_alert" => "graph_alerts",
-        "machine" => "machines",
-        _ => "incidents",
-    }
-}
-
-/// Splits a test key `kind|"id"|time` into source, id and time.
-pub fn parts(k: &str) -> (&'static str, String, Option<i64>) {
-    let mut p = k.splitn(3, '|');
-    let kind = p.next().unwrap();
-    let id = p.next().unwrap().trim_matches('"').to_string();
-    let t = p.next().filter(|t| !t.is_empty()).map(ns);
-    (source_of(kind), id, t)
-}
+#[allow(unused_imports)]
+pub use defender_bridge_pull::testing::{cursors, ns, parts, source_of, Cursors};
