@@ -133,7 +133,8 @@ pub fn parts(k: &str) -> (&'static str, String, Option<i64>) {
     (source_of(kind), id, t)
 }
 
-/// The duplicate accounting of a kill/restart test. After each run that ended abruptly, the
+/// The duplicate accounting of a kill/restart test. After each run that ended abruptly (a
+/// process killed, or an engine stopped in-process with its last batch not acknowledged), the
 /// records it delivered are compared with the cursors it left on disk: an incremental record
 /// is *covered* when it lies before `since − overlap` or its (id, time) is in `seen`; an
 /// uncovered one must come again, and inside the window the next run re-reads.
@@ -199,18 +200,17 @@ impl KillLedger {
         }
     }
 
-    /// Counts `seen` and checks it: every one of `expected` records delivered; exactly the
-    /// uncovered incremental records came again, each inside the overlap window of every
-    /// cursor it was uncovered by; no more machine duplicates than machines in killed runs.
-    pub fn check(&self, seen: &Delivered, expected: u64) -> Result<DuplicateReport, String> {
-        let dups: Vec<(&String, &u64)> = seen.counts.iter().filter(|(_, c)| **c > 1).collect();
-        let duplicates: u64 = dups.iter().map(|(_, c)| **c - 1).sum();
-        let incremental: u64 = dups
-            .iter()
-            .filter(|(k, _)| parts(k).0 != "machines")
-            .map(|(_, c)| **c - 1)
-            .sum();
-        let report = DuplicateReport {
+    /// Counts `seen` against `expected` records: deliveries, missing records, and duplicate
+    /// deliveries (incremental and machines). Checks nothing; see [`KillLedger::check`].
+    pub fn report(&self, seen: &Delivered, expected: u64) -> DuplicateReport {
+        let (mut duplicates, mut incremental) = (0, 0);
+        for (k, c) in seen.counts.iter().filter(|(_, c)| **c > 1) {
+            duplicates += c - 1;
+            if parts(k).0 != "machines" {
+                incremental += c - 1;
+            }
+        }
+        DuplicateReport {
             expected,
             delivered: seen.total,
             unique: seen.unique(),
@@ -218,17 +218,24 @@ impl KillLedger {
             duplicates,
             incremental,
             machines: duplicates - incremental,
-        };
+        }
+    }
+
+    /// Counts `seen` and checks it: every one of `expected` records delivered; exactly the
+    /// uncovered incremental records came again, each inside the overlap window of every
+    /// cursor it was uncovered by; no more machine duplicates than machines in killed runs.
+    pub fn check(&self, seen: &Delivered, expected: u64) -> Result<DuplicateReport, String> {
+        let report = self.report(seen, expected);
         if report.unique != expected {
             return Err(format!(
                 "{} unique records delivered, the tenant has {expected}",
                 report.unique
             ));
         }
-        if incremental != self.uncovered {
+        if report.incremental != self.uncovered {
             return Err(format!(
-                "{incremental} incremental duplicates, but {} records were not covered by the cursors saved at the kills",
-                self.uncovered
+                "{} incremental duplicates, but {} records were not covered by the cursors saved at the kills",
+                report.incremental, self.uncovered
             ));
         }
         if report.machines > self.machines_in_killed_runs {
@@ -237,14 +244,14 @@ impl KillLedger {
                 report.machines, self.machines_in_killed_runs
             ));
         }
-        for (k, _) in &dups {
+        for (k, _) in seen.counts.iter().filter(|(_, c)| **c > 1) {
             let (source, _, t) = parts(k);
             if source == "machines" {
                 continue;
             }
             let w = self
                 .windows
-                .get(*k)
+                .get(k)
                 .ok_or_else(|| format!("duplicate {k} was covered by a cursor"))?;
             if !w.iter().all(|lo| t.unwrap() >= *lo) {
                 return Err(format!("duplicate {k} outside the overlap window"));

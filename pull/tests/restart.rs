@@ -4,18 +4,17 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::*;
 use defender_bridge_pull::emulator::EmulatorConfig;
-use rand::{Rng, SeedableRng};
+use defender_bridge_pull::testing::{cursors, KillLedger};
+use rand::SeedableRng;
 
 #[test]
 fn kill_at_random_points_and_restart() {
     let n = 400u64;
     let expected = 6 * n;
-    let overlap_ns = 300 * 1_000_000_000i64;
     let emu = emulator(EmulatorConfig {
         records: n,
         ties: 2,
@@ -28,10 +27,8 @@ fn kill_at_random_points_and_restart() {
     // Records taken but never acknowledged before a kill: the duplicates we allow.
     let mut unacked_at_kills = 0u64;
     // Incremental records delivered in a killed run but not covered by the cursor saved at the
-    // kill: exactly these must come again.
-    let mut uncovered = 0u64;
-    let mut machines_in_killed_runs = 0u64;
-    let mut windows: HashMap<String, Vec<i64>> = HashMap::new();
+    // kill: exactly these must come again, inside the window the next run re-reads.
+    let mut ledger = KillLedger::new(300 * 1_000_000_000);
     let kills = 8;
     let cfg = || {
         config(
@@ -45,66 +42,9 @@ fn kill_at_random_points_and_restart() {
         )
     };
     for kill in 0..kills {
-        let engine = start(cfg(), &log);
-        let batches = rng.gen_range(1..60);
-        let mut taken = 0;
-        let mut run = Delivered::default();
-        let stats = engine.stats();
-        let mut idle_since = None;
-        for _ in 0..200_000 {
-            if taken == batches {
-                break;
-            }
-            match engine.take(rng.gen_range(1..30)) {
-                Some(b) => {
-                    seen.add(&b.records);
-                    run.add(&b.records);
-                    taken += 1;
-                    if taken == batches && rng.gen_bool(0.7) {
-                        // Killed after the host wrote the records, before it acknowledged them.
-                        unacked_at_kills += b.records.len() as u64;
-                        drop(b);
-                    } else {
-                        b.ack();
-                    }
-                }
-                None => {
-                    // Nothing left to take: stop waiting once two more polls found nothing.
-                    let p = polls(&stats);
-                    match idle_since {
-                        None => idle_since = Some(p),
-                        Some(s) if p >= s + 2 => break,
-                        _ => {}
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                    continue;
-                }
-            }
-            idle_since = None;
-        }
-        // Random extra moment: workers may be mid-request or blocked on the full queue.
-        std::thread::sleep(std::time::Duration::from_millis(rng.gen_range(0..20)));
-        engine.stop();
-        let saved = cursors(&dir);
-        for k in run.counts.keys() {
-            let (source, id, t) = parts(k);
-            if source == "machines" {
-                machines_in_killed_runs += 1;
-                continue;
-            }
-            let t = t.unwrap();
-            let covered = saved.get(source).is_some_and(|(since, seen)| {
-                since.is_some_and(|s| t < s - overlap_ns) || seen.contains(&(id.clone(), t))
-            });
-            if !covered {
-                uncovered += 1;
-                let since = saved.get(source).and_then(|c| c.0);
-                // A record that comes again must lie inside the window the next run re-reads.
-                if let Some(s) = since {
-                    windows.entry(k.clone()).or_default().push(s - overlap_ns);
-                }
-            }
-        }
+        let (run, unacked) = kill_run(start(cfg(), &log), &mut rng, 60, &mut seen);
+        unacked_at_kills += unacked;
+        ledger.record_kill(&run, &cursors(&dir));
         eprintln!(
             "kill {kill}: delivered so far {} (unique {})",
             seen.total,
@@ -117,45 +57,20 @@ fn kill_at_random_points_and_restart() {
     engine.stop();
     print_stats("final run", &stats);
 
-    let dups: Vec<(&String, &u64)> = seen.counts.iter().filter(|(_, c)| **c > 1).collect();
-    let duplicate_deliveries: u64 = dups.iter().map(|(_, c)| **c - 1).sum();
+    let r = ledger.report(&seen, expected);
     eprintln!(
         "restart: kills={kills} expected={expected} delivered={} unique={} duplicates={} (records un-acked at kills={unacked_at_kills})",
-        seen.total,
-        seen.unique(),
-        duplicate_deliveries
+        r.delivered, r.unique, r.duplicates
     );
-    assert_eq!(
-        seen.unique(),
-        expected,
-        "every record delivered at least once"
-    );
-    let incremental_dups: u64 = dups
-        .iter()
-        .filter(|(k, _)| parts(k).0 != "machines")
-        .map(|(_, c)| **c - 1)
-        .sum();
-    let machine_dups = duplicate_deliveries - incremental_dups;
     eprintln!(
-        "restart: incremental duplicates={incremental_dups} (uncovered by the cursor at kills={uncovered}); machine duplicates={machine_dups} (machines delivered in killed runs={machines_in_killed_runs})"
+        "restart: incremental duplicates={} (uncovered by the cursor at kills={}); machine duplicates={} (machines delivered in killed runs={})",
+        r.incremental, ledger.uncovered, r.machines, ledger.machines_in_killed_runs
     );
-    assert_eq!(
-        incremental_dups, uncovered,
-        "exactly the records the saved cursors did not cover came again"
-    );
-    assert!(machine_dups <= machines_in_killed_runs);
-    for (k, _) in &dups {
-        let (source, _, t) = parts(k);
-        if source == "machines" {
-            continue;
-        }
-        let w = windows
-            .get(*k)
-            .unwrap_or_else(|| panic!("duplicate {k} was covered by a cursor"));
-        assert!(
-            w.iter().all(|lo| t.unwrap() >= *lo),
-            "duplicate {k} outside the overlap window"
-        );
+    // Every record delivered at least once; exactly the records the saved cursors did not cover
+    // came again, all inside the overlap window; no more machine duplicates than machines
+    // delivered in killed runs.
+    if let Err(e) = ledger.check(&seen, expected) {
+        panic!("{e}");
     }
     assert!(!read_all(&dir).contains(SECRET));
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use defender_bridge_pull::emulator::{Emulator, EmulatorConfig};
 use defender_bridge_pull::{Engine, Level, Logger, PullConfig, Stats};
+use rand::Rng;
 
 pub const SECRET: &str = "S3cr3t-Value-Never-Print-42";
 pub const ALL: &str = "alerts,machines,machine_actions,vulnerabilities,graph_alerts,incidents";
@@ -82,10 +83,10 @@ impl Logger for Captured {
     }
 }
 
-// The record identity and the delivered set live in the library, shared with the CLI's
-// real-process kill soak (cli/tests/kill_soak.rs).
+// The delivered set lives in the library, shared with the CLI's real-process kill soak
+// (cli/tests/kill_soak.rs).
 #[allow(unused_imports)]
-pub use defender_bridge_pull::testing::{key, Delivered};
+pub use defender_bridge_pull::testing::Delivered;
 
 /// Finished polls (successful or failed) of the slowest incremental source (machines sweep
 /// once per `machines_interval`).
@@ -123,6 +124,62 @@ pub fn drain(engine: &Engine, seen: &mut Delivered, expected: u64) {
         }
     }
     panic!("gave up waiting: {} of {expected} records", seen.total);
+}
+
+/// One run of a kill/restart test (restart.rs, soak.rs), ended in-process: takes up to a random
+/// number (below `max_batches`) of batches of random sizes, counting them in `seen` and in the
+/// returned run, and acknowledges them, except that the last is left un-acknowledged with
+/// probability 0.7 (the host died after writing it); stops taking once two more polls found
+/// nothing. Then, after a random moment (workers may be mid-request or blocked on the full
+/// queue), stops the engine. Returns the run's deliveries (for
+/// [`KillLedger::record_kill`](defender_bridge_pull::testing::KillLedger::record_kill)) and the
+/// number of records left un-acknowledged.
+pub fn kill_run(
+    engine: Engine,
+    rng: &mut impl Rng,
+    max_batches: i32,
+    seen: &mut Delivered,
+) -> (Delivered, u64) {
+    let batches = rng.gen_range(1..max_batches);
+    let mut taken = 0;
+    let mut run = Delivered::default();
+    let mut unacked = 0u64;
+    let stats = engine.stats();
+    let mut idle_since = None;
+    for _ in 0..200_000 {
+        if taken == batches {
+            break;
+        }
+        match engine.take(rng.gen_range(1..30)) {
+            Some(b) => {
+                seen.add(&b.records);
+                run.add(&b.records);
+                taken += 1;
+                if taken == batches && rng.gen_bool(0.7) {
+                    // Killed after the host wrote the records, before it acknowledged them.
+                    unacked += b.records.len() as u64;
+                    drop(b);
+                } else {
+                    b.ack();
+                }
+            }
+            None => {
+                // Nothing left to take: stop waiting once two more polls found nothing.
+                let p = polls(&stats);
+                match idle_since {
+                    None => idle_since = Some(p),
+                    Some(s) if p >= s + 2 => break,
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        }
+        idle_since = None;
+    }
+    std::thread::sleep(Duration::from_millis(rng.gen_range(0..20)));
+    engine.stop();
+    (run, unacked)
 }
 
 pub fn start(config: PullConfig, log: &Arc<Captured>) -> Engine {
@@ -170,7 +227,3 @@ pub fn print_stats(label: &str, stats: &Stats) {
         );
     }
 }
-
-// Checkpoint bookkeeping shared by the kill/restart tests (restart.rs, soak.rs).
-#[allow(unused_imports)]
-pub use defender_bridge_pull::testing::{cursors, ns, parts, source_of, Cursors};
