@@ -32,6 +32,13 @@ impl Doc {
         }
     }
 
+    /// Sets `path` only when `value` is `Some` and not null; takes the value (no copy).
+    pub fn set_some(&mut self, path: &str, value: Option<Value>) {
+        if let Some(v) = value {
+            self.set(path, v);
+        }
+    }
+
     /// Appends to the array at `path` unless the value is already there (Elastic's `append`
     /// with `allow_duplicates: false`). A scalar already at `path` becomes the first element.
     pub fn append(&mut self, path: &str, value: impl Into<Value>) {
@@ -58,10 +65,10 @@ impl Doc {
     }
 
     pub fn get(&self, path: &str) -> Option<&Value> {
-        let mut parts = path.split('.');
-        let mut cur = self.0.get(parts.next()?)?;
+        let mut parts = segments(path);
+        let mut cur = lookup(&self.0, parts.next()?)?;
         for p in parts {
-            cur = cur.as_object()?.get(p)?;
+            cur = lookup(cur.as_object()?, p)?;
         }
         Some(cur)
     }
@@ -72,36 +79,38 @@ impl Doc {
 
     /// Removes `path` and returns its value.
     pub fn remove(&mut self, path: &str) -> Option<Value> {
-        let (parent, last) = match path.rsplit_once('.') {
-            Some((p, l)) => (Some(p), l),
-            None => (None, path),
-        };
-        let map = match parent {
-            None => &mut self.0,
-            Some(p) => {
-                let mut cur = &mut self.0;
-                for part in p.split('.') {
-                    cur = cur.get_mut(part)?.as_object_mut()?;
-                }
-                cur
+        remove_in(&mut self.0, path)
+    }
+
+    /// Removes each of `paths`, dotted paths relative to the object at `prefix` (walking to the
+    /// prefix once, not once per path).
+    pub fn remove_under(&mut self, prefix: &str, paths: &[&str]) {
+        let mut cur = &mut self.0;
+        for part in segments(prefix) {
+            match lookup_mut(cur, part) {
+                Some(Value::Object(m)) => cur = m,
+                _ => return,
             }
-        };
-        map.shift_remove(last)
+        }
+        for path in paths {
+            remove_in(cur, path);
+        }
     }
 
     fn slot(&mut self, path: &str) -> &mut Value {
-        // Keys are only allocated when they are new (`Map::entry` would allocate every time).
+        // Keys are only allocated when they are new, and small maps are scanned, not hashed.
         let mut cur = &mut self.0;
         let mut rest = path;
         loop {
-            let (part, tail) = match rest.split_once('.') {
+            let (part, tail) = match split_dot(rest) {
                 Some((part, tail)) => (part, Some(tail)),
                 None => (rest, None),
             };
-            if !cur.contains_key(part) {
-                cur.insert(part.to_string(), Value::Null);
-            }
-            let entry = cur.get_mut(part).expect("just inserted");
+            let entry = match position(cur, part) {
+                Some(Found::At(i)) => cur.values_mut().nth(i).expect("index from a scan"),
+                Some(Found::Hashed) => cur.get_mut(part).expect("contains_key said so"),
+                None => cur.entry(part).or_insert(Value::Null),
+            };
             let Some(tail) = tail else {
                 return entry;
             };
@@ -121,6 +130,107 @@ impl Doc {
 
     pub fn into_value(self) -> Value {
         Value::Object(self.0)
+    }
+}
+
+/// Removes the dotted `path` under `map` and returns its value.
+fn remove_in(map: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    let (parent, last) = match rsplit_dot(path) {
+        Some((p, l)) => (Some(p), l),
+        None => (None, path),
+    };
+    let mut map = map;
+    if let Some(p) = parent {
+        for part in segments(p) {
+            map = lookup_mut(map, part)?.as_object_mut()?;
+        }
+    }
+    // Most removals are of fields that are not there: check before shift_remove hashes.
+    if map.len() <= SCAN_MAX && !map.keys().any(|k| k == last) {
+        return None;
+    }
+    map.shift_remove(last)
+}
+
+// Dotted paths are split by scanning bytes: `str::split('.')` and friends go through the
+// generic char searcher, which costs more than the map lookups for these short paths. `.` is
+// ASCII, so the byte positions are char boundaries.
+
+/// `path` before and after its first `.`.
+fn split_dot(path: &str) -> Option<(&str, &str)> {
+    let i = path.bytes().position(|b| b == b'.')?;
+    Some((&path[..i], &path[i + 1..]))
+}
+
+/// `path` before and after its last `.`.
+fn rsplit_dot(path: &str) -> Option<(&str, &str)> {
+    let i = path.bytes().rposition(|b| b == b'.')?;
+    Some((&path[..i], &path[i + 1..]))
+}
+
+/// The `.`-separated segments of `path` (like `path.split('.')`).
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        match split_dot(s) {
+            Some((head, tail)) => {
+                rest = Some(tail);
+                Some(head)
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
+}
+
+/// `prefix.field`, the dotted path of a field under a prefix. Paths are built for every field
+/// of every record, and `format!` costs several times this exact-size concatenation.
+pub fn join(prefix: &str, field: &str) -> String {
+    let mut path = String::with_capacity(prefix.len() + 1 + field.len());
+    path.push_str(prefix);
+    path.push('.');
+    path.push_str(field);
+    path
+}
+
+/// Maps up to this size are searched by comparing keys: for the short keys of documents that
+/// is cheaper than the SipHash that `Map` (an `IndexMap` with std's `RandomState`) computes.
+const SCAN_MAX: usize = 32;
+
+/// Where [`position`] found a key.
+enum Found {
+    /// At this index (small map, scanned).
+    At(usize),
+    /// In a large map (looked up by hash).
+    Hashed,
+}
+
+fn position(map: &Map<String, Value>, key: &str) -> Option<Found> {
+    if map.len() <= SCAN_MAX {
+        map.keys().position(|k| k == key).map(Found::At)
+    } else {
+        map.contains_key(key).then_some(Found::Hashed)
+    }
+}
+
+/// `map.get(key)`, scanning small maps instead of hashing.
+fn lookup<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    if map.len() <= SCAN_MAX {
+        map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+/// `map.get_mut(key)`, scanning small maps instead of hashing.
+fn lookup_mut<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    if map.len() <= SCAN_MAX {
+        map.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get_mut(key)
     }
 }
 
@@ -184,6 +294,12 @@ pub fn es_date_str(s: &str) -> Option<String> {
     parse_time(s).map(es_date)
 }
 
+/// The compact JSON text of a value. Written straight into a buffer: `Value::to_string`
+/// (`Display`) gives the same text through the formatting machinery, at several times the cost.
+pub fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// A value as a string the way Elastic's `convert: type: string` renders it.
 pub fn to_string_value(v: &Value) -> Option<String> {
     match v {
@@ -191,7 +307,7 @@ pub fn to_string_value(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        other => Some(other.to_string()),
+        other => Some(json_text(other)),
     }
 }
 

@@ -217,7 +217,7 @@ impl Mapper {
                     }
                 };
                 let result = detect::kind_of(&map, self.options.kind)
-                    .and_then(|kind| kinds::map(kind, &map, original, &self.options, sink));
+                    .and_then(|kind| kinds::map(kind, map, original, &self.options, sink));
                 if let Err(err) = result {
                     sink.emit(error::record(&self.options, original, pos, &err));
                 }

@@ -30,7 +30,7 @@ use super::graph_common::{
     base_doc, opt_date, opt_str, sentinel_severity, severity_score, split_user,
 };
 use super::{graph_evidence, Input};
-use crate::doc::{uri_parts, Doc};
+use crate::doc::{join, json_text, uri_parts, Doc};
 use crate::sentinel::to_datetime;
 use crate::MapError;
 
@@ -108,10 +108,10 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
         &mut doc,
         input.opts.preserve_duplicate_custom_fields,
     );
-    doc.set(&format!("{P}.evidence"), Value::Array(ev));
+    doc.set(&join(P, "evidence"), Value::Array(ev));
     if !input.opts.preserve_duplicate_custom_fields {
         for f in DUPLICATES {
-            doc.remove(&format!("{P}.{f}"));
+            doc.remove(&join(P, f));
         }
     }
     doc.prune_empty();
@@ -124,40 +124,40 @@ fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(
     let p = |k: &str| format!("{path}{k}");
     if let Some(t) = opt_date(rec, "lastUpdateDateTime", &p("lastUpdateDateTime"))? {
         doc.set("@timestamp", t.clone());
-        doc.set(&format!("{P}.last_update_datetime"), t);
+        doc.set(&join(P, "last_update_datetime"), t);
     }
     if let Some(d) = opt_str(rec, "description", &p("description"))? {
-        doc.set(&format!("{P}.description"), d);
+        doc.set(&join(P, "description"), d);
         doc.set("message", d);
     }
     if let Some(t) = opt_str(rec, "tenantId", &p("tenantId"))? {
-        doc.set(&format!("{P}.tenant_id"), t);
+        doc.set(&join(P, "tenant_id"), t);
         doc.set("cloud.account.id", t);
     }
     if let Some(c) = opt_date(rec, "createdDateTime", &p("createdDateTime"))? {
-        doc.set(&format!("{P}.created_datetime"), c.clone());
+        doc.set(&join(P, "created_datetime"), c.clone());
         doc.set("event.created", c);
     }
     let end = opt_date(rec, "lastActivityDateTime", &p("lastActivityDateTime"))?;
     if let Some(e) = &end {
-        doc.set(&format!("{P}.last_activity_datetime"), e.clone());
+        doc.set(&join(P, "last_activity_datetime"), e.clone());
         doc.set("event.end", e.clone());
     }
     if let Some(id) = opt_str(rec, "id", &p("id"))? {
-        doc.set(&format!("{P}.id"), id);
+        doc.set(&join(P, "id"), id);
         doc.set("event.id", id);
     }
     if let Some(s) = opt_str(rec, "serviceSource", &p("serviceSource"))? {
-        doc.set(&format!("{P}.service_source"), s);
+        doc.set(&join(P, "service_source"), s);
         doc.set("event.provider", s);
     }
     if let Some(s) = opt_str(rec, "severity", &p("severity"))? {
-        doc.set(&format!("{P}.severity"), s);
+        doc.set(&join(P, "severity"), s);
         doc.set("event.severity", severity_score(s));
     }
     let start = opt_date(rec, "firstActivityDateTime", &p("firstActivityDateTime"))?;
     if let Some(s) = &start {
-        doc.set(&format!("{P}.first_activity_datetime"), s.clone());
+        doc.set(&join(P, "first_activity_datetime"), s.clone());
         doc.set("event.start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
@@ -167,24 +167,24 @@ fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(
     }
     if let Some(u) = opt_str(rec, "alertWebUrl", &p("alertWebUrl"))? {
         if let Some(parts) = uri_parts(u) {
-            doc.set(&format!("{P}.web_url"), Value::Object(parts));
+            doc.set(&join(P, "web_url"), Value::Object(parts));
             doc.set("event.url", u);
         }
     }
     if let Some(a) = opt_str(rec, "assignedTo", &p("assignedTo"))? {
-        doc.set(&format!("{P}.assigned_to"), a);
+        doc.set(&join(P, "assigned_to"), a);
         assigned_user(a, doc);
     }
     if let Some(t) = opt_str(rec, "threatFamilyName", &p("threatFamilyName"))? {
-        doc.set(&format!("{P}.threat_family_name"), t);
+        doc.set(&join(P, "threat_family_name"), t);
         doc.set("threat.group.name", t);
     }
     if let Some(c) = opt_str(rec, "category", &p("category"))? {
-        doc.set(&format!("{P}.category"), c);
+        doc.set(&join(P, "category"), c);
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = rec.get("mitreTechniques").filter(|v| !v.is_null()) {
-        doc.set(&format!("{P}.mitre_techniques"), m.clone());
+        doc.set(&join(P, "mitre_techniques"), m.clone());
         doc.set("threat.technique.subtechnique.id", m.clone());
     }
     if let Some(Value::Array(comments)) = rec.get("comments") {
@@ -193,20 +193,20 @@ fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(
                 doc.append("related.user", n);
             }
         }
-        doc.set(&format!("{P}.comments"), Value::Array(comments.clone()));
+        doc.set(&join(P, "comments"), Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
         if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&format!("{P}.{to}"), v.clone());
+            doc.set(&join(P, to), v.clone());
         }
     }
     if let Some(u) = opt_str(rec, "incidentWebUrl", &p("incidentWebUrl"))? {
         if let Some(parts) = uri_parts(u) {
-            doc.set(&format!("{P}.incident_web_url"), Value::Object(parts));
+            doc.set(&join(P, "incident_web_url"), Value::Object(parts));
         }
     }
     if let Some(r) = opt_date(rec, "resolvedDateTime", &p("resolvedDateTime"))? {
-        doc.set(&format!("{P}.resolved_datetime"), r);
+        doc.set(&join(P, "resolved_datetime"), r);
     }
     Ok(())
 }
@@ -217,8 +217,8 @@ pub(crate) fn assigned_user(a: &str, doc: &mut Doc) {
     let (name, domain) = split_user(a);
     if a.contains('@') {
         doc.set("source.user.email", a);
-        doc.set_opt("source.user.domain", domain.map(Value::from).as_ref());
-        doc.set_opt("source.user.name", name.map(Value::from).as_ref());
+        doc.set_some("source.user.domain", domain.map(Value::from));
+        doc.set_some("source.user.name", name.map(Value::from));
         if let Some(n) = name {
             doc.append("related.user", n);
         }
@@ -308,7 +308,7 @@ pub(crate) fn security_alert(
     put("SubTechniques", subs);
     put(
         "RemediationSteps",
-        s("recommendedActions")?.map(|r| Value::String(Value::from(vec![r]).to_string())),
+        s("recommendedActions")?.map(|r| Value::String(json_text(&Value::from(vec![r])))),
     );
     let evidence: &[Value] = rec
         .get("evidence")
@@ -318,14 +318,14 @@ pub(crate) fn security_alert(
     if !evidence.is_empty() {
         put(
             "Entities",
-            Some(Value::String(
-                Value::Array(graph_evidence::entities(evidence)).to_string(),
-            )),
+            Some(Value::String(json_text(&Value::Array(
+                graph_evidence::entities(evidence),
+            )))),
         );
     }
     put(
         "ExtendedProperties",
-        Some(Value::String(Value::Object(extended(rec)).to_string())),
+        Some(Value::String(json_text(&Value::Object(extended(rec))))),
     );
     put("IsIncident", Some(Value::Bool(false)));
     put("Type", Some("SecurityAlert".into()));
@@ -351,7 +351,7 @@ fn techniques(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
         }
     }
     let subs: Vec<&str> = ids.iter().copied().filter(|i| i.contains('.')).collect();
-    let text = |v: Vec<&str>| (!v.is_empty()).then(|| Value::String(Value::from(v).to_string()));
+    let text = |v: Vec<&str>| (!v.is_empty()).then(|| Value::String(json_text(&Value::from(v))));
     (text(parents), text(subs))
 }
 

@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value};
 use super::graph_alert::assigned_user;
 use super::graph_common::{base_doc, opt_date, opt_str, sentinel_severity, severity_score};
 use super::{graph_evidence, Input};
-use crate::doc::{uri_parts, Doc};
+use crate::doc::{join, uri_parts, Doc};
 use crate::sentinel::to_datetime;
 use crate::MapError;
 
@@ -131,39 +131,39 @@ fn incident_doc(
         doc.append("event.category", cat);
         doc.append("event.type", ty);
     }
-    doc.set_opt(&format!("{P}.odata_type"), rec.get("@odata.type"));
+    doc.set_opt(&join(P, "odata_type"), rec.get("@odata.type"));
     if let Some(t) = opt_date(rec, "lastUpdateDateTime", "lastUpdateDateTime")? {
-        doc.set(&format!("{P}.last_update_datetime"), t.clone());
+        doc.set(&join(P, "last_update_datetime"), t.clone());
         doc.set("@timestamp", t);
     }
     if let Some(n) = opt_str(rec, "displayName", "displayName")? {
-        doc.set(&format!("{P}.display_name"), n);
+        doc.set(&join(P, "display_name"), n);
         doc.set("message", n);
     }
     if let Some(t) = opt_str(rec, "tenantId", "tenantId")? {
-        doc.set(&format!("{P}.tenant_id"), t);
+        doc.set(&join(P, "tenant_id"), t);
         doc.set("cloud.account.id", t);
     }
     if let Some(c) = opt_date(rec, "createdDateTime", "createdDateTime")? {
-        doc.set(&format!("{P}.created_datetime"), c.clone());
+        doc.set(&join(P, "created_datetime"), c.clone());
         doc.set("event.created", c);
     }
     if let Some(id) = opt_str(rec, "id", "id")? {
-        doc.set(&format!("{P}.id"), id);
+        doc.set(&join(P, "id"), id);
         doc.set("event.id", id);
     }
     if let Some(s) = opt_str(rec, "severity", "severity")? {
-        doc.set(&format!("{P}.severity"), s.to_ascii_lowercase());
+        doc.set(&join(P, "severity"), s.to_ascii_lowercase());
         doc.set("event.severity", severity_score(s));
     }
     if let Some(u) = opt_str(rec, "incidentWebUrl", "incidentWebUrl")? {
         if let Some(parts) = uri_parts(u) {
-            doc.set(&format!("{P}.web_url"), Value::Object(parts));
+            doc.set(&join(P, "web_url"), Value::Object(parts));
             doc.set("event.url", u);
         }
     }
     if let Some(a) = opt_str(rec, "assignedTo", "assignedTo")? {
-        doc.set(&format!("{P}.assigned_to"), a);
+        doc.set(&join(P, "assigned_to"), a);
         assigned_user(a, &mut doc);
     }
     if let Some((i, alert)) = alert {
@@ -182,16 +182,16 @@ fn incident_doc(
                 }
             }
         }
-        doc.set(&format!("{P}.comments"), Value::Array(comments.clone()));
+        doc.set(&join(P, "comments"), Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
         if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&format!("{P}.{to}"), v.clone());
+            doc.set(&join(P, to), v.clone());
         }
     }
     if !input.opts.preserve_duplicate_custom_fields {
         for f in DUPLICATES {
-            doc.remove(&format!("{P}.{f}"));
+            doc.remove(&join(P, f));
         }
     }
     doc.prune_empty();
@@ -207,19 +207,19 @@ fn alert_fields(
 ) -> Result<(), MapError> {
     let p = |k: &str| format!("{path}{k}");
     if let Some(s) = opt_str(alert, "serviceSource", &p("serviceSource"))? {
-        doc.set(&format!("{A}.service_source"), s);
+        doc.set(&join(A, "service_source"), s);
         doc.set("event.provider", s);
     }
     if let Some(t) = opt_str(alert, "threatFamilyName", &p("threatFamilyName"))? {
-        doc.set(&format!("{A}.threat_family_name"), t);
+        doc.set(&join(A, "threat_family_name"), t);
         doc.set("threat.group.name", t);
     }
     if let Some(c) = opt_str(alert, "category", &p("category"))? {
-        doc.set(&format!("{A}.category"), c);
+        doc.set(&join(A, "category"), c);
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = alert.get("mitreTechniques").filter(|v| !v.is_null()) {
-        doc.set(&format!("{A}.mitre_techniques"), m.clone());
+        doc.set(&join(A, "mitre_techniques"), m.clone());
         doc.set("threat.technique.subtechnique.id", m.clone());
     }
     for (key, to) in [
@@ -227,10 +227,7 @@ fn alert_fields(
         ("incidentWebUrl", "incident_web_url"),
     ] {
         if let Some(u) = opt_str(alert, key, &p(key))? {
-            doc.set_opt(
-                &format!("{A}.{to}"),
-                uri_parts(u).map(Value::Object).as_ref(),
-            );
+            doc.set_some(&join(A, to), uri_parts(u).map(Value::Object));
         }
     }
     if let Some(Value::Array(comments)) = alert.get("comments") {
@@ -239,16 +236,16 @@ fn alert_fields(
                 doc.append("related.user", n);
             }
         }
-        doc.set(&format!("{A}.comments"), Value::Array(comments.clone()));
+        doc.set(&join(A, "comments"), Value::Array(comments.clone()));
     }
     for (from, to) in ALERT_DATES {
         if let Some(d) = opt_date(alert, from, &p(from))? {
-            doc.set(&format!("{A}.{to}"), d);
+            doc.set(&join(A, to), d);
         }
     }
     for (from, to) in ALERT_RENAMES {
         if let Some(v) = alert.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&format!("{A}.{to}"), v.clone());
+            doc.set(&join(A, to), v.clone());
         }
     }
     match alert.get("evidence") {
@@ -256,7 +253,7 @@ fn alert_fields(
         Some(Value::Array(ev)) => {
             let mapped =
                 graph_evidence::to_ecs(ev, graph_evidence::Flavor::Incident, doc, preserve);
-            doc.set(&format!("{A}.evidence"), Value::Array(mapped));
+            doc.set(&join(A, "evidence"), Value::Array(mapped));
         }
         Some(_) => return Err(MapError::field(p("evidence"), "expected an array")),
     }

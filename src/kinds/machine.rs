@@ -9,7 +9,7 @@ use super::mde_common::{
     opt_text, os_type, pascal, present, time_generated,
 };
 use super::Input;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::MapError;
 
 /// Elastic's machine pipeline stamps this ECS version.
@@ -93,7 +93,7 @@ const ADDITIONAL: &[&str] = &[
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let f = |name: &str| format!("{NS}.{name}");
+    let f = |name: &str| join(NS, name);
     let mut d = super::mde_common::event_doc(input);
     d.append("event.category", "host");
     d.append("event.type", "info");
@@ -187,7 +187,7 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     if let Some(vm) = opt_object(rec, "vmMetadata")? {
         for (src, dst) in VM_METADATA {
             let v = opt_str(vm, src).map_err(|e| prefixed("vmMetadata", e))?;
-            d.set(&f(&format!("vm_metadata.{dst}")), v);
+            d.set(&f(&join("vm_metadata", dst)), v);
         }
     }
     if !input.opts.preserve_duplicate_custom_fields {
@@ -239,7 +239,7 @@ fn dashed_mac(mac: &str) -> String {
 fn prefixed(parent: &str, e: MapError) -> MapError {
     let path = e
         .path
-        .map(|p| format!("{parent}.{p}"))
+        .map(|p| join(parent, &p))
         .unwrap_or_else(|| parent.to_string());
     MapError::field(path, e.message)
 }

@@ -9,7 +9,7 @@ use super::mde_common::{
     time_generated,
 };
 use super::Input;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::MapError;
 
 /// Elastic's machine action pipeline stamps this ECS version.
@@ -77,7 +77,7 @@ const COLUMNS: &[(&str, &str)] = &[
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let f = |name: &str| format!("{NS}.{name}");
+    let f = |name: &str| join(NS, name);
     let mut d = super::mde_common::event_doc(input);
 
     if let Some(action) = opt_str(rec, "type")? {
@@ -172,11 +172,8 @@ fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> 
     };
     let id = opt_str(info, "fileIdentifier").map_err(at)?;
     let kind = opt_str(info, "fileIdentifierType").map_err(at)?;
-    d.set(&format!("{NS}.related_file_info.file_identifier"), id);
-    d.set(
-        &format!("{NS}.related_file_info.file_identifier_type"),
-        kind,
-    );
+    d.set(&join(NS, "related_file_info.file_identifier"), id);
+    d.set(&join(NS, "related_file_info.file_identifier_type"), kind);
     d.append("related.hash", id);
     if let (Some(id), Some(kind)) = (id, kind) {
         let kind = kind.to_lowercase();
@@ -185,7 +182,7 @@ fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> 
             .into_iter()
             .find(|a| kind.contains(a))
         {
-            d.set(&format!("file.hash.{algo}"), id);
+            d.set(&join("file.hash", algo), id);
         }
     }
     Ok(())

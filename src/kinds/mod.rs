@@ -24,10 +24,11 @@ pub(crate) struct Input<'a> {
 
 type MapFn = fn(&Input<'_>, &mut Vec<Value>) -> Result<(), MapError>;
 
-/// Maps one record of a known kind. Either every document is emitted or, on error, none.
+/// Maps one record of a known kind (it owns the record, so a kind may take values out of it
+/// instead of copying them). Either every document is emitted or, on error, none.
 pub(crate) fn map(
     kind: Kind,
-    record: &Map<String, Value>,
+    record: Map<String, Value>,
     original: &str,
     opts: &Options,
     sink: &mut dyn Sink,
@@ -41,15 +42,24 @@ pub(crate) fn map(
         Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
         Kind::Incident => (incident::to_ecs, incident::to_sentinel),
     };
-    let input = Input {
-        record,
-        original,
-        opts,
-    };
     let mut docs = Vec::new();
-    match opts.target {
-        Target::Ecs => ecs(&input, &mut docs)?,
-        Target::Sentinel => sentinel(&input, &mut docs)?,
+    // Where a kind can use the record it owns, its fields move into the output, not copied.
+    match (opts.target, kind) {
+        (Target::Sentinel, Kind::StreamEvent) => {
+            stream::to_sentinel_owned(record, opts, &mut docs)?
+        }
+        (Target::Ecs, Kind::Alert) => alert::to_ecs_owned(record, original, opts, &mut docs)?,
+        (target, _) => {
+            let input = Input {
+                record: &record,
+                original,
+                opts,
+            };
+            match target {
+                Target::Ecs => ecs(&input, &mut docs)?,
+                Target::Sentinel => sentinel(&input, &mut docs)?,
+            }
+        }
     }
     for mut d in docs {
         if opts.target == Target::Ecs {

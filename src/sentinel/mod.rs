@@ -195,7 +195,9 @@ pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
         (ColumnType::String | ColumnType::Guid, Value::Number(_) | Value::Bool(_)) => {
             Value::String(v.to_string())
         }
-        (ColumnType::String, Value::Array(_) | Value::Object(_)) => Value::String(v.to_string()),
+        (ColumnType::String, Value::Array(_) | Value::Object(_)) => {
+            Value::String(crate::doc::json_text(v))
+        }
         (ColumnType::Datetime, Value::String(s)) if s.is_empty() => Value::Null,
         (ColumnType::Datetime, Value::String(s)) => match to_datetime(s) {
             Some(d) => Value::String(d),

@@ -3,9 +3,9 @@
 use serde_json::{Map, Value};
 
 use super::{evidence_items, is_placeholder, str_field};
-use crate::doc::{to_string_value, uri_parts, Doc};
+use crate::doc::{join, to_string_value, uri_parts, Doc};
 use crate::kinds::Input;
-use crate::MapError;
+use crate::{MapError, Options};
 
 /// The ECS version Elastic's expected documents carry for this data stream.
 const ECS_VERSION: &str = "8.11.0";
@@ -35,57 +35,56 @@ const EVIDENCE_RENAMES: &[(&str, &str)] = &[
 /// Elastic renames `description` to `rule.description` only below this length (UTF-16 units).
 const RULE_DESCRIPTION_MAX: usize = 1020;
 
+/// Maps a borrowed record (a copy of it); `kinds::map` gives records it owns to [`to_ecs_owned`].
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let items = evidence_items(input.record)?;
-    let split = matches!(input.record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
+    to_ecs_owned(input.record.clone(), input.original, input.opts, out)
+}
+
+/// Maps an alert it owns: the alert's fields move into the documents instead of being copied.
+pub(crate) fn to_ecs_owned(
+    mut record: Map<String, Value>,
+    original: &str,
+    opts: &Options,
+    out: &mut Vec<Value>,
+) -> Result<(), MapError> {
+    // Checks the evidence (the same errors, before any document).
+    evidence_items(&record)?;
+    let split = matches!(record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
+    if !split {
+        // One document: the alert keeps its `evidence` as it was (absent, null, `[]` or an
+        // object): which of those it was decides Elastic's deep cleanup.
+        let original = opts.preserve_original_event.then(|| original.to_string());
+        out.push(ecs_document(record, original)?);
+        return Ok(());
+    }
     // Each document starts from the alert without its evidence array (cloning the whole array
     // for every item would make an alert with n evidence items cost n² copies); the `evidence`
     // key keeps its place so that the split record serialises as Elastic's input hands it over.
-    let base: Map<String, Value> = if split {
-        input
-            .record
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if k == "evidence" {
-                        Value::Null
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect()
-    } else {
-        input.record.clone()
+    let Some(Value::Array(items)) = record.insert("evidence".into(), Value::Null) else {
+        unreachable!("split means a non-empty evidence array");
     };
-    for item in items {
-        let mut alert = base.clone();
-        // Without an item the alert keeps its `evidence` as it was (absent, null or `[]`): which
-        // of those it was decides Elastic's deep cleanup.
-        if let Some(e) = item {
-            alert.insert("evidence".into(), Value::Object(e.clone()));
-        }
-        // A split alert's original is the record as Elastic's input would have handed it over.
-        let original = if split {
-            serde_json::to_string(&alert).unwrap_or_default()
+    let mut base = Some(record);
+    let last = items.len() - 1;
+    for (i, item) in items.into_iter().enumerate() {
+        // The last document takes the base instead of a copy of it.
+        let mut alert = if i == last {
+            base.take().unwrap_or_default()
         } else {
-            input.original.to_string()
+            base.clone().unwrap_or_default()
         };
-        out.push(ecs_document(
-            alert,
-            original,
-            input.opts.preserve_original_event,
-        )?);
+        alert.insert("evidence".into(), item);
+        // A split alert's original is the record as Elastic's input would have handed it over.
+        // Only written when it is kept: serialising it for nothing cost as much as the mapping.
+        let original = opts
+            .preserve_original_event
+            .then(|| serde_json::to_string(&alert).unwrap_or_default());
+        out.push(ecs_document(alert, original)?);
     }
     Ok(())
 }
 
-fn ecs_document(
-    mut json: Map<String, Value>,
-    original: String,
-    preserve_original: bool,
-) -> Result<Value, MapError> {
+/// `original` is `Some` when `event.original` is kept.
+fn ecs_document(mut json: Map<String, Value>, original: Option<String>) -> Result<Value, MapError> {
     json.retain(|_, v| !is_placeholder(v));
     json.shift_remove("comments");
     // Elastic's second cleanup script runs only when `evidence` is non-null (an object or `[]`)
@@ -123,12 +122,9 @@ fn ecs_document(
     if let Some(t) = es_time("alertUpdateTime", json.get("alertUpdateTime"))? {
         d.set("@timestamp", t);
     }
-    d.set_opt(
-        "cloud.account.id",
-        json.shift_remove("aadTenantId").as_ref(),
-    );
-    d.set_opt("cloud.instance.id", json.shift_remove("machineId").as_ref());
-    d.set_opt("message", json.shift_remove("title").as_ref());
+    d.set_some("cloud.account.id", json.shift_remove("aadTenantId"));
+    d.set_some("cloud.instance.id", json.shift_remove("machineId"));
+    d.set_some("message", json.shift_remove("title"));
 
     d.set("event.kind", "alert");
     d.set("event.timezone", "UTC");
@@ -154,14 +150,14 @@ fn ecs_document(
         Some("Resolved") => d.append("event.type", "end"),
         _ => {}
     }
-    d.set_opt("event.id", json.shift_remove("id").as_ref());
-    d.set_opt(
+    d.set_some("event.id", json.shift_remove("id"));
+    d.set_some(
         "event.start",
-        es_time("firstEventTime", json.get("firstEventTime"))?.as_ref(),
+        es_time("firstEventTime", json.get("firstEventTime"))?,
     );
-    d.set_opt(
+    d.set_some(
         "event.end",
-        es_time("lastEventTime", json.get("lastEventTime"))?.as_ref(),
+        es_time("lastEventTime", json.get("lastEventTime"))?,
     );
     json.shift_remove("firstEventTime");
     json.shift_remove("lastEventTime");
@@ -181,28 +177,22 @@ fn ecs_document(
     }
     if let Some(Value::String(desc)) = json.get("description") {
         if desc.encode_utf16().count() < RULE_DESCRIPTION_MAX {
-            d.set_opt(
-                "rule.description",
-                json.shift_remove("description").as_ref(),
-            );
+            d.set_some("rule.description", json.shift_remove("description"));
         }
     }
 
     for (from, to) in EVIDENCE_RENAMES {
         let v = evidence.shift_remove(*from);
         let v = if to.ends_with(".start") {
-            es_time(&format!("evidence.{from}"), v.as_ref())?
+            es_time(&join("evidence", from), v.as_ref())?
         } else {
             v
         };
-        d.set_opt(to, v.as_ref());
+        d.set_some(to, v);
     }
     d.set("observer.product", "Defender for Endpoint");
     d.set("observer.vendor", "Microsoft");
-    d.set_opt(
-        "observer.name",
-        json.shift_remove("detectionSource").as_ref(),
-    );
+    d.set_some("observer.name", json.shift_remove("detectionSource"));
 
     if let Some(u) = evidence.shift_remove("url") {
         // Elastic's `uri_parts` writes its result over the whole `url` object, so `url.full`
@@ -210,7 +200,7 @@ fn ecs_document(
         match u.as_str().and_then(uri_parts) {
             Some(parts) => {
                 for (k, v) in parts {
-                    d.set(&format!("url.{k}"), v);
+                    d.set(&join("url", &k), v);
                 }
             }
             None => d.set("url.full", u),
@@ -227,7 +217,7 @@ fn ecs_document(
         d.set_opt("user.name", user.get("userName"));
         d.set_opt("user.domain", user.get("domainName"));
     }
-    d.set_opt("user.id", evidence.shift_remove("userSid").as_ref());
+    d.set_some("user.id", evidence.shift_remove("userSid"));
 
     if let Some(ip) = evidence.get("ipAddress").and_then(to_string_value) {
         d.append("related.ip", ip);
@@ -262,7 +252,7 @@ fn ecs_document(
     if !json.is_empty() {
         d.set("microsoft.defender_endpoint", Value::Object(json));
     }
-    if preserve_original {
+    if let Some(original) = original {
         d.set("event.original", original);
     }
     Ok(d.into_value())

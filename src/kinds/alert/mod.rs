@@ -18,7 +18,7 @@ use crate::MapError;
 mod ecs;
 mod sentinel;
 
-pub(crate) use ecs::to_ecs;
+pub(crate) use ecs::{to_ecs, to_ecs_owned};
 pub(crate) use sentinel::to_sentinel;
 
 /// Values Elastic's pipeline treats as absent (removed from the alert and from its evidence).

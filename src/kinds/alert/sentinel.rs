@@ -1,11 +1,13 @@
 //! MDE alert → one Sentinel `SecurityAlert` row, every evidence item in `Entities`.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use serde_json::{json, Map, Value};
 
 use super::{evidence_items, is_placeholder, str_field};
-use crate::doc::to_string_value;
+use crate::doc::{json_text, to_string_value};
 use crate::kinds::Input;
 use crate::sentinel::to_datetime;
 use crate::MapError;
@@ -39,11 +41,10 @@ const ALERT_LINK_BASE: &str = "https://security.microsoft.com/alerts/";
 /// The second field indexes every entity by (type, property, value): an entity that merges with
 /// a new one shares at least one property value with it, so only those are candidates. Without
 /// the index an alert with n evidence items took n² comparisons (minutes for a few thousand).
+/// The index is keyed by a hash of the triple ([`key`]), not the triple itself: no strings are
+/// built per lookup, and a collision only adds a candidate that `same` then rejects.
 #[derive(Default)]
-struct Entities(
-    Vec<Map<String, Value>>,
-    HashMap<(String, String, String), Vec<usize>>,
-);
+struct Entities(Vec<Map<String, Value>>, HashMap<u64, Vec<usize>>);
 
 impl Entities {
     /// Adds an entity and returns its `$id`. An entity of the same type that agrees on every
@@ -60,7 +61,7 @@ impl Entities {
         };
         let mut candidates: Vec<usize> = props
             .iter()
-            .filter_map(|(k, v)| self.1.get(&(kind.to_string(), k.clone(), canonical(v))))
+            .filter_map(|(k, v)| self.1.get(&key(kind, k, v)))
             .flatten()
             .copied()
             .collect();
@@ -69,10 +70,7 @@ impl Entities {
         if let Some(i) = candidates.into_iter().find(|&i| same(&self.0[i])) {
             for (k, v) in props {
                 if !self.0[i].contains_key(&k) {
-                    self.1
-                        .entry((kind.to_string(), k.clone(), canonical(&v)))
-                        .or_default()
-                        .push(i);
+                    self.1.entry(key(kind, &k, &v)).or_default().push(i);
                     self.0[i].insert(k, v);
                 }
             }
@@ -88,7 +86,7 @@ impl Entities {
         e.extend(props);
         for (k, v) in &e {
             self.1
-                .entry((kind.to_string(), k.clone(), canonical(v)))
+                .entry(key(kind, k, v))
                 .or_default()
                 .push(self.0.len());
         }
@@ -97,45 +95,70 @@ impl Entities {
     }
 }
 
-/// A string that is equal for two values exactly when the values are (`==`): object keys sorted
-/// (map equality ignores order), and `-0.0` written as `0.0` (they compare equal).
-fn canonical(v: &Value) -> String {
-    fn walk(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut kv: Vec<_> = m.iter().collect();
-                kv.sort_by(|a, b| a.0.cmp(b.0));
-                out.push('{');
-                for (k, v) in kv {
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    walk(v, out);
-                    out.push(',');
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for x in a {
-                    walk(x, out);
-                    out.push(',');
-                }
-                out.push(']');
-            }
-            Value::Number(n) if n.is_f64() && n.as_f64() == Some(0.0) => out.push_str("0.0"),
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    walk(v, &mut out);
-    out
+/// The index key of (entity type, property, value): equal for equal values (`==`), so object
+/// keys are hashed in sorted order (map equality ignores order) and `-0.0` as `0.0`. `DefaultHasher::new()`
+/// has fixed keys: the same triple always gives the same key.
+fn key(kind: &str, prop: &str, v: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    kind.hash(&mut h);
+    prop.hash(&mut h);
+    hash_value(v, &mut h);
+    h.finish()
 }
 
-fn obj(pairs: &[(&str, Option<Value>)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-        .collect()
+fn hash_value(v: &Value, h: &mut DefaultHasher) {
+    match v {
+        Value::Null => h.write_u8(0),
+        Value::Bool(b) => {
+            h.write_u8(1);
+            b.hash(h);
+        }
+        Value::Number(n) => {
+            h.write_u8(2);
+            if let Some(u) = n.as_u64() {
+                h.write_u8(0);
+                h.write_u64(u);
+            } else if let Some(i) = n.as_i64() {
+                h.write_u8(1);
+                h.write_i64(i);
+            } else {
+                // `==` on floats: 0.0 and -0.0 are equal.
+                let f = n.as_f64().unwrap_or_default();
+                h.write_u8(2);
+                h.write_u64(if f == 0.0 { 0 } else { f.to_bits() });
+            }
+        }
+        Value::String(s) => {
+            h.write_u8(3);
+            s.hash(h);
+        }
+        Value::Array(a) => {
+            h.write_u8(4);
+            h.write_usize(a.len());
+            a.iter().for_each(|x| hash_value(x, h));
+        }
+        Value::Object(m) => {
+            h.write_u8(5);
+            h.write_usize(m.len());
+            let mut kv: Vec<_> = m.iter().collect();
+            kv.sort_by(|a, b| a.0.cmp(b.0));
+            for (k, x) in kv {
+                k.hash(h);
+                hash_value(x, h);
+            }
+        }
+    }
+}
+
+/// An object of the pairs whose value is `Some`, in order.
+fn obj<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Map<String, Value> {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    }
+    m
 }
 
 fn get(m: &Map<String, Value>, k: &str) -> Option<Value> {
@@ -154,14 +177,14 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             let v = get(e, key)?;
             reference(ents.add(
                 "filehash",
-                obj(&[("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
+                obj([("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
             ))
         })
         .collect();
     let file = if get(e, "fileName").is_some() || !hashes.is_empty() {
         ents.add(
             "file",
-            obj(&[
+            obj([
                 ("Name", get(e, "fileName")),
                 ("Directory", get(e, "filePath")),
                 (
@@ -178,7 +201,7 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
         let parent = get(e, "parentProcessId").map(|pid| {
             ents.add(
                 "process",
-                obj(&[
+                obj([
                     ("ProcessId", to_string_value(&pid).map(Value::String)),
                     ("CreationTimeUtc", get(e, "parentProcessCreationTime")),
                 ]),
@@ -186,7 +209,7 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
         });
         ents.add(
             "process",
-            obj(&[
+            obj([
                 (
                     "ProcessId",
                     get(e, "processId")
@@ -214,7 +237,7 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             .map(|(_, s)| s.into());
         ents.add(
             "account",
-            obj(&[
+            obj([
                 ("Name", get(e, "accountName")),
                 ("NTDomain", get(e, "domainName")),
                 ("Sid", get(e, "userSid")),
@@ -224,20 +247,20 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
         );
     }
     if let Some(ip) = get(e, "ipAddress") {
-        ents.add("ip", obj(&[("Address", Some(ip))]));
+        ents.add("ip", obj([("Address", Some(ip))]));
     }
     if let Some(url) = get(e, "url") {
-        ents.add("url", obj(&[("Url", Some(url))]));
+        ents.add("url", obj([("Url", Some(url))]));
     }
     if let Some(key) = get(e, "registryKey") {
         let key_id = ents.add(
             "registry-key",
-            obj(&[("Hive", get(e, "registryHive")), ("Key", Some(key))]),
+            obj([("Hive", get(e, "registryHive")), ("Key", Some(key))]),
         );
         if get(e, "registryValueName").is_some() || get(e, "registryValue").is_some() {
             ents.add(
                 "registry-value",
-                obj(&[
+                obj([
                     ("Name", get(e, "registryValueName")),
                     ("Value", get(e, "registryValue")),
                     ("ValueType", get(e, "registryValueType")),
@@ -280,7 +303,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         };
         host_id = ents.add(
             "host",
-            obj(&[
+            obj([
                 ("HostName", name),
                 ("DnsDomain", domain),
                 ("MdatpDeviceId", get(a, "machineId")),
@@ -290,7 +313,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     if let Some(Value::Object(u)) = a.get("relatedUser") {
         ents.add(
             "account",
-            obj(&[
+            obj([
                 ("Name", get(u, "userName")),
                 ("NTDomain", get(u, "domainName")),
             ]),
@@ -348,7 +371,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         }
     }
 
-    let row = obj(&[
+    let row = obj([
         (
             "TimeGenerated",
             updated.clone().or_else(|| created.clone()).or(now),
@@ -389,14 +412,15 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         ("IsIncident", Some(false.into())),
         (
             "ExtendedProperties",
-            Some(Value::Object(ext).to_string().into()),
+            Some(json_text(&Value::Object(ext)).into()),
         ),
         (
             "Entities",
             (!ents.0.is_empty()).then(|| {
-                Value::Array(ents.0.into_iter().map(Value::Object).collect())
-                    .to_string()
-                    .into()
+                json_text(&Value::Array(
+                    ents.0.into_iter().map(Value::Object).collect(),
+                ))
+                .into()
             }),
         ),
         ("Type", Some("SecurityAlert".into())),
@@ -435,7 +459,7 @@ fn mitre_columns(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
         }
     }
     let text = |list: Vec<Value>| {
-        (!list.is_empty()).then(|| Value::String(Value::Array(list).to_string()))
+        (!list.is_empty()).then(|| Value::String(json_text(&Value::Array(list))))
     };
     (text(techniques), text(subs))
 }

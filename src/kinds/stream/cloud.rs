@@ -10,7 +10,7 @@ use super::xdr_helpers::{
     truthies, user_agent,
 };
 use super::Record;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::MapError;
 
 /// `CloudAuditEvents` columns renamed as they are.
@@ -327,7 +327,7 @@ fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         "kubernetes_resource",
     ]
     .iter()
-    .any(|f| doc.get(&format!("m365_defender.event.{f}")).is_some());
+    .any(|f| doc.get(&join("m365_defender.event", f)).is_some());
     if kubernetes {
         doc.set("orchestrator.type", "kubernetes");
     }

@@ -243,7 +243,7 @@ pub(crate) fn renames(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str,
 pub(crate) fn convert_string(doc: &mut Doc, props: &Map<String, Value>, from: &str, to: &str) {
     if let Some(v) = prop(props, from) {
         if v.as_str() != Some("") {
-            doc.set_opt(to, to_string_value(v).map(Value::String).as_ref());
+            doc.set_some(to, to_string_value(v).map(Value::String));
         }
     }
 }

@@ -136,8 +136,19 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     Ok(())
 }
 
+/// Maps a record that is only borrowed (a copy); `kinds::map` gives records it owns to
+/// [`to_sentinel_owned`] instead.
 pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    sentinel::to_sentinel(input, out)
+    sentinel::to_sentinel(input.record.clone(), input.opts, out)
+}
+
+/// A row moves the record's properties instead of copying them.
+pub(crate) fn to_sentinel_owned(
+    record: Map<String, Value>,
+    opts: &Options,
+    out: &mut Vec<Value>,
+) -> Result<(), MapError> {
+    sentinel::to_sentinel(record, opts, out)
 }
 
 /// The `properties` object of an envelope; the columns of every table live there.

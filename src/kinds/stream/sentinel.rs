@@ -16,14 +16,18 @@
 
 use serde_json::{Map, Value};
 
-use super::super::Input;
+use crate::doc::join;
 use crate::sentinel::{self, ColumnType, Table};
-use crate::MapError;
+use crate::{MapError, Options};
 
 const CATEGORY_PREFIX: &str = "AdvancedHunting-";
 
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let rec = input.record;
+/// Maps a record it owns: the properties' names and values move into the row, not copied.
+pub(crate) fn to_sentinel(
+    mut rec: Map<String, Value>,
+    opts: &Options,
+    out: &mut Vec<Value>,
+) -> Result<(), MapError> {
     let category = rec
         .get("category")
         .and_then(Value::as_str)
@@ -35,20 +39,26 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             format!("no table name in {category:?}"),
         ));
     }
-    let props = match rec.get("properties") {
-        Some(Value::Object(p)) => p,
+    // Owned now (it becomes the `Type` column) so that `rec` can give up its properties.
+    let table_name = table_name.to_string();
+    match rec.get("properties") {
+        Some(Value::Object(_)) => {}
         Some(_) => return Err(MapError::field("properties", "expected an object")),
         None => return Err(MapError::field("properties", "missing")),
+    }
+    let Some(Value::Object(props)) = rec.shift_remove("properties") else {
+        unreachable!("checked just above");
     };
-    let schema = sentinel::table(table_name);
+    let schema = sentinel::table(&table_name);
 
-    let mut row = Map::new();
+    // Every property plus TimeGenerated, TenantId and Type: sized once, never grown.
+    let mut row = Map::with_capacity(props.len() + 3);
     row.insert(
         "TimeGenerated".into(),
-        Value::String(time_generated(rec, props)?),
+        Value::String(time_generated(&rec, &props)?),
     );
     for (name, value) in props {
-        if let Some((name, value)) = column(schema, name, value, input.opts.strict_schema)? {
+        if let Some((name, value)) = column(schema, name, value, opts.strict_schema)? {
             // An absent column and a null one read the same in Log Analytics; nulls only cost bytes.
             if !value.is_null() {
                 row.insert(name, value);
@@ -61,7 +71,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             .ok_or_else(|| MapError::field("tenantId", "expected a string"))?;
         row.insert("TenantId".into(), Value::String(tenant.to_string()));
     }
-    row.insert("Type".into(), Value::String(table_name.to_string()));
+    row.insert("Type".into(), Value::String(table_name));
     out.push(Value::Object(row));
     Ok(())
 }
@@ -94,27 +104,39 @@ fn time_generated(
 /// One property as a column: `None` when it is dropped.
 fn column(
     schema: Option<&Table>,
-    name: &str,
-    value: &Value,
+    name: String,
+    value: Value,
     strict: bool,
 ) -> Result<Option<(String, Value)>, MapError> {
     // The envelope decides these; a property of the same name must not override them.
-    if matches!(name, "TimeGenerated" | "TenantId" | "Type") {
+    if matches!(name.as_str(), "TimeGenerated" | "TenantId" | "Type") {
         return Ok(None);
     }
     let Some(table) = schema else {
-        return Ok(Some((name.to_string(), value.clone())));
+        return Ok(Some((name, value)));
     };
-    match table.column(name) {
-        Some(t) => {
-            let v =
-                convert(value, t).map_err(|e| MapError::field(format!("properties.{name}"), e))?;
-            Ok(Some((name.to_string(), v)))
-        }
+    match table.column(&name) {
+        Some(t) => match convert_owned(value, t) {
+            Ok(v) => Ok(Some((name, v))),
+            Err(e) => Err(MapError::field(join("properties", &name), e)),
+        },
         // Timestamp already became TimeGenerated.
         None if name == "Timestamp" => Ok(None),
         None if strict => Ok(None),
-        None => Ok(Some((name.to_string(), value.clone()))),
+        None => Ok(Some((name, value))),
+    }
+}
+
+/// [`convert`] of a value it owns: where `sentinel::coerce` would return the value unchanged
+/// (a copy of it), the value itself.
+fn convert_owned(value: Value, t: ColumnType) -> Result<Value, String> {
+    match (t, &value) {
+        (ColumnType::String | ColumnType::Guid, Value::String(_))
+        | (ColumnType::Bool, Value::Bool(_))
+        | (ColumnType::Real, Value::Number(_))
+        | (ColumnType::Dynamic, Value::Bool(_) | Value::Number(_))
+        | (ColumnType::Dynamic, Value::Array(_) | Value::Object(_)) => Ok(value),
+        _ => convert(&value, t),
     }
 }
 
@@ -140,13 +162,8 @@ mod tests {
             ..Options::default()
         };
         let rec = record.as_object().cloned().unwrap_or_default();
-        let input = Input {
-            record: &rec,
-            original: "",
-            opts: &opts,
-        };
         let mut out = Vec::new();
-        to_sentinel(&input, &mut out)?;
+        to_sentinel(rec, &opts, &mut out)?;
         assert_eq!(out.len(), 1);
         Ok(out.remove(0).as_object().cloned().unwrap_or_default())
     }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::Ctx;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::kinds::stream::common::mustache;
 
 const EV: &str = "m365_defender.event";
@@ -24,7 +24,7 @@ pub(super) fn additional_fields(json: &mut Map<String, Value>, ctx: &Ctx<'_>, do
     };
     if let Value::Object(map) = &mut af {
         if let Some(dir) = map.shift_remove("direction") {
-            doc.set(&format!("{EV}.network_direction"), dir);
+            doc.set(&join(EV, "network_direction"), dir);
         }
         let dns = ctx.has("network")
             && json
@@ -43,10 +43,10 @@ pub(super) fn additional_fields(json: &mut Map<String, Value>, ctx: &Ctx<'_>, do
                 .filter(|f| map.get(**f).and_then(Value::as_str) == Some("true"))
                 .map(|f| Value::from(*f))
                 .collect();
-            doc.set(&format!("{EV}.dns.header_flags"), flags);
+            doc.set(&join(EV, "dns.header_flags"), flags);
         }
     }
-    doc.set(&format!("{EV}.additional_fields"), af);
+    doc.set(&join(EV, "additional_fields"), af);
 }
 
 /// `answers` and `TTLs` (JSON text in `AdditionalFields`) become `dns.answers` / `dns.ttls`
@@ -118,12 +118,12 @@ pub(super) fn adapter_name(json: &Map<String, Value>, doc: &mut Doc) {
     if let Some(Value::String(name)) = json.get("NetworkAdapterName") {
         let inner = name.strip_prefix('{').map(|n| n.strip_suffix('}'));
         match inner {
-            Some(Some(guid)) => doc.set(&format!("{EV}.network.adapter_name"), guid),
+            Some(Some(guid)) => doc.set(&join(EV, "network.adapter_name"), guid),
             // A `{` without the closing brace does not match the grok pattern: nothing is set.
             Some(None) => {}
             None => {
                 if !name.is_empty() {
-                    doc.set(&format!("{EV}.network.adapter_name"), name.as_str());
+                    doc.set(&join(EV, "network.adapter_name"), name.as_str());
                 }
             }
         }
@@ -140,7 +140,7 @@ pub(super) fn logged_on_users(json: &Map<String, Value>, doc: &mut Doc) {
         .iter()
         .map(|u| Value::from(u.get("UserName").and_then(mustache).unwrap_or_default()))
         .collect();
-    doc.set(&format!("{EV}.active_users"), names.clone());
+    doc.set(&join(EV, "active_users"), names.clone());
     let mut related = match doc.get("related.user") {
         Some(Value::Array(a)) => a.clone(),
         Some(v) => vec![v.clone()],

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 
 use super::{additional, Ctx};
-use crate::doc::{to_string_value, Doc};
+use crate::doc::{join, to_string_value, Doc};
 use crate::kinds::stream::common::date;
 use crate::kinds::stream::xdr_helpers;
 use crate::MapError;
@@ -308,7 +308,7 @@ pub(super) fn map(
     for (col, to) in DATES {
         if let Some(Value::String(s)) = json.get(*col) {
             if !s.is_empty() {
-                date(doc, json.get(*col), &format!("{EV}.{to}"));
+                date(doc, json.get(*col), &join(EV, to));
             }
         }
     }
@@ -317,27 +317,27 @@ pub(super) fn map(
     }
     for (col, to) in TRUTHY {
         if let Some(b) = json.get(*col).and_then(truthy) {
-            doc.set(&format!("{EV}.{to}"), b);
+            doc.set(&join(EV, to), b);
         }
     }
     // The target path is only formatted for columns that are there (most are not).
     for (col, to) in RENAMES {
         if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
-            doc.set(&format!("{EV}.{to}"), v.clone());
+            doc.set(&join(EV, to), v.clone());
         }
     }
     for (col, to) in IPS {
         if json.get(*col).is_some_and(is_ip) {
-            doc.set_opt(&format!("{EV}.{to}"), json.get(*col));
+            doc.set_opt(&join(EV, to), json.get(*col));
         }
     }
     for (col, to) in PORTS {
         if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
-            doc.set(&format!("{EV}.{to}"), v.clone());
+            doc.set(&join(EV, to), v.clone());
         }
     }
     if json.get("PublicIP").is_some_and(is_ip) {
-        doc.set_opt(&format!("{EV}.public_ip.value"), json.get("PublicIP"));
+        doc.set_opt(&join(EV, "public_ip.value"), json.get("PublicIP"));
     }
     additional::adapter_name(&json, doc);
     additional::logged_on_users(&json, doc);
@@ -351,9 +351,9 @@ fn convert(json: &Map<String, Value>, col: &str, to: &str, conv: Conv, doc: &mut
     else {
         return;
     };
-    let target = format!("{EV}.{to}");
+    let target = join(EV, to);
     match conv {
-        Conv::Str => doc.set_opt(&target, to_string_value(v).map(Value::from).as_ref()),
+        Conv::Str => doc.set_some(&target, to_string_value(v).map(Value::from)),
         // Java's Long.decode and Elastic's messages, shared with the other families.
         Conv::Long => xdr_helpers::convert_long(doc, json, col, &target),
         Conv::Ip => xdr_helpers::convert_ip(doc, json, col, &target),

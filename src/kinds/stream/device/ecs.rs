@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Ctx;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::kinds::stream::common::{copy, render};
 use crate::MapError;
 
@@ -85,7 +85,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 ];
 
 fn ev(field: &str) -> String {
-    format!("{EV}.{field}")
+    join(EV, field)
 }
 
 pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {

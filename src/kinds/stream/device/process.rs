@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::Ctx;
-use crate::doc::Doc;
+use crate::doc::{join, Doc};
 use crate::kinds::stream::common::copy;
 
 const EV: &str = "m365_defender.event";
@@ -164,7 +164,7 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     if as_parent {
         if !ctx.is("DeviceImageLoadEvents") {
             for (from, to) in PROCESS_FROM_FILE {
-                copy(doc, &format!("{EV}.{from}"), to);
+                copy(doc, &join(EV, from), to);
             }
         }
         for (from, to) in AS_PARENT {
@@ -243,7 +243,7 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         );
     }
     for (from, to) in PROCESS_COLUMNS {
-        copy(doc, &format!("{EV}.{from}"), to);
+        copy(doc, &join(EV, from), to);
     }
     split_command_lines(doc);
 }
@@ -251,7 +251,7 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
 /// API-call events: the API name, its parameters out of `AdditionalFields`, and the target
 /// process of calls that act on another process.
 fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(action) = doc.get_str(&format!("{EV}.action.type")) {
+    if let Some(action) = doc.get_str(&join(EV, "action.type")) {
         // "OpenProcessApiCall" -> "OpenProcess".
         let lower = action.to_lowercase();
         if let Some(idx) = lower.rfind("apicall") {
@@ -261,7 +261,7 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             }
         }
     }
-    let af = format!("{EV}.additional_fields");
+    let af = join(EV, "additional_fields");
     for (from, to) in [
         ("RegionSize", "process.Ext.api.parameters.size"),
         ("ProtectionMask", "process.Ext.api.parameters.protection"),
@@ -271,7 +271,7 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             "process.Ext.api.parameters.desired_access_numeric",
         ),
     ] {
-        if let Some(v) = doc.remove(&format!("{af}.{from}")) {
+        if let Some(v) = doc.remove(&join(&af, from)) {
             let v = if from == "ProtectionMask" && !v.is_null() && v.as_str() != Some("") {
                 Value::from(render_value(&v))
             } else {
@@ -285,17 +285,13 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
         .as_deref()
         .is_some_and(|a| REMOTE_API_CALLS.contains(&a))
     {
-        copy(doc, &format!("{EV}.file.name"), "Target.process.name");
+        copy(doc, &join(EV, "file.name"), "Target.process.name");
         copy(
             doc,
-            &format!("{EV}.process.command_line"),
+            &join(EV, "process.command_line"),
             "Target.process.command_line",
         );
-        let exe = super::ecs::join_path(
-            doc,
-            &format!("{EV}.folder_path"),
-            &format!("{EV}.file.name"),
-        );
+        let exe = super::ecs::join_path(doc, &join(EV, "folder_path"), &join(EV, "file.name"));
         doc.set("Target.process.executable", exe);
     }
 }
@@ -308,15 +304,15 @@ fn render_value(v: &Value) -> String {
 fn split_command_lines(doc: &mut Doc) {
     for prefix in ["process", "process.parent"] {
         let Some(cmd) = doc
-            .get_str(&format!("{prefix}.command_line"))
+            .get_str(&join(prefix, "command_line"))
             .filter(|c| !c.is_empty())
         else {
             continue;
         };
         let args = command_line_to_argv(cmd);
         let count = args.len();
-        doc.set(&format!("{prefix}.args"), args);
-        doc.set(&format!("{prefix}.args_count"), count);
+        doc.set(&join(prefix, "args"), args);
+        doc.set(&join(prefix, "args_count"), count);
     }
 }
 
