@@ -40,23 +40,14 @@ impl Events {
     /// Appends one event. A body that is not a JSON object is wrapped as `{"message": body}`
     /// (Fluent Bit requires a map).
     pub fn push(&mut self, time: EventTime, body: &Value) {
-        let buf = &mut self.buf;
-        // Writes into a Vec cannot fail; the results are ignored.
-        let _ = encode::write_array_len(buf, 2);
-        let _ = encode::write_array_len(buf, 2);
-        let _ = encode::write_ext_meta(buf, 8, 0);
-        buf.extend_from_slice(&time.seconds.to_be_bytes());
-        buf.extend_from_slice(&time.nanoseconds.to_be_bytes());
-        let _ = encode::write_map_len(buf, 0);
-        match body {
-            Value::Object(_) => write_value(buf, body),
-            other => {
-                let _ = encode::write_map_len(buf, 1);
-                let _ = encode::write_str(buf, "message");
-                write_value(buf, other);
-            }
-        }
+        write_event(&mut self.buf, time, body);
         self.count += 1;
+    }
+
+    /// Appends `count` events already encoded by [`write_event`].
+    pub fn extend_encoded(&mut self, bytes: &[u8], count: usize) {
+        self.buf.extend_from_slice(bytes);
+        self.count += count;
     }
 
     /// The number of events.
@@ -76,6 +67,25 @@ impl Events {
     /// The encoded size in bytes.
     pub fn byte_len(&self) -> usize {
         self.buf.len()
+    }
+}
+
+/// Encodes one event as [`Events::push`] appends it.
+pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
+    // Writes into a Vec cannot fail; the results are ignored.
+    let _ = encode::write_array_len(buf, 2);
+    let _ = encode::write_array_len(buf, 2);
+    let _ = encode::write_ext_meta(buf, 8, 0);
+    buf.extend_from_slice(&time.seconds.to_be_bytes());
+    buf.extend_from_slice(&time.nanoseconds.to_be_bytes());
+    let _ = encode::write_map_len(buf, 0);
+    match body {
+        Value::Object(_) => write_value(buf, body),
+        other => {
+            let _ = encode::write_map_len(buf, 1);
+            let _ = encode::write_str(buf, "message");
+            write_value(buf, other);
+        }
     }
 }
 
@@ -171,6 +181,29 @@ mod tests {
         let second = events[1].as_array().unwrap()[1].as_map().unwrap();
         assert_eq!(second[0].0.as_str(), Some("message"));
         assert_eq!(second[0].1.as_str(), Some("plain"));
+    }
+
+    #[test]
+    fn pre_encoded_events_equal_pushed_ones() {
+        let t = EventTime {
+            seconds: 1_700_000_000,
+            nanoseconds: 7,
+        };
+        let bodies = [
+            json!({"a": [1, -2, 1.5, null, true], "s": "é"}),
+            json!([1, "x"]),
+        ];
+        let mut pushed = Events::new();
+        let mut pre = Vec::new();
+        for b in &bodies {
+            pushed.push(t, b);
+            write_event(&mut pre, t, b);
+        }
+        let mut extended = Events::new();
+        extended.extend_encoded(&pre, bodies.len());
+        assert_eq!(extended.len(), 2);
+        assert!(extended.as_bytes() == pushed.as_bytes());
+        assert_eq!(decode_all(extended.as_bytes()).len(), 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::ffi::CStr;
 use std::sync::Arc;
 
 use defender_bridge::Output;
+use defender_bridge_ffi::msgpack::write_event;
 use defender_bridge_ffi::{
     sys, EventTime, Events, FfiError, HostConfig, HostLog, InitError, InputInstance, InputPlugin,
 };
@@ -66,8 +67,13 @@ impl InputPlugin for Defender {
                     .to_string()),
         );
         log.log(sys::FLB_LOG_INFO, &summary);
-        let engine =
-            Engine::start(settings, Arc::new(FluentBitLogger(log))).map_err(|e| InitError {
+        // The workers encode each record as soon as it is mapped: the queue holds msgpack instead
+        // of value trees, and collect only copies bytes.
+        let encode = Box::new(|record: &Output, buf: &mut Vec<u8>| {
+            write_event(buf, event_time(record), record.value())
+        });
+        let engine = Engine::start_encoded(settings, Arc::new(FluentBitLogger(log)), encode)
+            .map_err(|e| InitError {
                 kind: FfiError::Start,
                 message: e.to_string(),
             })?;
@@ -90,6 +96,7 @@ impl InputInstance for Instance {
         for record in &batch.records {
             events.push(event_time(record), record.value());
         }
+        events.extend_encoded(&batch.bytes, batch.encoded);
         self.log.log(
             sys::FLB_LOG_DEBUG,
             &format!(
@@ -123,7 +130,7 @@ fn level_of(n: i32) -> Level {
 }
 
 /// The event time: the record's own time (`@timestamp` in ECS, `TimeGenerated` in Sentinel
-/// rows), else now.
+/// rows), else now (when the record was mapped).
 fn event_time(record: &Output) -> EventTime {
     let value = record.value();
     ["@timestamp", "TimeGenerated"]

@@ -20,11 +20,47 @@ use crate::retry::{RateLimiter, Stop};
 use crate::sources::{self, WorkerSetup};
 use crate::PullError;
 
-/// Mapped records of one source, and the cursor after them (if the checkpoint may move).
+/// Turns one mapped record into the bytes a host wants (see [`Engine::start_encoded`]).
+pub(crate) type Encoder = dyn Fn(&Output, &mut Vec<u8>) + Send + Sync;
+
+/// Mapped records of one source, and the cursor after them (if the checkpoint may move): as
+/// values, or encoded (`bytes`, with the end offset of each record in `ends`).
 pub(crate) struct Chunk {
     pub source: usize,
     pub records: Vec<Output>,
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
     pub cursor: Option<Cursor>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.records.len() + self.ends.len()
+    }
+
+    /// Moves the first `n` records (values or bytes) to `batch`.
+    fn take_front(&mut self, n: usize, batch: &mut Batch) {
+        let rest = self.records.split_off(n.min(self.records.len()));
+        batch
+            .records
+            .append(&mut std::mem::replace(&mut self.records, rest));
+        let n = n.min(self.ends.len());
+        if n == 0 {
+            return;
+        }
+        let cut = self.ends[n - 1];
+        if n == self.ends.len() && batch.bytes.is_empty() {
+            batch.bytes = std::mem::take(&mut self.bytes);
+        } else {
+            batch.bytes.extend_from_slice(&self.bytes[..cut]);
+            self.bytes.drain(..cut);
+        }
+        self.ends.drain(..n);
+        for e in &mut self.ends {
+            *e -= cut;
+        }
+        batch.encoded += n;
+    }
 }
 
 /// Counters of one source.
@@ -104,11 +140,24 @@ struct Shared {
 /// Records handed to the host; [`Batch::ack`] lets the checkpoints move past them.
 pub struct Batch {
     pub records: Vec<Output>,
+    /// With [`Engine::start_encoded`]: the records, encoded one after the other.
+    pub bytes: Vec<u8>,
+    /// How many records `bytes` holds.
+    pub encoded: usize,
     acks: Vec<(usize, u64, Option<Cursor>)>,
     shared: Arc<Shared>,
 }
 
 impl Batch {
+    /// The number of records, as values and encoded.
+    pub fn len(&self) -> usize {
+        self.records.len() + self.encoded
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The host took the records. A batch dropped without `ack` is delivered again after a restart.
     pub fn ack(self) {
         for (source, seq, cursor) in self.acks {
@@ -129,6 +178,7 @@ impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch")
             .field("records", &self.records.len())
+            .field("encoded", &self.encoded)
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +195,26 @@ pub struct Engine {
 impl Engine {
     /// Loads the checkpoints and spawns one worker per source; returns at once.
     pub fn start(config: PullConfig, logger: Arc<dyn Logger>) -> Result<Engine, PullError> {
+        Engine::start_with(config, logger, None)
+    }
+
+    /// Like [`Engine::start`], but each worker encodes its records with `encode` as soon as they
+    /// are mapped, and batches hand them over in [`Batch::bytes`] (`records` stays empty): the
+    /// queue then holds bytes instead of value trees (several times smaller), and the trees are
+    /// freed by the thread that built them.
+    pub fn start_encoded(
+        config: PullConfig,
+        logger: Arc<dyn Logger>,
+        encode: Box<Encoder>,
+    ) -> Result<Engine, PullError> {
+        Engine::start_with(config, logger, Some(Arc::from(encode)))
+    }
+
+    fn start_with(
+        config: PullConfig,
+        logger: Arc<dyn Logger>,
+        encoder: Option<Arc<Encoder>>,
+    ) -> Result<Engine, PullError> {
         let log = Log::new(logger, config.log_level, config.secrets());
         let config = Arc::new(config);
         let stats = Arc::new(Stats {
@@ -204,6 +274,7 @@ impl Engine {
                     mde.clone()
                 },
                 cursor,
+                encoder: encoder.clone(),
                 tx: tx.clone(),
                 stats: stats.clone(),
                 log: log.clone(),
@@ -232,10 +303,12 @@ impl Engine {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let mut batch = Batch {
             records: Vec::new(),
+            bytes: Vec::new(),
+            encoded: 0,
             acks: Vec::new(),
             shared: self.shared.clone(),
         };
-        while batch.records.len() < max {
+        while batch.len() < max {
             let mut chunk = match pending.take() {
                 Some(c) => c,
                 None => match rx.try_recv() {
@@ -243,7 +316,7 @@ impl Engine {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 },
             };
-            let room = max - batch.records.len();
+            let room = max - batch.len();
             let seq = {
                 let mut t = self.shared.trackers[chunk.source]
                     .lock()
@@ -251,22 +324,18 @@ impl Engine {
                 t.next_seq += 1;
                 t.next_seq - 1
             };
-            if chunk.records.len() > room {
+            if chunk.len() > room {
                 // Split: the first part moves no checkpoint; the rest keeps the chunk's cursor.
-                let rest = chunk.records.split_off(room);
-                batch.records.append(&mut chunk.records);
+                chunk.take_front(room, &mut batch);
                 batch.acks.push((chunk.source, seq, None));
-                *pending = Some(Chunk {
-                    source: chunk.source,
-                    records: rest,
-                    cursor: chunk.cursor,
-                });
+                *pending = Some(chunk);
                 break;
             }
-            batch.records.append(&mut chunk.records);
+            let n = chunk.len();
+            chunk.take_front(n, &mut batch);
             batch.acks.push((chunk.source, seq, chunk.cursor));
         }
-        if batch.records.is_empty() {
+        if batch.is_empty() {
             // Only cursor moves (e.g. an inventory sweep that ended on a full page): nothing to
             // deliver, so they count as acknowledged now.
             if !batch.acks.is_empty() {

@@ -34,9 +34,11 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
             top,
             false,
         );
-        let (records, _) = w.get(&url)?;
+        let (page, _) = w.get(&url)?;
+        let records = page.records();
         let count = records.len();
-        for record in records {
+        for text in records {
+            let record = w.record(text)?.record;
             w.s.cursor.sweep_offset += 1;
             w.emit(record)?;
         }

@@ -2,8 +2,9 @@
 //! queue (blocking when it is full: back-pressure), sleep, repeat until stopped.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use defender_bridge::{Mapper, Options, Output};
@@ -12,11 +13,11 @@ use serde_json::Value;
 use super::{incremental, inventory, Paging, Spec};
 use crate::checkpoint::{Cursor, Seen};
 use crate::config::{PullConfig, Target};
-use crate::engine::{Chunk, Stats};
-use crate::http::{Fault, Http};
+use crate::engine::{Chunk, Encoder, Stats};
+use crate::http::{Fault, Http, Page};
 use crate::log::Log;
 use crate::retry::RateLimiter;
-use crate::time;
+use crate::time::{self, Nanos};
 
 /// Everything a worker needs, built by the engine.
 pub struct WorkerSetup {
@@ -26,9 +27,64 @@ pub struct WorkerSetup {
     pub http: Arc<Http>,
     pub limiter: Arc<RateLimiter>,
     pub cursor: Cursor,
+    /// Encodes records as soon as they are mapped (see `Engine::start_encoded`).
+    pub encoder: Option<Arc<Encoder>>,
     pub tx: SyncSender<Chunk>,
     pub stats: Arc<Stats>,
     pub log: Log,
+}
+
+/// A worker's fetch thread: URLs in, pages out, one at a time. Dropping it waits for the thread,
+/// so that no request outlives the worker (and the engine, and a plugin library that may be
+/// unloaded).
+struct Fetcher {
+    tx: Option<Sender<String>>,
+    rx: Receiver<Result<Page, Fault>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Fetcher {
+    fn start(s: &WorkerSetup) -> Option<Fetcher> {
+        let (http, limiter) = (s.http.clone(), s.limiter.clone());
+        let scope = if s.spec.kind.is_graph() {
+            s.config.graph_scope.clone()
+        } else {
+            s.config.mde_scope.clone()
+        };
+        let (tx, urls) = channel::<String>();
+        let (pages, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("defender-{}-fetch", s.spec.kind.name()))
+            .spawn(move || {
+                for url in urls {
+                    if pages.send(http.get_page(&url, &scope, &limiter)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Fetcher {
+            tx: Some(tx),
+            rx,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A parsed record and the fields the incremental sources key it by.
+pub struct Scanned {
+    pub id: Option<String>,
+    pub time: Option<Nanos>,
+    pub record: Value,
 }
 
 /// The shared state of a poll: where it stands, and the chunk being filled.
@@ -36,7 +92,13 @@ pub struct Worker {
     pub s: WorkerSetup,
     pub seen: Seen,
     records: Vec<Output>,
+    /// With an encoder: the chunk's records encoded, and the end of each.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
     mapper: Option<Mapper>,
+    fetcher: Option<Fetcher>,
+    /// The URL the fetch thread is getting.
+    in_flight: Option<String>,
     /// The cursor last sent, so that a page of nothing new does not cost a checkpoint write.
     sent: Option<Cursor>,
 }
@@ -62,53 +124,119 @@ impl Worker {
         self.s.config.page_size.min(self.s.spec.max_page)
     }
 
-    /// Fetches one page; the records are its `value` array.
-    pub fn get(&self, url: &str) -> Result<(Vec<Value>, Option<String>), Fault> {
-        let page = self.s.http.get_page(url, self.scope(), &self.s.limiter)?;
-        let Value::Object(mut map) = page else {
+    /// Fetches one page; the records are its `value` array's items, still as text (see
+    /// [`Worker::record`]), and the page's `@odata.nextLink`.
+    pub fn get(&self, url: &str) -> Result<(Page, Option<String>), Fault> {
+        let page = self.s.http.get_page(url, self.scope(), &self.s.limiter);
+        self.check(page)
+    }
+
+    /// Starts fetching `url` on the worker's fetch thread, to overlap the request with mapping
+    /// the page in hand; [`Worker::get_next`] takes it. Does nothing if no thread could start.
+    pub fn prefetch(&mut self, url: String) {
+        self.discard_prefetch();
+        if self.fetcher.is_none() {
+            self.fetcher = Fetcher::start(&self.s);
+        }
+        if let Some(f) = &self.fetcher {
+            if f.tx.as_ref().is_some_and(|tx| tx.send(url.clone()).is_ok()) {
+                self.in_flight = Some(url);
+            }
+        }
+    }
+
+    /// Waits for a prefetched page nobody will use (a poll that ended early).
+    pub fn discard_prefetch(&mut self) {
+        if self.in_flight.take().is_some() {
+            if let Some(f) = &self.fetcher {
+                let _ = f.rx.recv();
+            }
+        }
+    }
+
+    /// The page of `url`: the prefetched one when it is that URL's, else fetched now.
+    pub fn get_next(&mut self, url: &str) -> Result<(Page, Option<String>), Fault> {
+        if self.in_flight.as_deref() == Some(url) {
+            self.in_flight = None;
+            let page = match &self.fetcher {
+                Some(f) => f.rx.recv().unwrap_or(Err(Fault::Stopped)),
+                None => Err(Fault::Stopped),
+            };
+            return self.check(page);
+        }
+        if self.in_flight.is_some() {
+            // A guess that turned out wrong: wait for it, then fetch the right page.
+            self.discard_prefetch();
+            self.s.log.debug(&format!(
+                "{}: the prefetched page was not the next one",
+                self.s.spec.kind.name()
+            ));
+        }
+        self.get(url)
+    }
+
+    fn check(&self, page: Result<Page, Fault>) -> Result<(Page, Option<String>), Fault> {
+        let page = page?;
+        if !page.is_object() {
             return Err(Fault::Transient("the page is not a JSON object".into()));
-        };
-        let next = map
-            .get("@odata.nextLink")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let records = match map.remove("value") {
-            Some(Value::Array(v)) => v,
-            _ => return Err(Fault::Transient("the page has no value array".into())),
-        };
+        }
+        let next = page.next_link().map(str::to_string);
+        if !page.has_array() {
+            return Err(Fault::Transient("the page has no value array".into()));
+        }
         self.s.stats.sources[self.s.index]
             .fetched
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
-        Ok((records, next))
+            .fetch_add(page.records().len() as u64, Ordering::Relaxed);
+        Ok((page, next))
     }
 
     /// Maps one record into the chunk being filled; sends the chunk when it is full.
     pub fn emit(&mut self, record: Value) -> Result<(), Fault> {
-        match &self.mapper {
-            None => self.records.push(Output::Document(record)),
-            Some(m) => m.map_value(record, &mut |o: Output| self.records.push(o)),
+        map_record(self.mapper.as_ref(), record, &mut self.records);
+        if let Some(encode) = &self.s.encoder {
+            // Encoded at once: the trees are freed here, hot, by the thread that built them.
+            for output in self.records.drain(..) {
+                encode(&output, &mut self.bytes);
+                self.ends.push(self.bytes.len());
+            }
         }
         self.s.stats.sources[self.s.index]
             .delivered
             .fetch_add(1, Ordering::Relaxed);
-        if self.records.len() >= self.s.config.batch_max_records {
+        if self.records.len() + self.ends.len() >= self.s.config.batch_max_records {
             self.flush(true)?;
         }
         Ok(())
     }
 
+    /// Parses one record of a page, with its `id` and time field (when they are strings).
+    pub fn record(&mut self, text: &str) -> Result<Scanned, Fault> {
+        let value = parse_record(text)?;
+        let field = |k: &str| value.get(k).and_then(Value::as_str);
+        Ok(Scanned {
+            id: field("id").map(str::to_string),
+            time: field(self.s.spec.time_field).and_then(time::parse),
+            record: value,
+        })
+    }
+
     /// Sends what has been mapped, with the cursor as it stands after it. `with_cursor = false`
     /// sends records without moving the checkpoint (mid-page, before the cursor is consistent).
     pub fn flush(&mut self, with_cursor: bool) -> Result<(), Fault> {
-        if self.records.is_empty() && (!with_cursor || self.sent.as_ref() == Some(&self.s.cursor)) {
+        let empty = self.records.is_empty() && self.ends.is_empty();
+        if empty && (!with_cursor || self.sent.as_ref() == Some(&self.s.cursor)) {
             return Ok(());
         }
         if with_cursor {
             self.sent = Some(self.s.cursor.clone());
         }
+        let size = self.bytes.len();
         let chunk = Chunk {
             source: self.s.index,
             records: std::mem::take(&mut self.records),
+            // The next chunk's buffer is sized like this one's.
+            bytes: std::mem::replace(&mut self.bytes, Vec::with_capacity(size)),
+            ends: std::mem::take(&mut self.ends),
             cursor: with_cursor.then(|| self.s.cursor.clone()),
         };
         // Blocks while the queue is full; fails only when the engine dropped the receiver.
@@ -134,6 +262,22 @@ impl Worker {
     }
 }
 
+/// Maps one record (`None`: the raw target, the record as it is) onto `out`.
+fn map_record(mapper: Option<&Mapper>, record: Value, out: &mut Vec<Output>) {
+    match mapper {
+        None => out.push(Output::Document(record)),
+        Some(m) => m.map_value(record, &mut |o: Output| out.push(o)),
+    }
+}
+
+/// Parses one record of a page. The page was checked to be JSON when it was fetched; what can
+/// still fail here (nesting deeper than the parser allows, a lone surrogate escape) fails the
+/// page, as a parse of the whole page would have.
+pub fn parse_record(text: &str) -> Result<Value, Fault> {
+    serde_json::from_str(text)
+        .map_err(|e| Fault::Transient(format!("the page is not valid JSON: {e}")))
+}
+
 /// The worker thread's body.
 pub fn run(setup: WorkerSetup) {
     let seen = Seen::from_cursor(&setup.cursor);
@@ -142,7 +286,11 @@ pub fn run(setup: WorkerSetup) {
         s: setup,
         seen,
         records: Vec::new(),
+        bytes: Vec::new(),
+        ends: Vec::new(),
         mapper: None,
+        fetcher: None,
+        in_flight: None,
         sent,
     };
     let name = w.s.spec.kind.name();
