@@ -247,7 +247,14 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             .output()
             .map_err(|e| format!("cargo fuzz: {e}"))?;
         let log = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        // On failure: the sanitizer's or the panic's report (it comes before libFuzzer's own
+        // summary, so a plain tail of the log would cut it off), else the last lines.
+        let lines: Vec<&str> = log.lines().collect();
+        let report_start = lines
+            .iter()
+            .position(|l| l.contains("==ERROR: ") || l.contains("panicked at"))
+            .unwrap_or(lines.len().saturating_sub(40));
+        let report = &lines[report_start..lines.len().min(report_start + 200)];
         let execs = exec_count(&log);
         // libFuzzer's last status line: `#N DONE cov: … ft: … corp: …/…b …`.
         let status = log
@@ -269,7 +276,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             }
         );
         if !out.status.success() {
-            eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            eprintln!("{}", report.join("\n"));
             failed.push(t.to_string());
         }
         println!("{line}");
