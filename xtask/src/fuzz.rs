@@ -254,7 +254,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             .iter()
             .position(|l| l.contains("==ERROR: ") || l.contains("panicked at"))
             .unwrap_or(lines.len().saturating_sub(40));
-        let report = &lines[report_start..lines.len().min(report_start + 200)];
+        let failure = &lines[report_start..lines.len().min(report_start + 200)];
         let execs = exec_count(&log);
         // libFuzzer's last status line: `#N DONE cov: … ft: … corp: …/…b …`.
         let status = log
@@ -276,7 +276,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             }
         );
         if !out.status.success() {
-            eprintln!("{}", report.join("\n"));
+            eprintln!("{}", failure.join("\n"));
             failed.push(t.to_string());
         }
         println!("{line}");
