@@ -77,7 +77,37 @@ fn test() -> Result<(), String> {
             "warnings",
         ],
     )?;
-    run("cargo", &["test", "--workspace"])?;
+    // The suites whose exact counts the log should show run again below with their output.
+    let shown = [
+        "hostile_inputs_are_handled",
+        "soak_with_faults_kills_and_restarts",
+        "kill_soak_with_real_processes",
+    ];
+    let mut args = vec!["test", "--workspace", "--"];
+    for name in shown {
+        args.extend(["--skip", name]);
+    }
+    run("cargo", &args)?;
+    for (package, test, name) in [
+        ("defender-bridge", "hostile_input", shown[0]),
+        ("defender-bridge-pull", "soak", shown[1]),
+        ("defender-bridge-cli", "kill_soak", shown[2]),
+    ] {
+        run(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                package,
+                "--test",
+                test,
+                "--",
+                name,
+                "--exact",
+                "--nocapture",
+            ],
+        )?;
+    }
     // The 100 MB page and the 1,000,000-entry envelope at full size need an optimised build.
     run(
         "cargo",
