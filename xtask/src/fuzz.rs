@@ -243,6 +243,13 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             .current_dir(&fuzz_dir)
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_DIR", &target_dir)
+            .env(
+                "LSAN_OPTIONS",
+                format!(
+                    "suppressions={}:print_suppressions=0",
+                    fuzz_dir.join("lsan-suppressions.txt").display()
+                ),
+            )
             .stdout(Stdio::inherit())
             .output()
             .map_err(|e| format!("cargo fuzz: {e}"))?;
