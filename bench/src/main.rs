@@ -327,6 +327,15 @@ fn options(target: Target, integration: EcsIntegration) -> Options {
     }
 }
 
+/// BENCH_TARGET=Ecs or Sentinel: only that target (for profiling).
+fn targets() -> Vec<Target> {
+    let only = std::env::var("BENCH_TARGET").unwrap_or_default();
+    [Target::Ecs, Target::Sentinel]
+        .into_iter()
+        .filter(|t| only.is_empty() || format!("{t:?}") == only)
+        .collect()
+}
+
 fn core_part(corpora: &BTreeMap<String, Corpus>, runs: usize) {
     println!("## 1. Core throughput\n");
     println!("| kind | target | records | MB | baseline MB/s | mapped records/s | mapped MB/s | ratio (≥ 1.0 = as fast as the baseline) | errors |");
@@ -342,7 +351,7 @@ fn core_part(corpora: &BTreeMap<String, Corpus>, runs: usize) {
                 })
                 .sum()
         });
-        for target in [Target::Ecs, Target::Sentinel] {
+        for target in targets() {
             let mapper = Mapper::new(options(target, c.integration));
             let mut errors = 0;
             let (mapped, _) = time(runs, || {

@@ -165,6 +165,24 @@ fn have_cargo_fuzz() -> bool {
 }
 
 /// The last `stat::number_of_executed_runs` / `#N DONE` count libFuzzer printed.
+/// Seconds libFuzzer ran: `stat::...` has none, but every progress line ends in `exec/s: N`
+/// and the last `#N` over the rate gives it; `None` without a progress line.
+fn fuzzed_seconds(log: &str) -> Option<u64> {
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('#') && l.contains("exec/s:"))?;
+    let n: u64 = last[1..].split_whitespace().next()?.parse().ok()?;
+    let rate: u64 = last
+        .split("exec/s:")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    (rate > 0).then(|| n / rate)
+}
+
 fn exec_count(log: &str) -> Option<u64> {
     let from_stat = log.lines().rev().find_map(|l| {
         l.strip_prefix("stat::number_of_executed_runs:")
@@ -174,8 +192,10 @@ fn exec_count(log: &str) -> Option<u64> {
         log.lines().rev().find_map(|l| {
             let rest = l.strip_prefix('#')?;
             let (n, tail) = rest.split_once(char::is_whitespace)?;
+            // `#N DONE …` at the end; after a crash, the last progress line (`#N NEW …`,
+            // `#N pulse …`): a lower bound.
             tail.trim_start()
-                .starts_with("DONE")
+                .starts_with(|c: char| c.is_ascii_uppercase())
                 .then(|| n.parse().ok())
                 .flatten()
         })
@@ -238,6 +258,7 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             format!("-artifact_prefix={}/", artifacts.display()),
         ];
         eprintln!("xtask: $ cargo {} ({seeds} seeds)", args.join(" "));
+        let started = std::time::Instant::now();
         let out = Command::new("cargo")
             .args(&args)
             .current_dir(&fuzz_dir)
@@ -273,8 +294,10 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
                     .map(|i| l[i..].split("lim:").next().unwrap_or("").trim().to_string())
             })
             .unwrap_or_default();
+        // The build is part of the wall time; libFuzzer's own figure is exact when it has one.
+        let ran = fuzzed_seconds(&log).unwrap_or_else(|| started.elapsed().as_secs());
         let line = format!(
-            "fuzz: {t}: {} executions in {secs} s, {status} ({})",
+            "fuzz: {t}: {} executions in ~{ran} s of {secs}, {status} ({})",
             execs.map_or("?".to_string(), |n| n.to_string()),
             if out.status.success() {
                 "no crash"

@@ -69,6 +69,15 @@ impl Default for EmulatorConfig {
     }
 }
 
+/// Counts one connection handler down when it ends.
+struct InFlight<'a>(&'a EmulatorStats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Counters of what the emulator served and injected.
 #[derive(Debug, Default)]
 pub struct EmulatorStats {
@@ -83,6 +92,8 @@ pub struct EmulatorStats {
     pub expired: AtomicU64,
     pub slow: AtomicU64,
     pub unauthorized: AtomicU64,
+    /// Connections accepted whose handler has not finished yet.
+    pub in_flight: AtomicU64,
 }
 
 impl EmulatorStats {
@@ -101,6 +112,7 @@ impl EmulatorStats {
             "expired": g(&self.expired),
             "slow": g(&self.slow),
             "unauthorized": g(&self.unauthorized),
+            "in_flight": g(&self.in_flight),
         })
     }
 }
@@ -172,7 +184,10 @@ impl Emulator {
                     }
                     let Ok(stream) = conn else { continue };
                     let state = state.clone();
+                    state.stats.in_flight.fetch_add(1, Ordering::SeqCst);
                     std::thread::spawn(move || {
+                        // Counted down however the handler ends, unwinding included.
+                        let _done = InFlight(&state.stats);
                         if let Ok(req) = server::read_request(&stream) {
                             let reply = handle(&state, &req);
                             let _ = server::write_reply(stream, reply);

@@ -46,25 +46,32 @@ pub(crate) fn to_sentinel(
         Some(_) => return Err(MapError::field("properties", "expected an object")),
         None => return Err(MapError::field("properties", "missing")),
     }
-    let Some(Value::Object(props)) = rec.shift_remove("properties") else {
+    let Some(Value::Object(mut row)) = rec.shift_remove("properties") else {
         unreachable!("checked just above");
     };
     let schema = sentinel::table(&table_name);
+    let time = time_generated(&rec, &row)?;
 
-    // Every property plus TimeGenerated, TenantId and Type: sized once, never grown.
-    let mut row = Map::with_capacity(props.len() + 3);
-    row.insert(
-        "TimeGenerated".into(),
-        Value::String(time_generated(&rec, &props)?),
-    );
-    for (name, value) in props {
-        if let Some((name, value)) = column(schema, name, value, opts.strict_schema)? {
+    // The properties object becomes the row in place: its keys were hashed once by the parser
+    // and are not hashed again, its values are converted where they are.
+    let mut failed = None;
+    row.retain(|name, value| {
+        if failed.is_some() {
+            return false;
+        }
+        match column(schema, name, value, opts.strict_schema) {
             // An absent column and a null one read the same in Log Analytics; nulls only cost bytes.
-            if !value.is_null() {
-                row.insert(name, value);
+            Ok(keep) => keep && !value.is_null(),
+            Err(e) => {
+                failed = Some(e);
+                false
             }
         }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    row.insert("TimeGenerated".into(), Value::String(time));
     if let Some(tenant) = rec.get("tenantId").filter(|v| !v.is_null()) {
         let tenant = tenant
             .as_str()
@@ -101,42 +108,44 @@ fn time_generated(
     ))
 }
 
-/// One property as a column: `None` when it is dropped.
+/// Whether one property stays as a column, its value converted to the column's type in place.
 fn column(
     schema: Option<&Table>,
-    name: String,
-    value: Value,
+    name: &str,
+    value: &mut Value,
     strict: bool,
-) -> Result<Option<(String, Value)>, MapError> {
+) -> Result<bool, MapError> {
     // The envelope decides these; a property of the same name must not override them.
-    if matches!(name.as_str(), "TimeGenerated" | "TenantId" | "Type") {
-        return Ok(None);
+    if matches!(name, "TimeGenerated" | "TenantId" | "Type") {
+        return Ok(false);
     }
     let Some(table) = schema else {
-        return Ok(Some((name, value)));
+        return Ok(true);
     };
-    match table.column(&name) {
-        Some(t) => match convert_owned(value, t) {
-            Ok(v) => Ok(Some((name, v))),
-            Err(e) => Err(MapError::field(join("properties", &name), e)),
-        },
+    match table.column(name) {
+        Some(t) => {
+            convert_in_place(value, t).map_err(|e| MapError::field(join("properties", name), e))?;
+            Ok(true)
+        }
         // Timestamp already became TimeGenerated.
-        None if name == "Timestamp" => Ok(None),
-        None if strict => Ok(None),
-        None => Ok(Some((name, value))),
+        None if name == "Timestamp" => Ok(false),
+        None => Ok(!strict),
     }
 }
 
-/// [`convert`] of a value it owns: where `sentinel::coerce` would return the value unchanged
-/// (a copy of it), the value itself.
-fn convert_owned(value: Value, t: ColumnType) -> Result<Value, String> {
-    match (t, &value) {
+/// [`convert`] in place: where `sentinel::coerce` would return the value unchanged (a copy of
+/// it), nothing is done.
+fn convert_in_place(value: &mut Value, t: ColumnType) -> Result<(), String> {
+    match (t, &*value) {
         (ColumnType::String | ColumnType::Guid, Value::String(_))
         | (ColumnType::Bool, Value::Bool(_))
         | (ColumnType::Real, Value::Number(_))
         | (ColumnType::Dynamic, Value::Bool(_) | Value::Number(_))
-        | (ColumnType::Dynamic, Value::Array(_) | Value::Object(_)) => Ok(value),
-        _ => convert(&value, t),
+        | (ColumnType::Dynamic, Value::Array(_) | Value::Object(_)) => Ok(()),
+        _ => {
+            *value = convert(value, t)?;
+            Ok(())
+        }
     }
 }
 
