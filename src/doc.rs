@@ -10,7 +10,7 @@ pub struct Doc(pub Map<String, Value>);
 
 impl Doc {
     pub fn new() -> Self {
-        Doc(Map::new())
+        Doc(Map::with_capacity(16))
     }
 
     /// Sets `path` (dotted) to `value`, creating intermediate objects. Null is ignored, as
@@ -115,7 +115,7 @@ impl Doc {
                 return entry;
             };
             if !entry.is_object() {
-                *entry = Value::Object(Map::new());
+                *entry = Value::Object(Map::with_capacity(8));
             }
             cur = entry.as_object_mut().expect("just made an object");
             rest = tail;

@@ -341,7 +341,9 @@ fn core_part(corpora: &BTreeMap<String, Corpus>, runs: usize) {
     println!("| kind | target | records | MB | baseline MB/s | mapped records/s | mapped MB/s | ratio (≥ 1.0 = as fast as the baseline) | errors |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, c) in corpora {
-        let (base, _) = time(runs, || {
+        // BENCH_NO_BASELINE=1 skips it (for instruction counts of the mapping alone).
+        let skip_baseline = std::env::var_os("BENCH_NO_BASELINE").is_some();
+        let (base, _) = time(if skip_baseline { 0 } else { runs }, || {
             c.lines
                 .iter()
                 .map(|l| {

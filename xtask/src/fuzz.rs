@@ -164,9 +164,8 @@ fn have_cargo_fuzz() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The last `stat::number_of_executed_runs` / `#N DONE` count libFuzzer printed.
-/// Seconds libFuzzer ran: `stat::...` has none, but every progress line ends in `exec/s: N`
-/// and the last `#N` over the rate gives it; `None` without a progress line.
+/// Seconds libFuzzer ran, estimated for a run that stopped early: its stats hold no time, but
+/// every progress line ends in `exec/s: N`, and the last `#N` over that rate gives it.
 fn fuzzed_seconds(log: &str) -> Option<u64> {
     let last = log
         .lines()
@@ -183,6 +182,7 @@ fn fuzzed_seconds(log: &str) -> Option<u64> {
     (rate > 0).then(|| n / rate)
 }
 
+/// The last `stat::number_of_executed_runs` / `#N DONE` count libFuzzer printed.
 fn exec_count(log: &str) -> Option<u64> {
     let from_stat = log.lines().rev().find_map(|l| {
         l.strip_prefix("stat::number_of_executed_runs:")
@@ -195,7 +195,7 @@ fn exec_count(log: &str) -> Option<u64> {
             // `#N DONE …` at the end; after a crash, the last progress line (`#N NEW …`,
             // `#N pulse …`): a lower bound.
             tail.trim_start()
-                .starts_with(|c: char| c.is_ascii_uppercase())
+                .starts_with(|c: char| c.is_ascii_alphabetic())
                 .then(|| n.parse().ok())
                 .flatten()
         })
@@ -295,9 +295,15 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
             })
             .unwrap_or_default();
         // The build is part of the wall time; libFuzzer's own figure is exact when it has one.
-        let ran = fuzzed_seconds(&log).unwrap_or_else(|| started.elapsed().as_secs());
+        let ran = if out.status.success() {
+            secs.to_string()
+        } else {
+            fuzzed_seconds(&log)
+                .map_or_else(|| started.elapsed().as_secs(), |s| s.min(secs))
+                .to_string()
+        };
         let line = format!(
-            "fuzz: {t}: {} executions in ~{ran} s of {secs}, {status} ({})",
+            "fuzz: {t}: {} executions in {ran} s, {status} ({})",
             execs.map_or("?".to_string(), |n| n.to_string()),
             if out.status.success() {
                 "no crash"
