@@ -345,7 +345,9 @@ fn handle(state: &State, req: &Request) -> Reply {
         Ok(p) => p,
         Err(reply) => return reply,
     };
-    let body = page.to_string().into_bytes();
+    // Serialising a Value cannot fail (its keys are strings); `to_vec` skips `Display`'s
+    // formatting machinery.
+    let body = serde_json::to_vec(&page).unwrap_or_default();
     match state.config.faults.pick(n).map(|r| r.kind) {
         Some(FaultKind::Truncate) => {
             stats.truncated.fetch_add(1, Ordering::Relaxed);
@@ -566,7 +568,17 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
         .stats
         .records_served
         .fetch_add(value.len() as u64, Ordering::Relaxed);
-    let mut page = json!({"@odata.context": format!("{}{}/$metadata#{}", state.base, if kind.is_graph() { "/v1.0" } else { "/api" }, kind.name()), "value": value});
+    // Built by moving the records in: `json!` would serialise a deep copy of them.
+    let context = format!(
+        "{}{}/$metadata#{}",
+        state.base,
+        if kind.is_graph() { "/v1.0" } else { "/api" },
+        kind.name()
+    );
+    let mut page = serde_json::Map::with_capacity(3);
+    page.insert("@odata.context".into(), Value::String(context));
+    page.insert("value".into(), Value::Array(value));
+    let mut page = Value::Object(page);
     // Graph and the vulnerability delta API page with nextLink; MDE lists are walked with $skip.
     if (kind.is_graph() || kind == SourceKind::Vulnerabilities) && end < t.records {
         let mut query: Vec<String> = req
