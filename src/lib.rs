@@ -56,8 +56,11 @@ impl Output {
     }
     /// Serialises to compact JSON; every shell uses this so their bytes are identical.
     pub fn to_json(&self) -> Vec<u8> {
-        // Serialising a Value cannot fail: every map key is a string.
-        serde_json::to_vec(self.value()).unwrap_or_default()
+        // Documents are rarely under 1 KiB: starting there saves the first reallocations of
+        // `to_vec`'s 128-byte buffer. Serialising a Value cannot fail: every key is a string.
+        let mut out = Vec::with_capacity(1024);
+        let _ = serde_json::to_writer(&mut out, self.value());
+        out
     }
 }
 
@@ -174,6 +177,14 @@ impl Mapper {
     /// (it becomes `event.original`); otherwise the value is re-serialised.
     pub fn map_value(&self, value: Value, sink: &mut dyn Sink) {
         self.map_parsed(value, None, Position::default(), sink)
+    }
+
+    /// Like [`Mapper::map_value`] for a value parsed from `text`, its exact source: `text`
+    /// becomes `event.original` (and the raw data of an error record) as it is, instead of the
+    /// value being serialised again for them. The pull engine, which parses each record of a
+    /// page to read its id and time, maps it with this.
+    pub fn map_value_with_text(&self, value: Value, text: &str, sink: &mut dyn Sink) {
+        self.map_parsed(value, Some(text), Position::default(), sink)
     }
 
     fn oversize_error(&self, head: &[u8], size: usize, pos: Position, sink: &mut dyn Sink) {

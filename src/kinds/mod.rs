@@ -126,6 +126,28 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_value_mapped_with_its_text_keeps_that_text_as_original() {
+        // Source spacing and escapes that serialising the value again would change.
+        let text =
+            r#"{ "id": "a", "alertCreationTime": "2024-01-01T00:00:00Z", "title": "caf\u00e9" }"#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mapper = Mapper::new(Options {
+            target: Target::Ecs,
+            preserve_original_event: true,
+            ..Options::default()
+        });
+        let mut out = Vec::new();
+        mapper.map_value_with_text(value.clone(), text, &mut |o: Output| out.push(o));
+        assert_eq!(out[0].value()["event"]["original"], json!(text));
+        out.clear();
+        mapper.map_value(value.clone(), &mut |o: Output| out.push(o));
+        assert_eq!(
+            out[0].value()["event"]["original"],
+            json!(value.to_string())
+        );
+    }
+
+    #[test]
     fn collection_time_fills_a_missing_timestamp_only() {
         let alert = json!({"id": "a", "alertCreationTime": "2024-01-01T00:00:00Z", "title": "t"});
         let now = "2026-11-23T10:00:00.000Z".to_string();

@@ -88,10 +88,10 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
                     c.since = Some(c.since.map_or(at, |s| s.max(at)));
                     w.seen
                         .insert(&mut w.s.cursor, &id, at, overlap, cfg.max_seen);
-                    w.emit(record)?;
+                    w.emit(record, text)?;
                 }
                 // No id or time: cannot be de-duplicated or advance the cursor, but is never dropped.
-                _ => w.emit(record)?,
+                _ => w.emit(record, text)?,
             }
         }
         // The page is done: its records and the cursor after them go out together.

@@ -40,7 +40,7 @@ pub fn poll(w: &mut Worker) -> Result<Duration, Fault> {
         for text in records {
             let record = w.record(text)?.record;
             w.s.cursor.sweep_offset += 1;
-            w.emit(record)?;
+            w.emit(record, text)?;
         }
         if count < top {
             let c = &mut w.s.cursor;

@@ -190,9 +190,10 @@ impl Worker {
         Ok((page, next))
     }
 
-    /// Maps one record into the chunk being filled; sends the chunk when it is full.
-    pub fn emit(&mut self, record: Value) -> Result<(), Fault> {
-        map_record(self.mapper.as_ref(), record, &mut self.records);
+    /// Maps one record (parsed from `text`) into the chunk being filled; sends the chunk when it
+    /// is full.
+    pub fn emit(&mut self, record: Value, text: &str) -> Result<(), Fault> {
+        map_record(self.mapper.as_ref(), record, text, &mut self.records);
         if let Some(encode) = &self.s.encoder {
             // Encoded at once: the trees are freed here, hot, by the thread that built them.
             for output in self.records.drain(..) {
@@ -262,11 +263,12 @@ impl Worker {
     }
 }
 
-/// Maps one record (`None`: the raw target, the record as it is) onto `out`.
-fn map_record(mapper: Option<&Mapper>, record: Value, out: &mut Vec<Output>) {
+/// Maps one record (`None`: the raw target, the record as it is) onto `out`. `text` is the
+/// record's source in the page: it becomes `event.original` without serialising the record again.
+fn map_record(mapper: Option<&Mapper>, record: Value, text: &str, out: &mut Vec<Output>) {
     match mapper {
         None => out.push(Output::Document(record)),
-        Some(m) => m.map_value(record, &mut |o: Output| out.push(o)),
+        Some(m) => m.map_value_with_text(record, text, &mut |o: Output| out.push(o)),
     }
 }
 
