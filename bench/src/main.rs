@@ -176,9 +176,13 @@ fn corpora(mb: usize) -> BTreeMap<String, Corpus> {
         "alert (Graph)".to_string(),
         (EcsIntegration::M365, graph_alert_seeds()),
     );
-    // BENCH_ONLY=text: only the kinds whose name contains it (for profiling).
+    // BENCH_ONLY=text: only the kinds whose name contains it; `=name`: only that kind (for
+    // profiling).
     if let Ok(only) = std::env::var("BENCH_ONLY") {
-        seeds.retain(|name, _| name.contains(&only));
+        match only.strip_prefix('=') {
+            Some(exact) => seeds.retain(|name, _| name == exact),
+            None => seeds.retain(|name, _| name.contains(&only)),
+        }
     }
     let target = mb * 1024 * 1024;
     seeds
