@@ -41,34 +41,44 @@ pub(crate) fn base_doc(input: &Input<'_>) -> Doc {
     doc
 }
 
-/// A string field of the record; `Err` naming the field when it has another JSON type.
-pub(crate) fn opt_str<'a>(
+/// A string field of a record found at `prefix` (`""`, or `alerts[0].` for an incident's
+/// alert); `Err` naming `{prefix}{key}` when it has another JSON type (the path is only built
+/// for an error).
+pub(crate) fn str_at<'a>(
     rec: &'a Map<String, Value>,
+    prefix: &str,
     key: &str,
-    path: &str,
 ) -> Result<Option<&'a str>, MapError> {
     match rec.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(MapError::field(
-            path,
+            at(prefix, key),
             format!("expected a string, got {}", crate::error::type_name(other)),
         )),
     }
 }
 
+fn at(prefix: &str, key: &str) -> String {
+    let mut path = String::with_capacity(prefix.len() + key.len());
+    path.push_str(prefix);
+    path.push_str(key);
+    path
+}
+
 /// A date field in Elastic's date format; an unparsable date is an error naming the field
 /// (Elastic's `date` processor records an `error.message` and drops the value; we refuse).
-pub(crate) fn opt_date(
+/// `prefix` as for [`str_at`].
+pub(crate) fn date_at(
     rec: &Map<String, Value>,
+    prefix: &str,
     key: &str,
-    path: &str,
 ) -> Result<Option<String>, MapError> {
-    match opt_str(rec, key, path)? {
+    match str_at(rec, prefix, key)? {
         None | Some("") => Ok(None),
         Some(s) => es_date_str(s)
             .map(Some)
-            .ok_or_else(|| MapError::field(path, format!("not a date: {s:?}"))),
+            .ok_or_else(|| MapError::field(at(prefix, key), format!("not a date: {s:?}"))),
     }
 }
 

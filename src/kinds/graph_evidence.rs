@@ -329,6 +329,85 @@ fn apply(step: &Step, flavor: Flavor, obj: &mut Map<String, Value>, doc: &mut Do
     put(obj, step.to, v);
 }
 
+/// The key of an evidence object a step reads first: its list, else the first segment of `from`.
+fn step_head(step: &Step) -> &'static str {
+    match step.list {
+        Some(list) => list,
+        None => step.from.split_once('/').map_or(step.from, |(h, _)| h),
+    }
+}
+
+/// A set of STEPS (bit i = `STEPS[i]`) or of DUPLICATES (bit i = `DUPLICATES[i]`).
+type Mask = u128;
+
+const _: () = assert!(STEPS.len() <= Mask::BITS as usize && DUPLICATES.len() <= 64);
+
+/// Top-level evidence keys -> the steps that read them and the duplicates stored under them,
+/// sorted by key (built once): an evidence object's keys select the few steps that can apply,
+/// instead of every step probing (hashing into) every object.
+struct Index {
+    steps: Vec<(&'static str, Mask)>,
+    duplicates: Vec<(&'static str, u64)>,
+    /// The steps of each flavor: [alert, incident].
+    flavors: [Mask; 2],
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut steps: Vec<(&'static str, Mask)> = Vec::new();
+        for (i, step) in STEPS.iter().enumerate() {
+            let head = step_head(step);
+            match steps.iter_mut().find(|(k, _)| *k == head) {
+                Some((_, m)) => *m |= 1 << i,
+                None => steps.push((head, 1 << i)),
+            }
+        }
+        steps.sort_unstable_by_key(|(k, _)| *k);
+        let mut duplicates: Vec<(&'static str, u64)> = Vec::new();
+        for (i, path) in DUPLICATES.iter().enumerate() {
+            let head = path.split_once('/').map_or(*path, |(h, _)| h);
+            match duplicates.iter_mut().find(|(k, _)| *k == head) {
+                Some((_, m)) => *m |= 1 << i,
+                None => duplicates.push((head, 1 << i)),
+            }
+        }
+        duplicates.sort_unstable_by_key(|(k, _)| *k);
+        let flavors = [Flavor::Alert, Flavor::Incident].map(|flavor| {
+            let mut m: Mask = 0;
+            for (i, step) in STEPS.iter().enumerate() {
+                if step.only.map_or(true, |f| f == flavor) {
+                    m |= 1 << i;
+                }
+            }
+            m
+        });
+        Index {
+            steps,
+            duplicates,
+            flavors,
+        }
+    })
+}
+
+fn lookup<M: Copy + Default>(table: &[(&'static str, M)], key: &str) -> M {
+    table
+        .binary_search_by(|(k, _)| (*k).cmp(key))
+        .map_or_else(|_| M::default(), |i| table[i].1)
+}
+
+/// The steps of `flavor` that may find something in `obj` (a superset: `apply` still checks).
+/// Exact because no step writes a key that a later step reads (see the test
+/// `no_step_reads_what_an_earlier_one_wrote`).
+fn steps_for(obj: &Map<String, Value>, flavor: Flavor) -> Mask {
+    let index = index();
+    let mut mask: Mask = 0;
+    for k in obj.keys() {
+        mask |= lookup(&index.steps, k);
+    }
+    mask & index.flavors[flavor as usize]
+}
+
 /// Maps the evidence list: ECS fields go into `doc`, the renamed evidence objects are returned
 /// (for `m365_defender.<…>.evidence`). Non-object evidence entries are kept as they are.
 pub(crate) fn to_ecs(
@@ -338,11 +417,21 @@ pub(crate) fn to_ecs(
     preserve_duplicates: bool,
 ) -> Vec<Value> {
     let mut items: Vec<Value> = evidence.to_vec();
-    for step in STEPS
+    // Every step runs over all evidence before the next one (the order of `related.*` values
+    // depends on it); only the steps some evidence object can match are visited.
+    let masks: Vec<Mask> = items
         .iter()
-        .filter(|s| s.only.map_or(true, |f| f == flavor))
-    {
-        for item in items.iter_mut() {
+        .map(|item| item.as_object().map_or(0, |o| steps_for(o, flavor)))
+        .collect();
+    let mut todo: Mask = masks.iter().fold(0, |a, m| a | m);
+    while todo != 0 {
+        let i = todo.trailing_zeros() as usize;
+        todo &= todo - 1;
+        let step = &STEPS[i];
+        for (item, mask) in items.iter_mut().zip(&masks) {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
             let Some(obj) = item.as_object_mut() else {
                 continue;
             };
@@ -368,9 +457,13 @@ pub(crate) fn to_ecs(
         }
     }
     if !preserve_duplicates {
+        let table = &index().duplicates;
         for obj in items.iter_mut().filter_map(Value::as_object_mut) {
-            for path in DUPLICATES {
-                take(obj, path);
+            let mut dups: u64 = obj.keys().fold(0, |m, k| m | lookup(table, k));
+            while dups != 0 {
+                let i = dups.trailing_zeros() as usize;
+                dups &= dups - 1;
+                take(obj, DUPLICATES[i]);
             }
             if flavor == Flavor::Incident {
                 let users = obj.get_mut("logged_on_users").and_then(Value::as_array_mut);
@@ -684,6 +777,18 @@ mod tests {
             Some(&json!(["clw555test", "AzureAD"]))
         );
         assert!(ev[0]["logged_on_users"][0].get("account_name").is_none());
+    }
+
+    #[test]
+    fn no_step_reads_what_an_earlier_one_wrote() {
+        let head = |p: &'static str| p.split_once('/').map_or(p, |(h, _)| h);
+        for (i, a) in STEPS.iter().enumerate() {
+            for b in &STEPS[i + 1..] {
+                if a.list.is_none() {
+                    assert_ne!(head(a.to), step_head(b), "{} -> {}", a.from, a.to);
+                }
+            }
+        }
     }
 
     #[test]
