@@ -27,7 +27,7 @@
 use serde_json::{Map, Value};
 
 use super::graph_common::{
-    base_doc, date_at, sentinel_severity, severity_score, split_user, str_at,
+    base_doc, date_at, put, put_event, sentinel_severity, severity_score, split_user, str_at,
 };
 use super::{graph_evidence, Input};
 use crate::doc::{json_text, uri_parts, Doc};
@@ -93,21 +93,22 @@ const P: &str = "m365_defender.alert";
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
     let preserve = input.opts.preserve_duplicate_custom_fields;
-    let mut doc = base_doc(input);
-    doc.set("event.kind", "alert");
+    let (mut doc, mut event) = base_doc(input);
+    put(&mut event, "kind", "alert");
     let evidence: &[Value] = match rec.get("evidence") {
         None | Some(Value::Null) => &[],
         Some(Value::Array(a)) => a,
         Some(_) => return Err(MapError::field("evidence", "expected an array")),
     };
     let (cats, types) = graph_evidence::categories(evidence, str_at(rec, "", "determination")?);
-    doc.set("event.category", cats);
-    doc.set("event.type", types);
+    put(&mut event, "category", cats);
+    put(&mut event, "type", types);
     // `m365_defender.alert` is built as its own object and set once (one walk down the
     // document instead of one per field); the fields Elastic removes as duplicates of ECS
     // fields (DUPLICATES) are not written unless they are kept.
-    let mut alert = Map::new();
-    write_fields(rec, &mut doc, &mut alert, preserve)?;
+    let mut alert = Map::with_capacity(if preserve { 32 } else { 20 });
+    write_fields(rec, &mut doc, &mut event, &mut alert, preserve)?;
+    put_event(&mut doc, event);
     let ev = graph_evidence::to_ecs(evidence, graph_evidence::Flavor::Alert, &mut doc, preserve);
     alert.insert("evidence".into(), Value::Array(ev));
     doc.set(P, Value::Object(alert));
@@ -116,20 +117,14 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     Ok(())
 }
 
-/// Inserts a field under `m365_defender.alert` (nulls are skipped, as `Doc::set` does).
-fn put(alert: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
-    let v = v.into();
-    if !v.is_null() {
-        alert.insert(key.to_string(), v);
-    }
-}
-
-/// The alert's own fields (everything but the evidence): ECS fields into `doc`, the
+/// The alert's own fields (everything but the evidence): ECS fields into `doc` (`event.*`
+/// into `event`), the
 /// `m365_defender.alert` fields into `alert`, in Elastic's order. With `preserve` false the
 /// fields of DUPLICATES are left out (Elastic removes them at the end of its pipeline).
 fn write_fields(
     rec: &Map<String, Value>,
     doc: &mut Doc,
+    event: &mut Map<String, Value>,
     alert: &mut Map<String, Value>,
     preserve: bool,
 ) -> Result<(), MapError> {
@@ -155,41 +150,41 @@ fn write_fields(
         if preserve {
             put(alert, "created_datetime", c.clone());
         }
-        doc.set("event.created", c);
+        put(event, "created", c);
     }
     let end = date_at(rec, "", "lastActivityDateTime")?;
     if let Some(e) = &end {
         if preserve {
             put(alert, "last_activity_datetime", e.clone());
         }
-        doc.set("event.end", e.clone());
+        put(event, "end", e.clone());
     }
     if let Some(id) = str_at(rec, "", "id")? {
         if preserve {
             put(alert, "id", id);
         }
-        doc.set("event.id", id);
+        put(event, "id", id);
     }
     if let Some(s) = str_at(rec, "", "serviceSource")? {
         if preserve {
             put(alert, "service_source", s);
         }
-        doc.set("event.provider", s);
+        put(event, "provider", s);
     }
     if let Some(s) = str_at(rec, "", "severity")? {
         put(alert, "severity", s);
-        doc.set("event.severity", severity_score(s));
+        put(event, "severity", severity_score(s));
     }
     let start = date_at(rec, "", "firstActivityDateTime")?;
     if let Some(s) = &start {
         if preserve {
             put(alert, "first_activity_datetime", s.clone());
         }
-        doc.set("event.start", s.clone());
+        put(event, "start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
         if let (Some(s), Some(e)) = (crate::doc::parse_time(s), crate::doc::parse_time(e)) {
-            doc.set("event.duration", (e - s).num_nanoseconds());
+            put(event, "duration", (e - s).num_nanoseconds());
         }
     }
     if let Some(u) = str_at(rec, "", "alertWebUrl")? {
@@ -198,10 +193,10 @@ fn write_fields(
         if preserve {
             if let Some(parts) = uri_parts(u) {
                 put(alert, "web_url", Value::Object(parts));
-                doc.set("event.url", u);
+                put(event, "url", u);
             }
         } else if url::Url::parse(u).is_ok() {
-            doc.set("event.url", u);
+            put(event, "url", u);
         }
     }
     if let Some(a) = str_at(rec, "", "assignedTo")? {
@@ -294,7 +289,7 @@ pub(crate) fn security_alert(
                 .ok_or_else(|| MapError::field(p(k), format!("not a timestamp: {v:?}"))),
         }
     };
-    let mut row = Map::new();
+    let mut row = Map::with_capacity(25);
     let generated = match time("createdDateTime")? {
         Some(t) => t,
         None => match time("lastUpdateDateTime")? {
@@ -439,7 +434,7 @@ fn extended(rec: &Map<String, Value>) -> Map<String, Value> {
         ("resolvedDateTime", "ResolvedDateTime"),
         ("alertPolicyId", "AlertPolicyId"),
     ];
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(KEYS.len());
     for (src, dst) in KEYS {
         if let Some(v) = rec
             .get(*src)

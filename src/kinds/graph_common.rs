@@ -30,15 +30,33 @@ pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
     }
 }
 
-/// The start every Graph document shares: ECS version and `event.original` (the option tags
-/// are added by the dispatcher).
-pub(crate) fn base_doc(input: &Input<'_>) -> Doc {
+/// The start every Graph document shares: `ecs.version` and the place of `event`, whose
+/// fields (`event.original` first) are collected apart in the returned object, so that each is
+/// one insert instead of a walk down the document; [`put_event`] puts the object in its place.
+/// Until then the document's `event` is a placeholder (null): nothing may write `event.*`
+/// through the document before `put_event`. The option tags are added by the dispatcher.
+pub(crate) fn base_doc(input: &Input<'_>) -> (Doc, Map<String, Value>) {
     let mut doc = Doc::new();
     doc.set("ecs.version", ECS_VERSION);
+    doc.0.insert("event".into(), Value::Null);
+    let mut event = Map::with_capacity(16);
     if input.opts.preserve_original_event {
-        doc.set("event.original", input.original);
+        event.insert("original".into(), input.original.into());
     }
-    doc
+    (doc, event)
+}
+
+/// Puts the `event` object collected since [`base_doc`] in its place in the document.
+pub(crate) fn put_event(doc: &mut Doc, event: Map<String, Value>) {
+    doc.0.insert("event".into(), Value::Object(event));
+}
+
+/// Inserts a field into an object under construction (nulls are skipped, as `Doc::set` does).
+pub(crate) fn put(obj: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
+    let v = v.into();
+    if !v.is_null() {
+        obj.insert(key.to_string(), v);
+    }
 }
 
 /// A string field of a record found at `prefix` (`""`, or `alerts[0].` for an incident's

@@ -28,7 +28,9 @@
 use serde_json::{json, Map, Value};
 
 use super::graph_alert::assigned_user;
-use super::graph_common::{base_doc, date_at, sentinel_severity, severity_score, str_at};
+use super::graph_common::{
+    base_doc, date_at, put, put_event, sentinel_severity, severity_score, str_at,
+};
 use super::{graph_evidence, Input};
 use crate::doc::{uri_parts, Doc};
 use crate::sentinel::to_datetime;
@@ -120,8 +122,8 @@ fn incident_doc(
 ) -> Result<Value, MapError> {
     let rec = input.record;
     let preserve = input.opts.preserve_duplicate_custom_fields;
-    let mut doc = base_doc(input);
-    doc.set("event.kind", "alert");
+    let (mut doc, mut event) = base_doc(input);
+    put(&mut event, "kind", "alert");
     let determination = str_at(rec, "", "determination")?;
     let category = match determination.map(str::to_ascii_lowercase).as_deref() {
         Some("malware" | "malicioususeractivity") => Some(("malware", "info")),
@@ -130,12 +132,12 @@ fn incident_doc(
         _ => None,
     };
     if let Some((cat, ty)) = category {
-        doc.append("event.category", cat);
-        doc.append("event.type", ty);
+        put(&mut event, "category", vec![Value::from(cat)]);
+        put(&mut event, "type", vec![Value::from(ty)]);
     }
     // `m365_defender.incident` is built as its own object and set once; the fields of
     // DUPLICATES are not written unless they are kept (Elastic removes them at the end).
-    let mut inc = Map::new();
+    let mut inc = Map::with_capacity(24);
     if let Some(t) = rec.get("@odata.type") {
         put(&mut inc, "odata_type", t.clone());
     }
@@ -159,27 +161,27 @@ fn incident_doc(
         if preserve {
             put(&mut inc, "created_datetime", c.clone());
         }
-        doc.set("event.created", c);
+        put(&mut event, "created", c);
     }
     if let Some(id) = str_at(rec, "", "id")? {
         if preserve {
             put(&mut inc, "id", id);
         }
-        doc.set("event.id", id);
+        put(&mut event, "id", id);
     }
     if let Some(s) = str_at(rec, "", "severity")? {
         put(&mut inc, "severity", s.to_ascii_lowercase());
-        doc.set("event.severity", severity_score(s));
+        put(&mut event, "severity", severity_score(s));
     }
     if let Some(u) = str_at(rec, "", "incidentWebUrl")? {
         // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then).
         if preserve {
             if let Some(parts) = uri_parts(u) {
                 put(&mut inc, "web_url", Value::Object(parts));
-                doc.set("event.url", u);
+                put(&mut event, "url", u);
             }
         } else if url::Url::parse(u).is_ok() {
-            doc.set("event.url", u);
+            put(&mut event, "url", u);
         }
     }
     if let Some(a) = str_at(rec, "", "assignedTo")? {
@@ -188,6 +190,7 @@ fn incident_doc(
         }
         assigned_user(a, &mut doc);
     }
+    put_event(&mut doc, event);
     if let Some((i, alert)) = alert {
         let mut fields = Map::new();
         alert_fields(
@@ -217,14 +220,6 @@ fn incident_doc(
     doc.set(P, Value::Object(inc));
     doc.prune_empty();
     Ok(doc.into_value())
-}
-
-/// Inserts a field into an object under construction (nulls are skipped, as `Doc::set` does).
-fn put(obj: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
-    let v = v.into();
-    if !v.is_null() {
-        obj.insert(key.to_string(), v);
-    }
 }
 
 /// One alert of the incident, as Elastic's incident pipeline maps `json.alerts`: ECS fields
@@ -353,7 +348,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         }
     };
     let alerts = alerts(rec)?;
-    let mut row = Map::new();
+    let mut row = Map::with_capacity(26);
     let generated = match time("lastUpdateDateTime")? {
         Some(t) => t,
         None => match time("createdDateTime")? {
