@@ -249,17 +249,21 @@ fn write_fields(
 
 /// `assignedTo` as the incident fixture shows it: `source.user.name`/`email`/`domain` and
 /// `related.user` (name first, then the full address).
+/// `source.user` is built as one object: the callers set no `source.user` field before.
 pub(crate) fn assigned_user(a: &str, doc: &mut Doc) {
     let (name, domain) = split_user(a);
+    let mut user = Map::with_capacity(3);
     if a.contains('@') {
-        doc.set("source.user.email", a);
-        doc.set_some("source.user.domain", domain.map(Value::from));
-        doc.set_some("source.user.name", name.map(Value::from));
+        put(&mut user, "email", a);
+        put(&mut user, "domain", domain);
+        put(&mut user, "name", name);
+        doc.set("source.user", Value::Object(user));
         if let Some(n) = name {
             doc.append("related.user", n);
         }
     } else {
-        doc.set("source.user.name", a);
+        put(&mut user, "name", a);
+        doc.set("source.user", Value::Object(user));
     }
     doc.append("related.user", a);
 }

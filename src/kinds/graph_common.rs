@@ -36,8 +36,10 @@ pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
 /// Until then the document's `event` is a placeholder (null): nothing may write `event.*`
 /// through the document before `put_event`. The option tags are added by the dispatcher.
 pub(crate) fn base_doc(input: &Input<'_>) -> (Doc, Map<String, Value>) {
-    let mut doc = Doc::new();
-    doc.set("ecs.version", ECS_VERSION);
+    let mut doc = Doc(Map::with_capacity(16));
+    let mut ecs = Map::with_capacity(1);
+    ecs.insert("version".into(), ECS_VERSION.into());
+    doc.0.insert("ecs".into(), Value::Object(ecs));
     doc.0.insert("event".into(), Value::Null);
     let mut event = Map::with_capacity(16);
     if input.opts.preserve_original_event {

@@ -349,8 +349,10 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     };
     let alerts = alerts(rec)?;
     let mut row = Map::with_capacity(26);
-    let generated = match time("lastUpdateDateTime")? {
-        Some(t) => t,
+    // Read once: it is also LastModifiedTime and may be ClosedTime.
+    let updated = time("lastUpdateDateTime")?;
+    let generated = match &updated {
+        Some(t) => t.clone(),
         None => match time("createdDateTime")? {
             Some(t) => t,
             None => input
@@ -384,10 +386,8 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         "Severity",
         s("severity")?.and_then(sentinel_severity).map(Value::from),
     );
-    put(
-        "Status",
-        s("status")?.and_then(sentinel_status).map(Value::from),
-    );
+    let status = s("status")?;
+    put("Status", status.and_then(sentinel_status).map(Value::from));
     let classification = s("classification")?;
     put(
         "Classification",
@@ -414,16 +414,11 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     put("Labels", labels(rec));
     put("IncidentUrl", s("incidentWebUrl")?.map(Value::from));
     put("CreatedTime", time("createdDateTime")?.map(Value::from));
-    put(
-        "LastModifiedTime",
-        time("lastUpdateDateTime")?.map(Value::from),
-    );
-    if s("status")? == Some("resolved") {
+    put("LastModifiedTime", updated.clone().map(Value::from));
+    if status == Some("resolved") {
         put(
             "ClosedTime",
-            time("resolvedDateTime")?
-                .or(time("lastUpdateDateTime")?)
-                .map(Value::from),
+            time("resolvedDateTime")?.or(updated).map(Value::from),
         );
     }
     put("ModifiedBy", s("lastModifiedBy")?.map(Value::from));
