@@ -27,10 +27,10 @@
 use serde_json::{Map, Value};
 
 use super::graph_common::{
-    base_doc, opt_date, opt_str, sentinel_severity, severity_score, split_user,
+    base_doc, date_at, put, put_event, sentinel_severity, severity_score, split_user, str_at,
 };
 use super::{graph_evidence, Input};
-use crate::doc::{join, json_text, uri_parts, Doc};
+use crate::doc::{json_text, uri_parts, Doc};
 use crate::sentinel::to_datetime;
 use crate::MapError;
 
@@ -78,7 +78,9 @@ const RENAMES: &[(&str, &str)] = &[
     ("title", "title"),
 ];
 
-/// Fields copied to ECS that Elastic removes unless `preserve_duplicate_custom_fields`.
+/// Fields copied to ECS that Elastic removes unless `preserve_duplicate_custom_fields`
+/// (`write_fields` leaves them out; the tests check this list against it).
+#[cfg_attr(not(test), allow(dead_code))]
 #[rustfmt::skip]
 const DUPLICATES: &[&str] = &[
     "last_update_datetime", "description", "created_datetime", "last_activity_datetime", "id",
@@ -90,101 +92,135 @@ const P: &str = "m365_defender.alert";
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let mut doc = base_doc(input);
-    doc.set("event.kind", "alert");
+    let preserve = input.opts.preserve_duplicate_custom_fields;
+    let (mut doc, mut event) = base_doc(input);
+    put(&mut event, "kind", "alert");
     let evidence: &[Value] = match rec.get("evidence") {
         None | Some(Value::Null) => &[],
         Some(Value::Array(a)) => a,
         Some(_) => return Err(MapError::field("evidence", "expected an array")),
     };
-    let (cats, types) =
-        graph_evidence::categories(evidence, opt_str(rec, "determination", "determination")?);
-    doc.set("event.category", cats);
-    doc.set("event.type", types);
-    write_fields(rec, &mut doc, "")?;
-    let ev = graph_evidence::to_ecs(
-        evidence,
-        graph_evidence::Flavor::Alert,
-        &mut doc,
-        input.opts.preserve_duplicate_custom_fields,
-    );
-    doc.set(&join(P, "evidence"), Value::Array(ev));
-    if !input.opts.preserve_duplicate_custom_fields {
-        for f in DUPLICATES {
-            doc.remove(&join(P, f));
-        }
-    }
+    let (cats, types) = graph_evidence::categories(evidence, str_at(rec, "", "determination")?);
+    put(&mut event, "category", cats);
+    put(&mut event, "type", types);
+    // `m365_defender.alert` is built as its own object and set once (one walk down the
+    // document instead of one per field); the fields Elastic removes as duplicates of ECS
+    // fields (DUPLICATES) are not written unless they are kept.
+    let mut alert = Map::with_capacity(if preserve { 32 } else { 20 });
+    write_fields(rec, &mut doc, &mut event, &mut alert, preserve)?;
+    put_event(&mut doc, event);
+    let ev = graph_evidence::to_ecs(evidence, graph_evidence::Flavor::Alert, &mut doc, preserve);
+    alert.insert("evidence".into(), Value::Array(ev));
+    doc.set(P, Value::Object(alert));
     doc.prune_empty();
     out.push(doc.into_value());
     Ok(())
 }
 
-/// The alert's own fields (everything but the evidence). `path` prefixes error field names.
-fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(), MapError> {
-    let p = |k: &str| format!("{path}{k}");
-    if let Some(t) = opt_date(rec, "lastUpdateDateTime", &p("lastUpdateDateTime"))? {
-        doc.set("@timestamp", t.clone());
-        doc.set(&join(P, "last_update_datetime"), t);
+/// The alert's own fields (everything but the evidence): ECS fields into `doc` (`event.*`
+/// into `event`), the
+/// `m365_defender.alert` fields into `alert`, in Elastic's order. With `preserve` false the
+/// fields of DUPLICATES are left out (Elastic removes them at the end of its pipeline).
+fn write_fields(
+    rec: &Map<String, Value>,
+    doc: &mut Doc,
+    event: &mut Map<String, Value>,
+    alert: &mut Map<String, Value>,
+    preserve: bool,
+) -> Result<(), MapError> {
+    if let Some(t) = date_at(rec, "", "lastUpdateDateTime")? {
+        if preserve {
+            put(alert, "last_update_datetime", t.clone());
+        }
+        doc.set("@timestamp", t);
     }
-    if let Some(d) = opt_str(rec, "description", &p("description"))? {
-        doc.set(&join(P, "description"), d);
+    if let Some(d) = str_at(rec, "", "description")? {
+        if preserve {
+            put(alert, "description", d);
+        }
         doc.set("message", d);
     }
-    if let Some(t) = opt_str(rec, "tenantId", &p("tenantId"))? {
-        doc.set(&join(P, "tenant_id"), t);
+    if let Some(t) = str_at(rec, "", "tenantId")? {
+        if preserve {
+            put(alert, "tenant_id", t);
+        }
         doc.set("cloud.account.id", t);
     }
-    if let Some(c) = opt_date(rec, "createdDateTime", &p("createdDateTime"))? {
-        doc.set(&join(P, "created_datetime"), c.clone());
-        doc.set("event.created", c);
+    if let Some(c) = date_at(rec, "", "createdDateTime")? {
+        if preserve {
+            put(alert, "created_datetime", c.clone());
+        }
+        put(event, "created", c);
     }
-    let end = opt_date(rec, "lastActivityDateTime", &p("lastActivityDateTime"))?;
+    let end = date_at(rec, "", "lastActivityDateTime")?;
     if let Some(e) = &end {
-        doc.set(&join(P, "last_activity_datetime"), e.clone());
-        doc.set("event.end", e.clone());
+        if preserve {
+            put(alert, "last_activity_datetime", e.clone());
+        }
+        put(event, "end", e.clone());
     }
-    if let Some(id) = opt_str(rec, "id", &p("id"))? {
-        doc.set(&join(P, "id"), id);
-        doc.set("event.id", id);
+    if let Some(id) = str_at(rec, "", "id")? {
+        if preserve {
+            put(alert, "id", id);
+        }
+        put(event, "id", id);
     }
-    if let Some(s) = opt_str(rec, "serviceSource", &p("serviceSource"))? {
-        doc.set(&join(P, "service_source"), s);
-        doc.set("event.provider", s);
+    if let Some(s) = str_at(rec, "", "serviceSource")? {
+        if preserve {
+            put(alert, "service_source", s);
+        }
+        put(event, "provider", s);
     }
-    if let Some(s) = opt_str(rec, "severity", &p("severity"))? {
-        doc.set(&join(P, "severity"), s);
-        doc.set("event.severity", severity_score(s));
+    if let Some(s) = str_at(rec, "", "severity")? {
+        put(alert, "severity", s);
+        put(event, "severity", severity_score(s));
     }
-    let start = opt_date(rec, "firstActivityDateTime", &p("firstActivityDateTime"))?;
+    let start = date_at(rec, "", "firstActivityDateTime")?;
     if let Some(s) = &start {
-        doc.set(&join(P, "first_activity_datetime"), s.clone());
-        doc.set("event.start", s.clone());
+        if preserve {
+            put(alert, "first_activity_datetime", s.clone());
+        }
+        put(event, "start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
         if let (Some(s), Some(e)) = (crate::doc::parse_time(s), crate::doc::parse_time(e)) {
-            doc.set("event.duration", (e - s).num_nanoseconds());
+            put(event, "duration", (e - s).num_nanoseconds());
         }
     }
-    if let Some(u) = opt_str(rec, "alertWebUrl", &p("alertWebUrl"))? {
-        if let Some(parts) = uri_parts(u) {
-            doc.set(&join(P, "web_url"), Value::Object(parts));
-            doc.set("event.url", u);
+    if let Some(u) = str_at(rec, "", "alertWebUrl")? {
+        // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then); the parts
+        // themselves only when `web_url` is kept.
+        if preserve {
+            if let Some(parts) = uri_parts(u) {
+                put(alert, "web_url", Value::Object(parts));
+                put(event, "url", u);
+            }
+        } else if url::Url::parse(u).is_ok() {
+            put(event, "url", u);
         }
     }
-    if let Some(a) = opt_str(rec, "assignedTo", &p("assignedTo"))? {
-        doc.set(&join(P, "assigned_to"), a);
+    if let Some(a) = str_at(rec, "", "assignedTo")? {
+        if preserve {
+            put(alert, "assigned_to", a);
+        }
         assigned_user(a, doc);
     }
-    if let Some(t) = opt_str(rec, "threatFamilyName", &p("threatFamilyName"))? {
-        doc.set(&join(P, "threat_family_name"), t);
+    if let Some(t) = str_at(rec, "", "threatFamilyName")? {
+        if preserve {
+            put(alert, "threat_family_name", t);
+        }
         doc.set("threat.group.name", t);
     }
-    if let Some(c) = opt_str(rec, "category", &p("category"))? {
-        doc.set(&join(P, "category"), c);
+    if let Some(c) = str_at(rec, "", "category")? {
+        if preserve {
+            put(alert, "category", c);
+        }
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = rec.get("mitreTechniques").filter(|v| !v.is_null()) {
-        doc.set(&join(P, "mitre_techniques"), m.clone());
+        if preserve {
+            put(alert, "mitre_techniques", m.clone());
+        }
         doc.set("threat.technique.subtechnique.id", m.clone());
     }
     if let Some(Value::Array(comments)) = rec.get("comments") {
@@ -193,37 +229,41 @@ fn write_fields(rec: &Map<String, Value>, doc: &mut Doc, path: &str) -> Result<(
                 doc.append("related.user", n);
             }
         }
-        doc.set(&join(P, "comments"), Value::Array(comments.clone()));
+        put(alert, "comments", Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
         if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&join(P, to), v.clone());
+            put(alert, to, v.clone());
         }
     }
-    if let Some(u) = opt_str(rec, "incidentWebUrl", &p("incidentWebUrl"))? {
+    if let Some(u) = str_at(rec, "", "incidentWebUrl")? {
         if let Some(parts) = uri_parts(u) {
-            doc.set(&join(P, "incident_web_url"), Value::Object(parts));
+            put(alert, "incident_web_url", Value::Object(parts));
         }
     }
-    if let Some(r) = opt_date(rec, "resolvedDateTime", &p("resolvedDateTime"))? {
-        doc.set(&join(P, "resolved_datetime"), r);
+    if let Some(r) = date_at(rec, "", "resolvedDateTime")? {
+        put(alert, "resolved_datetime", r);
     }
     Ok(())
 }
 
 /// `assignedTo` as the incident fixture shows it: `source.user.name`/`email`/`domain` and
 /// `related.user` (name first, then the full address).
+/// `source.user` is built as one object: the callers set no `source.user` field before.
 pub(crate) fn assigned_user(a: &str, doc: &mut Doc) {
     let (name, domain) = split_user(a);
+    let mut user = Map::with_capacity(3);
     if a.contains('@') {
-        doc.set("source.user.email", a);
-        doc.set_some("source.user.domain", domain.map(Value::from));
-        doc.set_some("source.user.name", name.map(Value::from));
+        put(&mut user, "email", a);
+        put(&mut user, "domain", domain);
+        put(&mut user, "name", name);
+        doc.set("source.user", Value::Object(user));
         if let Some(n) = name {
             doc.append("related.user", n);
         }
     } else {
-        doc.set("source.user.name", a);
+        put(&mut user, "name", a);
+        doc.set("source.user", Value::Object(user));
     }
     doc.append("related.user", a);
 }
@@ -244,7 +284,7 @@ pub(crate) fn security_alert(
     path: &str,
 ) -> Result<Map<String, Value>, MapError> {
     let p = |k: &str| format!("{path}{k}");
-    let s = |k: &str| opt_str(rec, k, &p(k));
+    let s = |k: &str| str_at(rec, path, k);
     let time = |k: &str| -> Result<Option<String>, MapError> {
         match s(k)? {
             None | Some("") => Ok(None),
@@ -253,7 +293,7 @@ pub(crate) fn security_alert(
                 .ok_or_else(|| MapError::field(p(k), format!("not a timestamp: {v:?}"))),
         }
     };
-    let mut row = Map::new();
+    let mut row = Map::with_capacity(25);
     let generated = match time("createdDateTime")? {
         Some(t) => t,
         None => match time("lastUpdateDateTime")? {
@@ -398,7 +438,7 @@ fn extended(rec: &Map<String, Value>) -> Map<String, Value> {
         ("resolvedDateTime", "ResolvedDateTime"),
         ("alertPolicyId", "AlertPolicyId"),
     ];
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(KEYS.len());
     for (src, dst) in KEYS {
         if let Some(v) = rec
             .get(*src)
@@ -549,7 +589,9 @@ mod tests {
             "secAdmin@contoso.onmicrosoft.com"
         );
         // Duplicates removed without preserve_duplicate_custom_fields.
-        assert!(d["m365_defender"]["alert"].get("id").is_none());
+        for f in DUPLICATES {
+            assert!(d["m365_defender"]["alert"].get(f).is_none(), "{f}");
+        }
         assert_eq!(
             d["m365_defender"]["alert"]["provider_alert_id"],
             "da637551227677560813_-961444813"
@@ -564,6 +606,14 @@ mod tests {
     #[test]
     fn ecs_keeps_duplicates_when_asked() {
         let d = Value::Object(map(false, true));
+        for f in DUPLICATES {
+            // The example's threatFamilyName is null.
+            assert_eq!(
+                d["m365_defender"]["alert"].get(f).is_some(),
+                *f != "threat_family_name",
+                "{f}"
+            );
+        }
         assert_eq!(
             d["m365_defender"]["alert"]["id"],
             "da637551227677560813_-961444813"

@@ -30,45 +30,75 @@ pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
     }
 }
 
-/// The start every Graph document shares: ECS version and `event.original` (the option tags
-/// are added by the dispatcher).
-pub(crate) fn base_doc(input: &Input<'_>) -> Doc {
-    let mut doc = Doc::new();
-    doc.set("ecs.version", ECS_VERSION);
+/// The start every Graph document shares: `ecs.version` and the place of `event`, whose
+/// fields (`event.original` first) are collected apart in the returned object, so that each is
+/// one insert instead of a walk down the document; [`put_event`] puts the object in its place.
+/// Until then the document's `event` is a placeholder (null): nothing may write `event.*`
+/// through the document before `put_event`. The option tags are added by the dispatcher.
+pub(crate) fn base_doc(input: &Input<'_>) -> (Doc, Map<String, Value>) {
+    let mut doc = Doc(Map::with_capacity(16));
+    let mut ecs = Map::with_capacity(1);
+    ecs.insert("version".into(), ECS_VERSION.into());
+    doc.0.insert("ecs".into(), Value::Object(ecs));
+    doc.0.insert("event".into(), Value::Null);
+    let mut event = Map::with_capacity(16);
     if input.opts.preserve_original_event {
-        doc.set("event.original", input.original);
+        event.insert("original".into(), input.original.into());
     }
-    doc
+    (doc, event)
 }
 
-/// A string field of the record; `Err` naming the field when it has another JSON type.
-pub(crate) fn opt_str<'a>(
+/// Puts the `event` object collected since [`base_doc`] in its place in the document.
+pub(crate) fn put_event(doc: &mut Doc, event: Map<String, Value>) {
+    doc.0.insert("event".into(), Value::Object(event));
+}
+
+/// Inserts a field into an object under construction (nulls are skipped, as `Doc::set` does).
+pub(crate) fn put(obj: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
+    let v = v.into();
+    if !v.is_null() {
+        obj.insert(key.to_string(), v);
+    }
+}
+
+/// A string field of a record found at `prefix` (`""`, or `alerts[0].` for an incident's
+/// alert); `Err` naming `{prefix}{key}` when it has another JSON type (the path is only built
+/// for an error).
+pub(crate) fn str_at<'a>(
     rec: &'a Map<String, Value>,
+    prefix: &str,
     key: &str,
-    path: &str,
 ) -> Result<Option<&'a str>, MapError> {
     match rec.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(MapError::field(
-            path,
+            at(prefix, key),
             format!("expected a string, got {}", crate::error::type_name(other)),
         )),
     }
 }
 
+fn at(prefix: &str, key: &str) -> String {
+    let mut path = String::with_capacity(prefix.len() + key.len());
+    path.push_str(prefix);
+    path.push_str(key);
+    path
+}
+
 /// A date field in Elastic's date format; an unparsable date is an error naming the field
 /// (Elastic's `date` processor records an `error.message` and drops the value; we refuse).
-pub(crate) fn opt_date(
+/// `prefix` as for [`str_at`].
+pub(crate) fn date_at(
     rec: &Map<String, Value>,
+    prefix: &str,
     key: &str,
-    path: &str,
 ) -> Result<Option<String>, MapError> {
-    match opt_str(rec, key, path)? {
+    match str_at(rec, prefix, key)? {
         None | Some("") => Ok(None),
         Some(s) => es_date_str(s)
             .map(Some)
-            .ok_or_else(|| MapError::field(path, format!("not a date: {s:?}"))),
+            .ok_or_else(|| MapError::field(at(prefix, key), format!("not a date: {s:?}"))),
     }
 }
 

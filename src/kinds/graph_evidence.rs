@@ -280,6 +280,79 @@ fn put(obj: &mut Map<String, Value>, path: &str, v: Value) {
     }
 }
 
+/// An evidence object while the steps run: its entries in order. The steps remove and add
+/// top-level keys; in a `Map` (an `IndexMap` hashed with SipHash) every removal hashes the key
+/// and renumbers the later entries, in these few entries it is a scan. The object is hashed
+/// once, when it becomes a `Map` again.
+struct Entries(Vec<(String, Value)>);
+
+impl Entries {
+    fn position(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let i = self.position(key)?;
+        Some(&mut self.0[i].1)
+    }
+}
+
+/// The two operations of a step on an object: `take` and `put` of a `/` path, with the same
+/// effect (values, key order) on a `Map` and on `Entries`.
+trait PathOps {
+    fn take(&mut self, path: &str) -> Option<Value>;
+    fn put(&mut self, path: &str, v: Value);
+}
+
+impl PathOps for Map<String, Value> {
+    fn take(&mut self, path: &str) -> Option<Value> {
+        take(self, path)
+    }
+
+    fn put(&mut self, path: &str, v: Value) {
+        put(self, path, v)
+    }
+}
+
+impl PathOps for Entries {
+    fn take(&mut self, path: &str) -> Option<Value> {
+        match path.split_once('/') {
+            None => {
+                let i = self.position(path)?;
+                Some(self.0.remove(i).1)
+            }
+            Some((head, rest)) => take(self.get_mut(head)?.as_object_mut()?, rest),
+        }
+    }
+
+    fn put(&mut self, path: &str, v: Value) {
+        let (head, rest) = match path.split_once('/') {
+            None => (path, None),
+            Some((head, rest)) => (head, Some(rest)),
+        };
+        // Like `Map::insert`: an existing key keeps its place, a new one goes last.
+        let i = match self.position(head) {
+            Some(i) => i,
+            None => {
+                self.0.push((head.to_string(), Value::Null));
+                self.0.len() - 1
+            }
+        };
+        let slot = &mut self.0[i].1;
+        match rest {
+            None => *slot = v,
+            Some(rest) => {
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(m) = slot {
+                    put(m, rest, v);
+                }
+            }
+        }
+    }
+}
+
 fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
 }
@@ -308,8 +381,8 @@ fn convert(v: Value, conv: Conv) -> Option<Value> {
     }
 }
 
-fn apply(step: &Step, flavor: Flavor, obj: &mut Map<String, Value>, doc: &mut Doc) {
-    let Some(v) = take(obj, step.from) else {
+fn apply(step: &Step, flavor: Flavor, obj: &mut impl PathOps, doc: &mut Doc) {
+    let Some(v) = obj.take(step.from) else {
         return;
     };
     if v.is_null() {
@@ -326,7 +399,86 @@ fn apply(step: &Step, flavor: Flavor, obj: &mut Map<String, Value>, doc: &mut Do
             doc.append(field, s);
         }
     }
-    put(obj, step.to, v);
+    obj.put(step.to, v);
+}
+
+/// The key of an evidence object a step reads first: its list, else the first segment of `from`.
+fn step_head(step: &Step) -> &'static str {
+    match step.list {
+        Some(list) => list,
+        None => step.from.split_once('/').map_or(step.from, |(h, _)| h),
+    }
+}
+
+/// A set of STEPS (bit i = `STEPS[i]`) or of DUPLICATES (bit i = `DUPLICATES[i]`).
+type Mask = u128;
+
+const _: () = assert!(STEPS.len() <= Mask::BITS as usize && DUPLICATES.len() <= 64);
+
+/// Top-level evidence keys -> the steps that read them and the duplicates stored under them,
+/// sorted by key (built once): an evidence object's keys select the few steps that can apply,
+/// instead of every step probing (hashing into) every object.
+struct Index {
+    steps: Vec<(&'static str, Mask)>,
+    duplicates: Vec<(&'static str, u64)>,
+    /// The steps of each flavor: [alert, incident].
+    flavors: [Mask; 2],
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut steps: Vec<(&'static str, Mask)> = Vec::new();
+        for (i, step) in STEPS.iter().enumerate() {
+            let head = step_head(step);
+            match steps.iter_mut().find(|(k, _)| *k == head) {
+                Some((_, m)) => *m |= 1 << i,
+                None => steps.push((head, 1 << i)),
+            }
+        }
+        steps.sort_unstable_by_key(|(k, _)| *k);
+        let mut duplicates: Vec<(&'static str, u64)> = Vec::new();
+        for (i, path) in DUPLICATES.iter().enumerate() {
+            let head = path.split_once('/').map_or(*path, |(h, _)| h);
+            match duplicates.iter_mut().find(|(k, _)| *k == head) {
+                Some((_, m)) => *m |= 1 << i,
+                None => duplicates.push((head, 1 << i)),
+            }
+        }
+        duplicates.sort_unstable_by_key(|(k, _)| *k);
+        let flavors = [Flavor::Alert, Flavor::Incident].map(|flavor| {
+            let mut m: Mask = 0;
+            for (i, step) in STEPS.iter().enumerate() {
+                if step.only.map_or(true, |f| f == flavor) {
+                    m |= 1 << i;
+                }
+            }
+            m
+        });
+        Index {
+            steps,
+            duplicates,
+            flavors,
+        }
+    })
+}
+
+fn lookup<M: Copy + Default>(table: &[(&'static str, M)], key: &str) -> M {
+    table
+        .binary_search_by(|(k, _)| (*k).cmp(key))
+        .map_or_else(|_| M::default(), |i| table[i].1)
+}
+
+/// The steps of `flavor` that may find something in `obj` (a superset: `apply` still checks).
+/// Exact because no step writes a key that a later step reads (see the test
+/// `no_step_reads_what_an_earlier_one_wrote`).
+fn steps_for(obj: &Entries, flavor: Flavor) -> Mask {
+    let index = index();
+    let mut mask: Mask = 0;
+    for (k, _) in &obj.0 {
+        mask |= lookup(&index.steps, k);
+    }
+    mask & index.flavors[flavor as usize]
 }
 
 /// Maps the evidence list: ECS fields go into `doc`, the renamed evidence objects are returned
@@ -337,13 +489,32 @@ pub(crate) fn to_ecs(
     doc: &mut Doc,
     preserve_duplicates: bool,
 ) -> Vec<Value> {
-    let mut items: Vec<Value> = evidence.to_vec();
-    for step in STEPS
+    // Objects are copied into `Entries` for the steps (non-objects are kept as they are).
+    let mut work: Vec<Result<Entries, &Value>> = evidence
         .iter()
-        .filter(|s| s.only.map_or(true, |f| f == flavor))
-    {
-        for item in items.iter_mut() {
-            let Some(obj) = item.as_object_mut() else {
+        .map(|e| match e {
+            Value::Object(o) => Ok(Entries(
+                o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            )),
+            other => Err(other),
+        })
+        .collect();
+    // Every step runs over all evidence before the next one (the order of `related.*` values
+    // depends on it); only the steps some evidence object can match are visited.
+    let masks: Vec<Mask> = work
+        .iter()
+        .map(|item| item.as_ref().map_or(0, |o| steps_for(o, flavor)))
+        .collect();
+    let mut todo: Mask = masks.iter().fold(0, |a, m| a | m);
+    while todo != 0 {
+        let i = todo.trailing_zeros() as usize;
+        todo &= todo - 1;
+        let step = &STEPS[i];
+        for (item, mask) in work.iter_mut().zip(&masks) {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
+            let Ok(obj) = item else {
                 continue;
             };
             match step.list {
@@ -358,6 +529,13 @@ pub(crate) fn to_ecs(
             }
         }
     }
+    let mut items: Vec<Value> = work
+        .into_iter()
+        .map(|item| match item {
+            Ok(obj) => Value::Object(obj.0.into_iter().collect()),
+            Err(other) => other.clone(),
+        })
+        .collect();
     ecs_by_type(&items, flavor, doc);
     if flavor == Flavor::Incident {
         // The incident pipeline lowercases host.name after the evidence steps.
@@ -368,9 +546,13 @@ pub(crate) fn to_ecs(
         }
     }
     if !preserve_duplicates {
+        let table = &index().duplicates;
         for obj in items.iter_mut().filter_map(Value::as_object_mut) {
-            for path in DUPLICATES {
-                take(obj, path);
+            let mut dups: u64 = obj.keys().fold(0, |m, k| m | lookup(table, k));
+            while dups != 0 {
+                let i = dups.trailing_zeros() as usize;
+                dups &= dups - 1;
+                take(obj, DUPLICATES[i]);
             }
             if flavor == Flavor::Incident {
                 let users = obj.get_mut("logged_on_users").and_then(Value::as_array_mut);
@@ -684,6 +866,18 @@ mod tests {
             Some(&json!(["clw555test", "AzureAD"]))
         );
         assert!(ev[0]["logged_on_users"][0].get("account_name").is_none());
+    }
+
+    #[test]
+    fn no_step_reads_what_an_earlier_one_wrote() {
+        let head = |p: &'static str| p.split_once('/').map_or(p, |(h, _)| h);
+        for (i, a) in STEPS.iter().enumerate() {
+            for b in &STEPS[i + 1..] {
+                if a.list.is_none() {
+                    assert_ne!(head(a.to), step_head(b), "{} -> {}", a.from, a.to);
+                }
+            }
+        }
     }
 
     #[test]

@@ -28,14 +28,15 @@
 use serde_json::{json, Map, Value};
 
 use super::graph_alert::assigned_user;
-use super::graph_common::{base_doc, opt_date, opt_str, sentinel_severity, severity_score};
+use super::graph_common::{
+    base_doc, date_at, put, put_event, sentinel_severity, severity_score, str_at,
+};
 use super::{graph_evidence, Input};
-use crate::doc::{join, uri_parts, Doc};
+use crate::doc::{uri_parts, Doc};
 use crate::sentinel::to_datetime;
 use crate::MapError;
 
 const P: &str = "m365_defender.incident";
-const A: &str = "m365_defender.incident.alert";
 
 /// Incident fields renamed as they are (Elastic's `rename` processors, plus the newer
 /// documented fields in snake_case).
@@ -84,6 +85,8 @@ const ALERT_DATES: &[(&str, &str)] = &[
 
 /// Copied to ECS; removed unless `preserve_duplicate_custom_fields` (the incident pipeline's
 /// list at commit 5c931bf4; the fixture runs with the option on, so it does not pin it).
+/// `incident_doc` and `alert_fields` leave them out; the tests check this list against them.
+#[cfg_attr(not(test), allow(dead_code))]
 #[rustfmt::skip]
 const DUPLICATES: &[&str] = &[
     "last_update_datetime", "created_datetime", "id", "tenant_id", "web_url",
@@ -118,9 +121,10 @@ fn incident_doc(
     alert: Option<(usize, &Map<String, Value>)>,
 ) -> Result<Value, MapError> {
     let rec = input.record;
-    let mut doc = base_doc(input);
-    doc.set("event.kind", "alert");
-    let determination = opt_str(rec, "determination", "determination")?;
+    let preserve = input.opts.preserve_duplicate_custom_fields;
+    let (mut doc, mut event) = base_doc(input);
+    put(&mut event, "kind", "alert");
+    let determination = str_at(rec, "", "determination")?;
     let category = match determination.map(str::to_ascii_lowercase).as_deref() {
         Some("malware" | "malicioususeractivity") => Some(("malware", "info")),
         Some("phishing") => Some(("email", "info")),
@@ -128,51 +132,75 @@ fn incident_doc(
         _ => None,
     };
     if let Some((cat, ty)) = category {
-        doc.append("event.category", cat);
-        doc.append("event.type", ty);
+        put(&mut event, "category", vec![Value::from(cat)]);
+        put(&mut event, "type", vec![Value::from(ty)]);
     }
-    doc.set_opt(&join(P, "odata_type"), rec.get("@odata.type"));
-    if let Some(t) = opt_date(rec, "lastUpdateDateTime", "lastUpdateDateTime")? {
-        doc.set(&join(P, "last_update_datetime"), t.clone());
+    // `m365_defender.incident` is built as its own object and set once; the fields of
+    // DUPLICATES are not written unless they are kept (Elastic removes them at the end).
+    let mut inc = Map::with_capacity(24);
+    if let Some(t) = rec.get("@odata.type") {
+        put(&mut inc, "odata_type", t.clone());
+    }
+    if let Some(t) = date_at(rec, "", "lastUpdateDateTime")? {
+        if preserve {
+            put(&mut inc, "last_update_datetime", t.clone());
+        }
         doc.set("@timestamp", t);
     }
-    if let Some(n) = opt_str(rec, "displayName", "displayName")? {
-        doc.set(&join(P, "display_name"), n);
+    if let Some(n) = str_at(rec, "", "displayName")? {
+        put(&mut inc, "display_name", n);
         doc.set("message", n);
     }
-    if let Some(t) = opt_str(rec, "tenantId", "tenantId")? {
-        doc.set(&join(P, "tenant_id"), t);
+    if let Some(t) = str_at(rec, "", "tenantId")? {
+        if preserve {
+            put(&mut inc, "tenant_id", t);
+        }
         doc.set("cloud.account.id", t);
     }
-    if let Some(c) = opt_date(rec, "createdDateTime", "createdDateTime")? {
-        doc.set(&join(P, "created_datetime"), c.clone());
-        doc.set("event.created", c);
+    if let Some(c) = date_at(rec, "", "createdDateTime")? {
+        if preserve {
+            put(&mut inc, "created_datetime", c.clone());
+        }
+        put(&mut event, "created", c);
     }
-    if let Some(id) = opt_str(rec, "id", "id")? {
-        doc.set(&join(P, "id"), id);
-        doc.set("event.id", id);
+    if let Some(id) = str_at(rec, "", "id")? {
+        if preserve {
+            put(&mut inc, "id", id);
+        }
+        put(&mut event, "id", id);
     }
-    if let Some(s) = opt_str(rec, "severity", "severity")? {
-        doc.set(&join(P, "severity"), s.to_ascii_lowercase());
-        doc.set("event.severity", severity_score(s));
+    if let Some(s) = str_at(rec, "", "severity")? {
+        put(&mut inc, "severity", s.to_ascii_lowercase());
+        put(&mut event, "severity", severity_score(s));
     }
-    if let Some(u) = opt_str(rec, "incidentWebUrl", "incidentWebUrl")? {
-        if let Some(parts) = uri_parts(u) {
-            doc.set(&join(P, "web_url"), Value::Object(parts));
-            doc.set("event.url", u);
+    if let Some(u) = str_at(rec, "", "incidentWebUrl")? {
+        // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then).
+        if preserve {
+            if let Some(parts) = uri_parts(u) {
+                put(&mut inc, "web_url", Value::Object(parts));
+                put(&mut event, "url", u);
+            }
+        } else if url::Url::parse(u).is_ok() {
+            put(&mut event, "url", u);
         }
     }
-    if let Some(a) = opt_str(rec, "assignedTo", "assignedTo")? {
-        doc.set(&join(P, "assigned_to"), a);
+    if let Some(a) = str_at(rec, "", "assignedTo")? {
+        if preserve {
+            put(&mut inc, "assigned_to", a);
+        }
         assigned_user(a, &mut doc);
     }
+    put_event(&mut doc, event);
     if let Some((i, alert)) = alert {
+        let mut fields = Map::new();
         alert_fields(
             alert,
             &format!("alerts[{i}]."),
             &mut doc,
-            input.opts.preserve_duplicate_custom_fields,
+            &mut fields,
+            preserve,
         )?;
+        put(&mut inc, "alert", Value::Object(fields));
     }
     if let Some(Value::Array(comments)) = rec.get("comments") {
         for key in ["createdByDisplayName", "createdBy"] {
@@ -182,52 +210,60 @@ fn incident_doc(
                 }
             }
         }
-        doc.set(&join(P, "comments"), Value::Array(comments.clone()));
+        put(&mut inc, "comments", Value::Array(comments.clone()));
     }
     for (from, to) in RENAMES {
-        if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&join(P, to), v.clone());
+        if let Some(v) = rec.get(*from) {
+            put(&mut inc, to, v.clone());
         }
     }
-    if !input.opts.preserve_duplicate_custom_fields {
-        for f in DUPLICATES {
-            doc.remove(&join(P, f));
-        }
-    }
+    doc.set(P, Value::Object(inc));
     doc.prune_empty();
     Ok(doc.into_value())
 }
 
-/// One alert of the incident, as Elastic's incident pipeline maps `json.alerts`.
+/// One alert of the incident, as Elastic's incident pipeline maps `json.alerts`: ECS fields
+/// into `doc`, the `m365_defender.incident.alert` fields into `out` (without the DUPLICATES
+/// unless `preserve`).
 fn alert_fields(
     alert: &Map<String, Value>,
     path: &str,
     doc: &mut Doc,
+    out: &mut Map<String, Value>,
     preserve: bool,
 ) -> Result<(), MapError> {
-    let p = |k: &str| format!("{path}{k}");
-    if let Some(s) = opt_str(alert, "serviceSource", &p("serviceSource"))? {
-        doc.set(&join(A, "service_source"), s);
+    if let Some(s) = str_at(alert, path, "serviceSource")? {
+        if preserve {
+            put(out, "service_source", s);
+        }
         doc.set("event.provider", s);
     }
-    if let Some(t) = opt_str(alert, "threatFamilyName", &p("threatFamilyName"))? {
-        doc.set(&join(A, "threat_family_name"), t);
+    if let Some(t) = str_at(alert, path, "threatFamilyName")? {
+        if preserve {
+            put(out, "threat_family_name", t);
+        }
         doc.set("threat.group.name", t);
     }
-    if let Some(c) = opt_str(alert, "category", &p("category"))? {
-        doc.set(&join(A, "category"), c);
+    if let Some(c) = str_at(alert, path, "category")? {
+        if preserve {
+            put(out, "category", c);
+        }
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = alert.get("mitreTechniques").filter(|v| !v.is_null()) {
-        doc.set(&join(A, "mitre_techniques"), m.clone());
+        if preserve {
+            put(out, "mitre_techniques", m.clone());
+        }
         doc.set("threat.technique.subtechnique.id", m.clone());
     }
     for (key, to) in [
         ("alertWebUrl", "alert_web_url"),
         ("incidentWebUrl", "incident_web_url"),
     ] {
-        if let Some(u) = opt_str(alert, key, &p(key))? {
-            doc.set_some(&join(A, to), uri_parts(u).map(Value::Object));
+        if let Some(u) = str_at(alert, path, key)? {
+            if let Some(parts) = uri_parts(u) {
+                put(out, to, Value::Object(parts));
+            }
         }
     }
     if let Some(Value::Array(comments)) = alert.get("comments") {
@@ -236,16 +272,16 @@ fn alert_fields(
                 doc.append("related.user", n);
             }
         }
-        doc.set(&join(A, "comments"), Value::Array(comments.clone()));
+        put(out, "comments", Value::Array(comments.clone()));
     }
     for (from, to) in ALERT_DATES {
-        if let Some(d) = opt_date(alert, from, &p(from))? {
-            doc.set(&join(A, to), d);
+        if let Some(d) = date_at(alert, path, from)? {
+            put(out, to, d);
         }
     }
     for (from, to) in ALERT_RENAMES {
-        if let Some(v) = alert.get(*from).filter(|v| !v.is_null()) {
-            doc.set(&join(A, to), v.clone());
+        if let Some(v) = alert.get(*from) {
+            put(out, to, v.clone());
         }
     }
     match alert.get("evidence") {
@@ -253,9 +289,14 @@ fn alert_fields(
         Some(Value::Array(ev)) => {
             let mapped =
                 graph_evidence::to_ecs(ev, graph_evidence::Flavor::Incident, doc, preserve);
-            doc.set(&join(A, "evidence"), Value::Array(mapped));
+            put(out, "evidence", Value::Array(mapped));
         }
-        Some(_) => return Err(MapError::field(p("evidence"), "expected an array")),
+        Some(_) => {
+            return Err(MapError::field(
+                format!("{path}evidence"),
+                "expected an array",
+            ))
+        }
     }
     Ok(())
 }
@@ -297,7 +338,7 @@ fn sentinel_reason(
 
 pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let s = |k: &str| opt_str(rec, k, k);
+    let s = |k: &str| str_at(rec, "", k);
     let time = |k: &str| -> Result<Option<String>, MapError> {
         match s(k)? {
             None | Some("") => Ok(None),
@@ -307,9 +348,11 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         }
     };
     let alerts = alerts(rec)?;
-    let mut row = Map::new();
-    let generated = match time("lastUpdateDateTime")? {
-        Some(t) => t,
+    let mut row = Map::with_capacity(26);
+    // Read once: it is also LastModifiedTime and may be ClosedTime.
+    let updated = time("lastUpdateDateTime")?;
+    let generated = match &updated {
+        Some(t) => t.clone(),
         None => match time("createdDateTime")? {
             Some(t) => t,
             None => input
@@ -343,10 +386,8 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         "Severity",
         s("severity")?.and_then(sentinel_severity).map(Value::from),
     );
-    put(
-        "Status",
-        s("status")?.and_then(sentinel_status).map(Value::from),
-    );
+    let status = s("status")?;
+    put("Status", status.and_then(sentinel_status).map(Value::from));
     let classification = s("classification")?;
     put(
         "Classification",
@@ -373,16 +414,11 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
     put("Labels", labels(rec));
     put("IncidentUrl", s("incidentWebUrl")?.map(Value::from));
     put("CreatedTime", time("createdDateTime")?.map(Value::from));
-    put(
-        "LastModifiedTime",
-        time("lastUpdateDateTime")?.map(Value::from),
-    );
-    if s("status")? == Some("resolved") {
+    put("LastModifiedTime", updated.clone().map(Value::from));
+    if status == Some("resolved") {
         put(
             "ClosedTime",
-            time("resolvedDateTime")?
-                .or(time("lastUpdateDateTime")?)
-                .map(Value::from),
+            time("resolvedDateTime")?.or(updated).map(Value::from),
         );
     }
     put("ModifiedBy", s("lastModifiedBy")?.map(Value::from));
@@ -574,6 +610,22 @@ mod tests {
         );
         assert_eq!(docs[0]["event"]["severity"], 47);
         assert_eq!(docs[0]["@timestamp"], "2021-09-30T09:35:45.113Z");
+    }
+
+    #[test]
+    fn duplicates_only_when_kept() {
+        let path = |d: &Value, f: &str| {
+            f.split('.')
+                .try_fold(&d["m365_defender"]["incident"], |v, k| v.get(k))
+                .is_some()
+        };
+        let dropped = run(incident(), false, false);
+        let kept = run(incident(), false, true);
+        for f in DUPLICATES {
+            assert!(!path(&dropped[0], f), "{f}");
+            // The example's alert has no threatFamilyName.
+            assert_eq!(path(&kept[0], f), *f != "alert.threat_family_name", "{f}");
+        }
     }
 
     #[test]
