@@ -52,13 +52,19 @@ impl Doc {
             *slot = Value::Array(if old.is_null() { vec![] } else { vec![old] });
         }
         if let Value::Array(items) = slot {
-            let new: Vec<Value> = match value {
-                Value::Array(vs) => vs,
-                v => vec![v],
-            };
-            for v in new {
-                if !items.contains(&v) {
-                    items.push(v);
+            // A single value (the usual case) is pushed as it is, not through a one-item Vec.
+            match value {
+                Value::Array(vs) => {
+                    for v in vs {
+                        if !items.contains(&v) {
+                            items.push(v);
+                        }
+                    }
+                }
+                v => {
+                    if !items.contains(&v) {
+                        items.push(v);
+                    }
                 }
             }
         }
@@ -315,7 +321,7 @@ pub fn to_string_value(v: &Value) -> Option<String> {
 /// object to merge under `url`. `None` when the text is not an absolute URL.
 pub fn uri_parts(full: &str) -> Option<Map<String, Value>> {
     let u = url::Url::parse(full).ok()?;
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(10);
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_string(), v);
     };
