@@ -13,6 +13,13 @@ use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
 
+/// `m365_defender.event.<field>` as a literal (no path is built at run time).
+macro_rules! ev {
+    ($field:literal) => {
+        concat!("m365_defender.event.", $field)
+    };
+}
+
 mod additional;
 mod columns;
 mod ecs;

@@ -124,10 +124,7 @@ const DUPLICATES: &[&str] = &[
 ];
 
 pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(url) = doc
-        .get_str(&join(EV, "remote.url"))
-        .filter(|u| !u.is_empty())
-    {
+    if let Some(url) = doc.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
         if let Some(parts) = uri_parts(url) {
             for (k, v) in parts {
                 doc.set(&join("url", &k), v);
@@ -136,7 +133,7 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
     }
     copy(
         doc,
-        &join(EV, "file.origin_referrer_url"),
+        ev!("file.origin_referrer_url"),
         "http.request.referrer",
     );
     geo(rec, doc);
@@ -151,9 +148,8 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
             related(doc, "related.ip", Some(ip));
         }
     }
-    for from in ["ipv4_dhcp", "ipv6_dhcp"] {
-        let path = join(EV, from);
-        related(doc, "related.ip", doc.get(&path).cloned().as_ref());
+    for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
+        related(doc, "related.ip", doc.get(path).cloned().as_ref());
     }
     for (when, from) in RELATED_HASH {
         if doc.get(when).is_some() {
