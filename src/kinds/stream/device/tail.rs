@@ -8,8 +8,6 @@ use crate::doc::{join, Doc};
 use crate::kinds::stream::common::{copy, related, render};
 use crate::kinds::stream::Record;
 
-const EV: &str = "m365_defender.event";
-
 /// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
 const RELATED: &[(&str, &str)] = &[
     ("related.hosts", "host.id"),
@@ -51,7 +49,8 @@ const RELATED_HASH: &[(&str, &str)] = &[
     ),
 ];
 
-/// Vendor fields removed unless `preserve_duplicate_custom_fields`.
+/// Vendor fields removed unless `preserve_duplicate_custom_fields` (as [`duplicate`] has them).
+#[cfg(test)]
 const DUPLICATES: &[&str] = &[
     "folder_path",
     "md5",
@@ -123,6 +122,95 @@ const DUPLICATES: &[&str] = &[
     "dns.header_flags",
 ];
 
+/// What the removal of duplicated vendor fields does to a key of `m365_defender.event`.
+enum Dup {
+    /// The key goes.
+    Whole,
+    /// These fields of the object under the key go.
+    Fields(&'static [&'static str]),
+    Keep,
+}
+
+/// [`DUPLICATES`] by key of `m365_defender.event`.
+fn duplicate(key: &str) -> Dup {
+    match key {
+        "folder_path" | "md5" | "sha1" | "sha256" | "protocol" | "mac_address"
+        | "client_version" | "is_signed" | "signer" | "issuer" | "is_trusted" => Dup::Whole,
+        "file" => Dup::Fields(&["name", "size", "origin_referrer_url"]),
+        "device" => Dup::Fields(&["name", "id", "type", "category"]),
+        "process" => Dup::Fields(&[
+            "version_info_company_name",
+            "version_info_product_name",
+            "version_info_product_version",
+            "version_info_file_description",
+        ]),
+        "initiating_process" => Dup::Fields(&[
+            "file_name",
+            "version_info_product_version",
+            "version_info_file_description",
+            "version_info_original_file_name",
+            "file_size",
+            "version_info_company_name",
+            "version_info_product_name",
+            "folder_path",
+            "command_line",
+            "md5",
+            "sha1",
+            "sha256",
+            "parent_id",
+            "id",
+            "parent_file_name",
+            "parent_creation_time",
+            "signature_status",
+        ]),
+        "registry" => Dup::Fields(&["key", "value_name", "value_data"]),
+        "public_ip" => Dup::Fields(&["value"]),
+        "local" => Dup::Fields(&["ip", "port"]),
+        "remote" => Dup::Fields(&["ip", "port"]),
+        "request" => Dup::Fields(&[
+            "source_ip",
+            "source_port",
+            "protocol",
+            "account_domain",
+            "account_name",
+        ]),
+        "account" => Dup::Fields(&["name", "sid", "domain"]),
+        "certificate" => Dup::Fields(&["expiration_time", "serial_number"]),
+        "os" => Dup::Fields(&["architecture", "platform", "distribution", "version"]),
+        "action" => Dup::Fields(&["type"]),
+        "dns" => Dup::Fields(&[
+            "qclass_name",
+            "query",
+            "qtype_name",
+            "rcode_name",
+            "answers",
+            "header_flags",
+        ]),
+        _ => Dup::Keep,
+    }
+}
+
+/// `remove_custom_duplicates` of `m365_defender.event.<field>` for each of [`DUPLICATES`]: one
+/// pass over the object (removing the fields one by one shifts the rest of the map each time).
+fn remove_duplicates(doc: &mut Doc) {
+    let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
+        return;
+    };
+    let Some(Value::Object(ev)) = m365.get_mut("event") else {
+        return;
+    };
+    ev.retain(|k, v| match duplicate(k) {
+        Dup::Whole => false,
+        Dup::Fields(fields) => {
+            if let Value::Object(o) = v {
+                o.retain(|f, _| !fields.contains(&f.as_str()));
+            }
+            true
+        }
+        Dup::Keep => true,
+    });
+}
+
 pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
     if let Some(url) = doc.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
         if let Some(parts) = uri_parts(url) {
@@ -157,9 +245,8 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
             doc.append("related.hash", v);
         }
     }
-    // `remove_custom_duplicates` of `EV.<field>` for each field, walking to `EV` once.
     if !rec.opts.preserve_duplicate_custom_fields {
-        doc.remove_under(EV, DUPLICATES);
+        remove_duplicates(doc);
     }
 }
 
@@ -328,6 +415,31 @@ fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn duplicate_matches_the_list() {
+        for path in DUPLICATES {
+            let ok = match path.split_once('.') {
+                None => matches!(duplicate(path), Dup::Whole),
+                Some((key, field)) => {
+                    matches!(duplicate(key), Dup::Fields(fields) if fields.contains(&field))
+                }
+            };
+            assert!(ok, "{path}");
+        }
+        let listed: usize = DUPLICATES
+            .iter()
+            .map(|p| p.split_once('.').map_or(*p, |(k, _)| k))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|k| match duplicate(k) {
+                Dup::Whole => 1,
+                Dup::Fields(f) => f.len(),
+                Dup::Keep => 0,
+            })
+            .sum();
+        assert_eq!(listed, DUPLICATES.len());
+    }
 
     #[test]
     fn uri_parts_like_elastic() {
