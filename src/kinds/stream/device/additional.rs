@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Ev};
 use crate::doc::Doc;
 use crate::kinds::stream::common::mustache;
 
@@ -25,6 +25,7 @@ pub(super) fn additional_fields(
     raw: Option<&Value>,
     action: Option<&str>,
     ctx: &Ctx<'_>,
+    ev: &mut Ev<'_>,
     doc: &mut Doc,
 ) {
     let mut af = match raw {
@@ -46,33 +47,33 @@ pub(super) fn additional_fields(
     }
     if let Value::Object(map) = &mut af {
         if let Some(dir) = map.shift_remove("direction") {
-            doc.set(ev!("network_direction"), dir);
+            ev.set_owned(ev!("network_direction"), dir);
         }
         let dns = ctx.has("network")
             && action.is_some_and(|a| a.to_lowercase().contains("dnsconnectioninspected"));
         if dns {
             for (part, to) in DNS_PARTS {
                 if let Some(v) = map.shift_remove(*part) {
-                    doc.set(to, v);
+                    ev.set_owned(to, v);
                 }
             }
-            dns_answers(map, doc);
+            dns_answers(map, ev, doc);
             let flags: Vec<Value> = DNS_FLAGS
                 .iter()
                 .filter(|f| map.get(**f).and_then(Value::as_str) == Some("true"))
                 .map(|f| Value::from(*f))
                 .collect();
-            doc.set(ev!("dns.header_flags"), flags);
+            ev.set_owned(ev!("dns.header_flags"), flags);
         }
     }
-    doc.set(ev!("additional_fields"), af);
+    ev.set_owned(ev!("additional_fields"), af);
 }
 
 /// `answers` and `TTLs` (JSON text in `AdditionalFields`) become `dns.answers` / `dns.ttls`
 /// under `m365_defender.event`, and `dns.answers` in ECS shape (`{data, ttl}` pairs, whole-second
 /// TTLs), as Elastic's fixture shows.
-fn dns_answers(af: &mut Map<String, Value>, doc: &mut Doc) {
-    let mut parsed = |key: &str, target: &str, doc: &mut Doc| -> Option<Value> {
+fn dns_answers(af: &mut Map<String, Value>, ev: &mut Ev<'_>, doc: &mut Doc) {
+    let mut parsed = |key: &str, target: &'static str, doc: &mut Doc| -> Option<Value> {
         let v = match af.shift_remove(key)? {
             Value::String(s) => match serde_json::from_str::<Value>(&s) {
                 Ok(v) => v,
@@ -86,7 +87,7 @@ fn dns_answers(af: &mut Map<String, Value>, doc: &mut Doc) {
             },
             other => other,
         };
-        doc.set(target, v.clone());
+        ev.set_owned(target, v.clone());
         Some(v)
     };
     let answers = parsed("answers", ev!("dns.answers"), doc);
@@ -135,16 +136,16 @@ pub(super) fn parse_json(raw: Option<&Value>, col: &str, doc: &mut Doc) -> Optio
 }
 
 /// Windows adapter names come as `{GUID}`; the braces go.
-pub(super) fn adapter_name(raw: Option<&Value>, doc: &mut Doc) {
+pub(super) fn adapter_name(raw: Option<&Value>, ev: &mut Ev<'_>) {
     if let Some(Value::String(name)) = raw {
         let inner = name.strip_prefix('{').map(|n| n.strip_suffix('}'));
         match inner {
-            Some(Some(guid)) => doc.set(ev!("network.adapter_name"), guid),
+            Some(Some(guid)) => ev.set_owned(ev!("network.adapter_name"), guid),
             // A `{` without the closing brace does not match the grok pattern: nothing is set.
             Some(None) => {}
             None => {
                 if !name.is_empty() {
-                    doc.set(ev!("network.adapter_name"), name.as_str());
+                    ev.set_owned(ev!("network.adapter_name"), name.as_str());
                 }
             }
         }
@@ -153,7 +154,7 @@ pub(super) fn adapter_name(raw: Option<&Value>, doc: &mut Doc) {
 
 /// `LoggedOnUsers` (`[{"UserName": …, …}]`) becomes a list of user names, also added to
 /// `related.user` (duplicates kept, as the pipeline's `append` does).
-pub(super) fn logged_on_users(value: Option<&Value>, doc: &mut Doc) {
+pub(super) fn logged_on_users(value: Option<&Value>, ev: &mut Ev<'_>, doc: &mut Doc) {
     let Some(Value::Array(users)) = value else {
         return;
     };
@@ -161,7 +162,7 @@ pub(super) fn logged_on_users(value: Option<&Value>, doc: &mut Doc) {
         .iter()
         .map(|u| Value::from(u.get("UserName").and_then(mustache).unwrap_or_default()))
         .collect();
-    doc.set(ev!("active_users"), names.clone());
+    ev.set_owned(ev!("active_users"), names.clone());
     let mut related = match doc.get("related.user") {
         Some(Value::Array(a)) => a.clone(),
         Some(v) => vec![v.clone()],

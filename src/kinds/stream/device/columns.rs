@@ -2,11 +2,12 @@
 //! conversions, booleans, renames, IP checks; `AdditionalFields` with its DNS parts, the
 //! network adapter name and the logged-on users.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::{additional, Ctx};
+use super::{additional, Ctx, Ev};
 use crate::doc::{to_string_value, Doc};
 use crate::kinds::stream::common::date;
 use crate::kinds::stream::xdr_helpers;
@@ -490,87 +491,118 @@ fn scan(props: &Map<String, Value>) -> [Option<&Value>; COUNT] {
     cols
 }
 
-/// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`.
-pub(super) fn map(
-    props: &Map<String, Value>,
+/// Which of [`JSON_COLUMNS`] a column is.
+fn json_slot(c: C) -> Option<usize> {
+    match c {
+        C::CrlDistributionPointUrls => Some(0),
+        C::LoggedOnUsers => Some(1),
+        C::ConnectedNetworks => Some(2),
+        C::DefaultGateways => Some(3),
+        C::DnsAddresses => Some(4),
+        C::IPAddresses => Some(5),
+        _ => None,
+    }
+}
+
+/// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`. The
+/// `m365_defender.event.*` fields go to `ev`, everything else (errors, `related.user`) to `doc`.
+pub(super) fn map<'a>(
+    props: &'a Map<String, Value>,
     action: Option<&str>,
     ctx: &Ctx<'_>,
+    ev: &mut Ev<'a>,
     doc: &mut Doc,
 ) -> Result<(), MapError> {
     // The pipeline changes `json.properties` step by step: `ActionType` (load), the JSON
-    // columns parsed in place. `raw` is the record's columns, `cols` the columns as changed.
+    // columns parsed in place. `raw` is the record's columns; the changed ones are apart.
     let raw = scan(props);
-    additional::additional_fields(raw[C::AdditionalFields as usize], action, ctx, doc);
-    let action = action.map(Value::from);
-    let parsed =
-        JSON_COLUMNS.map(|c| additional::parse_json(raw[c as usize], NAMES[c as usize], doc));
-    let mut cols = raw;
-    if action.is_some() {
-        cols[C::ActionType as usize] = action.as_ref();
-    }
-    for (c, v) in JSON_COLUMNS.iter().zip(&parsed) {
-        if v.is_some() {
-            cols[*c as usize] = v.as_ref();
-        }
-    }
-    let get = |c: C| cols[c as usize];
+    let get = |c: C| raw[c as usize];
+    additional::additional_fields(get(C::AdditionalFields), action, ctx, ev, doc);
+    let mut parsed = JSON_COLUMNS.map(|c| additional::parse_json(get(c), NAMES[c as usize], doc));
+    let mut action = action.map(Value::from);
+    // The processors of `common` and `xdr_helpers` write into a document: a scratch one here,
+    // whose field is moved to `ev` and whose error messages go to `doc` in order.
+    let mut scratch = Doc::new();
     for (col, to) in DATES {
         if let Some(Value::String(s)) = get(*col) {
             if !s.is_empty() {
-                date(doc, get(*col), to);
+                date(&mut scratch, get(*col), "v");
+                take_scratch(&mut scratch, to, ev, doc);
             }
         }
     }
     for (col, to, conv) in CONVERTS {
-        convert(props, get(*col), *col, to, *conv, doc);
+        let Some(v) = get(*col).filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+            continue;
+        };
+        let name = NAMES[*col as usize];
+        match conv {
+            Conv::Str => {
+                if let Some(s) = to_string_value(v) {
+                    ev.set_owned(to, s);
+                }
+            }
+            // Java's Long.decode and Elastic's messages, shared with the other families.
+            Conv::Long => {
+                xdr_helpers::convert_long(&mut scratch, props, name, "v");
+                take_scratch(&mut scratch, to, ev, doc);
+            }
+            Conv::Ip => {
+                xdr_helpers::convert_ip(&mut scratch, props, name, "v");
+                take_scratch(&mut scratch, to, ev, doc);
+            }
+        }
     }
     for (col, to) in TRUTHY {
         if let Some(b) = get(*col).and_then(truthy) {
-            doc.set(to, b);
+            ev.set_owned(to, b);
         }
     }
     for (col, to) in RENAMES {
-        if let Some(v) = get(*col).filter(|v| !v.is_null()) {
-            doc.set(to, v.clone());
+        let v = match (*col, json_slot(*col)) {
+            (C::ActionType, _) => action.take().map(Cow::Owned),
+            (_, Some(i)) => parsed[i].take().map(Cow::Owned),
+            _ => None,
+        };
+        if let Some(v) = v.or_else(|| get(*col).map(Cow::Borrowed)) {
+            ev.set(to, v);
         }
     }
     for (col, to) in IPS {
-        if get(*col).is_some_and(is_ip) {
-            doc.set_opt(to, get(*col));
+        if let Some(v) = get(*col).filter(|v| is_ip(v)) {
+            ev.set(to, Cow::Borrowed(v));
         }
     }
     for (col, to) in PORTS {
-        if let Some(v) = get(*col).filter(|v| !v.is_null()) {
-            doc.set(to, v.clone());
+        if let Some(v) = get(*col) {
+            ev.set(to, Cow::Borrowed(v));
         }
     }
-    if get(C::PublicIP).is_some_and(is_ip) {
-        doc.set_opt(ev!("public_ip.value"), get(C::PublicIP));
+    if let Some(v) = get(C::PublicIP).filter(|v| is_ip(v)) {
+        ev.set(ev!("public_ip.value"), Cow::Borrowed(v));
     }
-    additional::adapter_name(get(C::NetworkAdapterName), doc);
-    additional::logged_on_users(get(C::LoggedOnUsers), doc);
+    additional::adapter_name(get(C::NetworkAdapterName), ev);
+    let users = parsed[1].as_ref().or(get(C::LoggedOnUsers));
+    additional::logged_on_users(users, ev, doc);
     Ok(())
 }
 
-/// `props` is the record's properties (the converted columns are not changed before this).
-fn convert(
-    props: &Map<String, Value>,
-    v: Option<&Value>,
-    col: C,
-    target: &str,
-    conv: Conv,
-    doc: &mut Doc,
-) {
-    let Some(v) = v.filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+/// Moves the scratch document's `v` to `ev` at `to` and its error messages to `doc`.
+fn take_scratch(scratch: &mut Doc, to: &'static str, ev: &mut Ev<'_>, doc: &mut Doc) {
+    if scratch.0.is_empty() {
         return;
-    };
-    let name = NAMES[col as usize];
-    match conv {
-        Conv::Str => doc.set_some(target, to_string_value(v).map(Value::from)),
-        // Java's Long.decode and Elastic's messages, shared with the other families.
-        Conv::Long => xdr_helpers::convert_long(doc, props, name, target),
-        Conv::Ip => xdr_helpers::convert_ip(doc, props, name, target),
     }
+    if let Some(v) = scratch.0.shift_remove("v") {
+        ev.set_owned(to, v);
+    }
+    if let Some(Value::Object(mut error)) = scratch.0.shift_remove("error") {
+        if let Some(Value::Array(messages)) = error.shift_remove("message") {
+            for m in messages {
+                doc.append("error.message", m);
+            }
+        }
+    }
+    scratch.0.clear();
 }
 
 fn is_ip(v: &Value) -> bool {
@@ -599,6 +631,19 @@ fn truthy(v: &Value) -> Option<bool> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The step with its fields written into `doc`.
+    fn map(
+        props: &Map<String, Value>,
+        action: Option<&str>,
+        ctx: &Ctx<'_>,
+        doc: &mut Doc,
+    ) -> Result<(), MapError> {
+        let mut ev = Ev::new();
+        super::map(props, action, ctx, &mut ev, doc)?;
+        ev.write(doc, true);
+        Ok(())
+    }
 
     #[test]
     fn every_column_is_found_by_its_name() {

@@ -7,7 +7,9 @@
 //! file/dll/process fields ([`process`]), host/registry/network/user fields ([`ecs`]), then URL,
 //! geo, `related.*` and the removal of duplicated vendor fields ([`tail`]).
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
 
 use super::Record;
 use crate::doc::Doc;
@@ -82,6 +84,142 @@ impl Ctx<'_> {
     }
 }
 
+/// The `m365_defender.event.*` fields the sub-pipeline sets from the columns, kept aside while
+/// the later steps read them (a short scan instead of a walk of the document) and written into
+/// the document at the end: without `preserve_duplicate_custom_fields` the duplicated vendor
+/// fields, which the pipeline removes at its end, are never written (nor copied out of the
+/// record). Fields keep the order in which they were first set.
+pub(super) struct Ev<'a> {
+    fields: Vec<(&'static str, Cow<'a, Value>)>,
+}
+
+/// `m365_defender.event.`, the prefix of every path in [`Ev`].
+const EV_PREFIX: &str = "m365_defender.event.";
+
+impl<'a> Ev<'a> {
+    pub fn new() -> Self {
+        Ev {
+            fields: Vec::with_capacity(48),
+        }
+    }
+
+    /// Elastic's `set` of a field (a null value is ignored).
+    pub fn set(&mut self, path: &'static str, value: Cow<'a, Value>) {
+        if value.is_null() {
+            return;
+        }
+        match self.fields.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, slot)) => *slot = value,
+            None => self.fields.push((path, value)),
+        }
+    }
+
+    pub fn set_owned(&mut self, path: &'static str, value: impl Into<Value>) {
+        self.set(path, Cow::Owned(value.into()));
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
+        self.fields
+            .iter_mut()
+            .find(|(p, _)| *p == path)
+            .map(|(_, v)| v.to_mut())
+    }
+
+    /// What a mustache template renders for a field: `""` when it is missing.
+    pub fn render(&self, path: &str) -> String {
+        self.get(path)
+            .and_then(crate::kinds::stream::common::mustache)
+            .unwrap_or_default()
+    }
+
+    /// Elastic's `set` with `copy_from` and `ignore_empty_value` from a field to the document.
+    pub fn copy(&self, doc: &mut Doc, from: &str, to: &str) {
+        if let Some(v) = self.get(from) {
+            let empty = match v {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                _ => false,
+            };
+            if !empty {
+                doc.set(to, v.clone());
+            }
+        }
+    }
+
+    /// A field of the document that may be one of these (`m365_defender.event.*`).
+    pub fn get_any<'s>(&'s self, doc: &'s Doc, path: &str) -> Option<&'s Value> {
+        if path.starts_with(EV_PREFIX) {
+            self.get(path)
+        } else {
+            doc.get(path)
+        }
+    }
+
+    /// Writes the fields under `m365_defender.event`, all of them or all but the duplicated
+    /// vendor fields. An object that only held removed fields stays (empty, as the pipeline
+    /// leaves it; the removal of empty values drops it), so keys keep their order.
+    pub fn write(self, doc: &mut Doc, keep_duplicates: bool) {
+        if !matches!(doc.get("m365_defender.event"), Some(Value::Object(_))) {
+            doc.set("m365_defender.event", Map::new());
+        }
+        let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
+            return;
+        };
+        let Some(Value::Object(ev)) = m365.get_mut("event") else {
+            return;
+        };
+        let mut evd = Doc(std::mem::take(ev));
+        for (path, value) in self.fields {
+            let rel = &path[EV_PREFIX.len()..];
+            if !keep_duplicates && tail::is_duplicate(rel) {
+                if let Some((parent, _)) = rel.split_once('.') {
+                    if evd.get(parent).is_none() {
+                        evd.set(parent, Map::new());
+                    }
+                }
+                continue;
+            }
+            evd.set(rel, value.into_owned());
+        }
+        *ev = evd.0;
+    }
+}
+
+#[cfg(test)]
+impl Ev<'static> {
+    /// The `m365_defender.event` fields of a document (leaves, and `additional_fields` whole),
+    /// for the steps' unit tests.
+    pub fn from_doc(doc: &Doc) -> Self {
+        fn walk(prefix: String, map: &Map<String, Value>, ev: &mut Ev<'static>) {
+            for (k, v) in map {
+                let path = format!("{prefix}{k}");
+                match v {
+                    Value::Object(m) if k != "additional_fields" => {
+                        walk(format!("{path}."), m, ev);
+                    }
+                    _ => ev.set_owned(Box::leak(path.into_boxed_str()), v.clone()),
+                }
+            }
+        }
+        let mut ev = Ev::new();
+        if let Some(Value::Object(m)) = doc.get("m365_defender.event") {
+            walk(EV_PREFIX.to_string(), m, &mut ev);
+        }
+        ev
+    }
+}
+
 pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     let action_type = match rec.props.get("ActionType") {
         None | Some(Value::Null) => None,
@@ -114,11 +252,13 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         doc.append("event.category", *c);
     }
 
-    columns::map(rec.props, action_type, &ctx, doc)?;
-    ecs::file_and_dll(&ctx, doc);
-    process::map(&ctx, doc);
-    ecs::map(&ctx, doc)?;
-    tail::map(rec, &ctx, doc);
+    let mut ev = Ev::new();
+    columns::map(rec.props, action_type, &ctx, &mut ev, doc)?;
+    ecs::file_and_dll(&ctx, &ev, doc);
+    process::map(&ctx, &mut ev, doc);
+    ecs::map(&ctx, &mut ev, doc)?;
+    tail::map(rec, &ctx, &ev, doc);
+    ev.write(doc, rec.opts.preserve_duplicate_custom_fields);
     Ok(())
 }
 

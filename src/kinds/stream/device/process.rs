@@ -8,9 +8,8 @@
 
 use serde_json::Value;
 
-use super::Ctx;
-use crate::doc::{join, Doc};
-use crate::kinds::stream::common::copy;
+use super::{Ctx, Ev};
+use crate::doc::Doc;
 
 /// DeviceEvents action types whose `InitiatingProcess*` columns are the acting process.
 const EVENTS_MAPPING_PROCESS: &[&str] = &[
@@ -181,7 +180,7 @@ const PROCESS_COLUMNS: &[(&str, &str)] = &[
     ),
 ];
 
-pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
+pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
     let events = ctx.is("DeviceEvents");
     let maps_process = if events {
         Some(
@@ -206,13 +205,13 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     if as_parent {
         if !ctx.is("DeviceImageLoadEvents") {
             for (from, to) in PROCESS_FROM_FILE {
-                copy(doc, from, to);
+                ev.copy(doc, from, to);
             }
         }
         for (from, to) in AS_PARENT {
-            copy(doc, from, to);
+            ev.copy(doc, from, to);
         }
-        match doc.get_str(ev!("initiating_process.signature_status")) {
+        match ev.get_str(ev!("initiating_process.signature_status")) {
             Some("Valid") => {
                 doc.set("process.parent.code_signature.exists", true);
                 doc.set("process.parent.code_signature.status", "trusted");
@@ -226,18 +225,18 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         }
     }
     if any && !api && !driver && (process || events || ctx.has("library")) {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.integrity_level"),
             "process.Ext.token.integrity_level_name",
         );
     }
     if api {
-        api_call(ctx, doc);
+        api_call(ctx, ev, doc);
     }
 
     if as_process {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.command_line"),
             "process.command_line",
@@ -245,25 +244,25 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     }
     if as_process_hash {
         for (from, to) in AS_PROCESS_HASH_PE {
-            copy(doc, from, to);
+            ev.copy(doc, from, to);
         }
     }
     if as_process {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_id"),
             "process.parent.pid",
         );
-        copy(doc, ev!("initiating_process.id"), "process.pid");
-        copy(
+        ev.copy(doc, ev!("initiating_process.id"), "process.pid");
+        ev.copy(
             doc,
             ev!("initiating_process.creation_time"),
             "process.start",
         );
-        copy(doc, ev!("initiating_process.file_name"), "process.name");
+        ev.copy(doc, ev!("initiating_process.file_name"), "process.name");
     }
     if any && (other_table || maps_process == Some(true)) {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.folder_path"),
             "process.executable",
@@ -271,46 +270,46 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     }
     if api || driver {
         let exe = super::ecs::join_path(
-            doc,
+            ev,
             ev!("initiating_process.folder_path"),
             ev!("initiating_process.file_name"),
         );
         doc.set("process.executable", exe);
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_file_name"),
             "process.parent.name",
         );
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_id"),
             "process.parent.pid",
         );
     }
     if as_process {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_creation_time"),
             "process.parent.start",
         );
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_file_name"),
             "process.parent.name",
         );
     }
     if api || driver {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_id"),
             "process.group_leader.pid",
         );
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_file_name"),
             "process.group_leader.name",
         );
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.parent_creation_time"),
             "process.group_leader.start",
@@ -318,26 +317,26 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     }
     if as_process_hash {
         for (from, to) in AS_PROCESS_PE {
-            copy(doc, from, to);
+            ev.copy(doc, from, to);
         }
     }
     if any && (api || other_table || maps_process == Some(true)) {
-        copy(
+        ev.copy(
             doc,
             ev!("initiating_process.signature_status"),
             "process.code_signature.status",
         );
     }
     for (from, to) in PROCESS_COLUMNS {
-        copy(doc, from, to);
+        ev.copy(doc, from, to);
     }
     split_command_lines(doc);
 }
 
 /// API-call events: the API name, its parameters out of `AdditionalFields`, and the target
 /// process of calls that act on another process.
-fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(action) = doc.get_str(ev!("action.type")) {
+fn api_call(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
+    if let Some(action) = ev.get_str(ev!("action.type")) {
         // "OpenProcessApiCall" -> "OpenProcess".
         let lower = action.to_lowercase();
         if let Some(idx) = lower.rfind("apicall") {
@@ -356,7 +355,11 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             "process.Ext.api.parameters.desired_access_numeric",
         ),
     ] {
-        if let Some(v) = doc.remove(&join(ev!("additional_fields"), from)) {
+        let removed = match ev.get_mut(ev!("additional_fields")) {
+            Some(Value::Object(af)) => af.shift_remove(from),
+            _ => None,
+        };
+        if let Some(v) = removed {
             let v = if from == "ProtectionMask" && !v.is_null() && v.as_str() != Some("") {
                 Value::from(render_value(&v))
             } else {
@@ -370,13 +373,13 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
         .as_deref()
         .is_some_and(|a| REMOTE_API_CALLS.contains(&a))
     {
-        copy(doc, ev!("file.name"), "Target.process.name");
-        copy(
+        ev.copy(doc, ev!("file.name"), "Target.process.name");
+        ev.copy(
             doc,
             ev!("process.command_line"),
             "Target.process.command_line",
         );
-        let exe = super::ecs::join_path(doc, ev!("folder_path"), ev!("file.name"));
+        let exe = super::ecs::join_path(ev, ev!("folder_path"), ev!("file.name"));
         doc.set("Target.process.executable", exe);
     }
 }
@@ -470,6 +473,13 @@ fn read_next_arg(chars: &[char], mut i: usize) -> (String, usize) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The step on the `m365_defender.event` fields of `doc`.
+    fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
+        let mut ev = Ev::from_doc(doc);
+        super::map(ctx, &mut ev, doc);
+        ev.write(doc, true);
+    }
 
     #[test]
     fn argv_follows_windows_rules() {

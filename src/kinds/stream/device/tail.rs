@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Ev};
 use crate::doc::{join, Doc};
-use crate::kinds::stream::common::{copy, related, render};
+use crate::kinds::stream::common::{mustache, related};
 use crate::kinds::stream::Record;
 
 /// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
@@ -190,36 +190,26 @@ fn duplicate(key: &str) -> Dup {
     }
 }
 
-/// `remove_custom_duplicates` of `m365_defender.event.<field>` for each of [`DUPLICATES`]: one
-/// pass over the object (removing the fields one by one shifts the rest of the map each time).
-fn remove_duplicates(doc: &mut Doc) {
-    let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
-        return;
-    };
-    let Some(Value::Object(ev)) = m365.get_mut("event") else {
-        return;
-    };
-    ev.retain(|k, v| match duplicate(k) {
-        Dup::Whole => false,
-        Dup::Fields(fields) => {
-            if let Value::Object(o) = v {
-                o.retain(|f, _| !fields.contains(&f.as_str()));
-            }
-            true
-        }
-        Dup::Keep => true,
-    });
+/// Whether `m365_defender.event.<rel>` is one of [`DUPLICATES`] (`remove_custom_duplicates`).
+pub(super) fn is_duplicate(rel: &str) -> bool {
+    match rel.split_once('.') {
+        None => matches!(duplicate(rel), Dup::Whole),
+        Some((key, field)) => match duplicate(key) {
+            Dup::Fields(fields) => fields.contains(&field),
+            _ => false,
+        },
+    }
 }
 
-pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(url) = doc.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
+pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+    if let Some(url) = ev.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
         if let Some(parts) = uri_parts(url) {
             for (k, v) in parts {
                 doc.set(&join("url", &k), v);
             }
         }
     }
-    copy(
+    ev.copy(
         doc,
         ev!("file.origin_referrer_url"),
         "http.request.referrer",
@@ -227,7 +217,9 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
     geo(rec, doc);
 
     for (field, from) in RELATED {
-        if doc.get(from).is_some() {
+        if from.starts_with("m365_defender.") {
+            related(doc, field, ev.get(from));
+        } else if doc.get(from).is_some() {
             related(doc, field, doc.get(from).cloned().as_ref());
         }
     }
@@ -237,16 +229,13 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
         }
     }
     for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
-        related(doc, "related.ip", doc.get(path).cloned().as_ref());
+        related(doc, "related.ip", ev.get(path));
     }
     for (when, from) in RELATED_HASH {
-        if doc.get(when).is_some() {
-            let v = render(doc, from);
+        if ev.get_any(doc, when).is_some() {
+            let v = ev.get_any(doc, from).and_then(mustache).unwrap_or_default();
             doc.append("related.hash", v);
         }
-    }
-    if !rec.opts.preserve_duplicate_custom_fields {
-        remove_duplicates(doc);
     }
 }
 
