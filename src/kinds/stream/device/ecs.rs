@@ -397,10 +397,8 @@ fn network(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
         doc.set("network.protocol", "dns");
     }
     if let Some(a) = ctx.action.as_deref() {
-        if let Some(p) = INSPECTED_PROTOCOLS
-            .iter()
-            .find(|p| a == format!("{p}connectioninspected"))
-        {
+        let inspected = a.strip_suffix("connectioninspected");
+        if let Some(p) = INSPECTED_PROTOCOLS.iter().find(|p| inspected == Some(**p)) {
             doc.set("network.protocol", *p);
         }
     }

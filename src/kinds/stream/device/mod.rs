@@ -90,7 +90,18 @@ impl Ctx<'_> {
 /// fields, which the pipeline removes at its end, are never written (nor copied out of the
 /// record). Fields keep the order in which they were first set.
 pub(super) struct Ev<'a> {
-    fields: Vec<(&'static str, Cow<'a, Value>)>,
+    /// ([`fingerprint`] of the path, path, value).
+    fields: Vec<(u64, &'static str, Cow<'a, Value>)>,
+}
+
+/// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
+/// paths share their 20-byte prefix and most are looked up without being there).
+fn fingerprint(path: &str) -> u64 {
+    let b = path.as_bytes();
+    let n = b.len().min(8);
+    let mut tail = [0u8; 8];
+    tail[..n].copy_from_slice(&b[b.len() - n..]);
+    u64::from_le_bytes(tail) ^ ((b.len() as u64) << 56)
 }
 
 /// `m365_defender.event.`, the prefix of every path in [`Ev`].
@@ -108,9 +119,14 @@ impl<'a> Ev<'a> {
         if value.is_null() {
             return;
         }
-        match self.fields.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, slot)) => *slot = value,
-            None => self.fields.push((path, value)),
+        let fp = fingerprint(path);
+        match self
+            .fields
+            .iter_mut()
+            .find(|(f, p, _)| *f == fp && *p == path)
+        {
+            Some((_, _, slot)) => *slot = value,
+            None => self.fields.push((fp, path, value)),
         }
     }
 
@@ -119,10 +135,11 @@ impl<'a> Ev<'a> {
     }
 
     pub fn get(&self, path: &str) -> Option<&Value> {
+        let fp = fingerprint(path);
         self.fields
             .iter()
-            .find(|(p, _)| *p == path)
-            .map(|(_, v)| &**v)
+            .find(|(f, p, _)| *f == fp && *p == path)
+            .map(|(_, _, v)| &**v)
     }
 
     pub fn get_str(&self, path: &str) -> Option<&str> {
@@ -130,10 +147,11 @@ impl<'a> Ev<'a> {
     }
 
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
+        let fp = fingerprint(path);
         self.fields
             .iter_mut()
-            .find(|(p, _)| *p == path)
-            .map(|(_, v)| v.to_mut())
+            .find(|(f, p, _)| *f == fp && *p == path)
+            .map(|(_, _, v)| v.to_mut())
     }
 
     /// What a mustache template renders for a field: `""` when it is missing.
@@ -180,10 +198,11 @@ impl<'a> Ev<'a> {
             return;
         };
         let mut evd = Doc(std::mem::take(ev));
-        for (path, value) in self.fields {
+        for (_, path, value) in self.fields {
             let rel = &path[EV_PREFIX.len()..];
             if !keep_duplicates && tail::is_duplicate(rel) {
-                if let Some((parent, _)) = rel.split_once('.') {
+                if let Some(dot) = rel.bytes().position(|b| b == b'.') {
+                    let parent = &rel[..dot];
                     if evd.get(parent).is_none() {
                         evd.set(parent, Map::new());
                     }

@@ -192,10 +192,11 @@ fn duplicate(key: &str) -> Dup {
 
 /// Whether `m365_defender.event.<rel>` is one of [`DUPLICATES`] (`remove_custom_duplicates`).
 pub(super) fn is_duplicate(rel: &str) -> bool {
-    match rel.split_once('.') {
+    // By byte position: `split_once('.')` goes through the generic char searcher.
+    match rel.bytes().position(|b| b == b'.') {
         None => matches!(duplicate(rel), Dup::Whole),
-        Some((key, field)) => match duplicate(key) {
-            Dup::Fields(fields) => fields.contains(&field),
+        Some(dot) => match duplicate(&rel[..dot]) {
+            Dup::Fields(fields) => fields.contains(&&rel[dot + 1..]),
             _ => false,
         },
     }
@@ -219,13 +220,15 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) 
     for (field, from) in RELATED {
         if from.starts_with("m365_defender.") {
             related(doc, field, ev.get(from));
-        } else if doc.get(from).is_some() {
-            related(doc, field, doc.get(from).cloned().as_ref());
+        } else if let Some(s) = doc.get(from).and_then(mustache) {
+            // `related` of the value, rendered before the append (no copy of the value).
+            doc.append(field, s);
         }
     }
-    if let Some(Value::Array(ips)) = doc.get("host.ip").cloned() {
-        for ip in &ips {
-            related(doc, "related.ip", Some(ip));
+    if let Some(Value::Array(ips)) = doc.get("host.ip") {
+        let ips: Vec<String> = ips.iter().filter_map(mustache).collect();
+        for ip in ips {
+            doc.append("related.ip", ip);
         }
     }
     for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
