@@ -47,14 +47,14 @@ pub(super) fn additional_fields(
     }
     if let Value::Object(map) = &mut af {
         if let Some(dir) = map.shift_remove("direction") {
-            ev.set_owned(ev!("network_direction"), dir);
+            ev.add_owned(ev!("network_direction"), dir);
         }
         let dns = ctx.has("network")
             && action.is_some_and(|a| a.to_lowercase().contains("dnsconnectioninspected"));
         if dns {
             for (part, to) in DNS_PARTS {
                 if let Some(v) = map.shift_remove(*part) {
-                    ev.set_owned(to, v);
+                    ev.add_owned(to, v);
                 }
             }
             dns_answers(map, ev, doc);
@@ -63,10 +63,10 @@ pub(super) fn additional_fields(
                 .filter(|f| map.get(**f).and_then(Value::as_str) == Some("true"))
                 .map(|f| Value::from(*f))
                 .collect();
-            ev.set_owned(ev!("dns.header_flags"), flags);
+            ev.add_owned(ev!("dns.header_flags"), flags);
         }
     }
-    ev.set_owned(ev!("additional_fields"), af);
+    ev.add_owned(ev!("additional_fields"), af);
 }
 
 /// `answers` and `TTLs` (JSON text in `AdditionalFields`) become `dns.answers` / `dns.ttls`
@@ -87,7 +87,7 @@ fn dns_answers(af: &mut Map<String, Value>, ev: &mut Ev<'_>, doc: &mut Doc) {
             },
             other => other,
         };
-        ev.set_owned(target, v.clone());
+        ev.add_owned(target, v.clone());
         Some(v)
     };
     let answers = parsed("answers", ev!("dns.answers"), doc);
@@ -140,12 +140,12 @@ pub(super) fn adapter_name(raw: Option<&Value>, ev: &mut Ev<'_>) {
     if let Some(Value::String(name)) = raw {
         let inner = name.strip_prefix('{').map(|n| n.strip_suffix('}'));
         match inner {
-            Some(Some(guid)) => ev.set_owned(ev!("network.adapter_name"), guid),
+            Some(Some(guid)) => ev.add_owned(ev!("network.adapter_name"), guid),
             // A `{` without the closing brace does not match the grok pattern: nothing is set.
             Some(None) => {}
             None => {
                 if !name.is_empty() {
-                    ev.set_owned(ev!("network.adapter_name"), name.as_str());
+                    ev.add_owned(ev!("network.adapter_name"), name.as_str());
                 }
             }
         }
@@ -162,7 +162,7 @@ pub(super) fn logged_on_users(value: Option<&Value>, ev: &mut Ev<'_>, doc: &mut 
         .iter()
         .map(|u| Value::from(u.get("UserName").and_then(mustache).unwrap_or_default()))
         .collect();
-    ev.set_owned(ev!("active_users"), names.clone());
+    ev.add_owned(ev!("active_users"), names.clone());
     let mut related = match doc.get("related.user") {
         Some(Value::Array(a)) => a.clone(),
         Some(v) => vec![v.clone()],

@@ -539,7 +539,7 @@ pub(super) fn map<'a>(
         match conv {
             Conv::Str => {
                 if let Some(s) = to_string_value(v) {
-                    ev.set_owned(to, s);
+                    ev.add_owned(to, s);
                 }
             }
             // Java's Long.decode and Elastic's messages, shared with the other families.
@@ -555,7 +555,7 @@ pub(super) fn map<'a>(
     }
     for (col, to) in TRUTHY {
         if let Some(b) = get(*col).and_then(truthy) {
-            ev.set_owned(to, b);
+            ev.add_owned(to, b);
         }
     }
     for (col, to) in RENAMES {
@@ -565,21 +565,21 @@ pub(super) fn map<'a>(
             _ => None,
         };
         if let Some(v) = v.or_else(|| get(*col).map(Cow::Borrowed)) {
-            ev.set(to, v);
+            ev.add(to, v);
         }
     }
     for (col, to) in IPS {
         if let Some(v) = get(*col).filter(|v| is_ip(v)) {
-            ev.set(to, Cow::Borrowed(v));
+            ev.add(to, Cow::Borrowed(v));
         }
     }
     for (col, to) in PORTS {
         if let Some(v) = get(*col) {
-            ev.set(to, Cow::Borrowed(v));
+            ev.add(to, Cow::Borrowed(v));
         }
     }
     if let Some(v) = get(C::PublicIP).filter(|v| is_ip(v)) {
-        ev.set(ev!("public_ip.value"), Cow::Borrowed(v));
+        ev.add(ev!("public_ip.value"), Cow::Borrowed(v));
     }
     additional::adapter_name(get(C::NetworkAdapterName), ev);
     let users = parsed[1].as_ref().or(get(C::LoggedOnUsers));
@@ -593,7 +593,7 @@ fn take_scratch(scratch: &mut Doc, to: &'static str, ev: &mut Ev<'_>, doc: &mut 
         return;
     }
     if let Some(v) = scratch.0.shift_remove("v") {
-        ev.set_owned(to, v);
+        ev.add_owned(to, v);
     }
     if let Some(Value::Object(mut error)) = scratch.0.shift_remove("error") {
         if let Some(Value::Array(messages)) = error.shift_remove("message") {

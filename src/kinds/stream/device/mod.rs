@@ -134,6 +134,18 @@ impl<'a> Ev<'a> {
         self.set(path, Cow::Owned(value.into()));
     }
 
+    /// [`Ev::set`] of a field not set before (the columns step sets each field once).
+    pub fn add(&mut self, path: &'static str, value: Cow<'a, Value>) {
+        debug_assert!(self.get(path).is_none(), "{path} set twice");
+        if !value.is_null() {
+            self.fields.push((fingerprint(path), path, value));
+        }
+    }
+
+    pub fn add_owned(&mut self, path: &'static str, value: impl Into<Value>) {
+        self.add(path, Cow::Owned(value.into()));
+    }
+
     pub fn get(&self, path: &str) -> Option<&Value> {
         let fp = fingerprint(path);
         self.fields
@@ -252,8 +264,11 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     };
     doc.set("event.kind", "event");
     let cats = categories(rec.table, action_type);
-    for t in event_types(rec.table, &cats, action_type) {
-        push(doc, "event.type", t);
+    // Appended one by one (duplicates kept) to a field nothing set before: set once.
+    let types = event_types(rec.table, &cats, action_type);
+    if !types.is_empty() {
+        let types: Vec<Value> = types.into_iter().map(Value::from).collect();
+        doc.set("event.type", types);
     }
     let action_type = action_type.map(|a| {
         if a.to_lowercase().contains("imageloaded") {

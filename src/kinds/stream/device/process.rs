@@ -460,8 +460,10 @@ fn read_next_arg(chars: &[char], mut i: usize) -> (String, usize) {
             }
             _ => {}
         }
-        b.extend(std::iter::repeat('\\').take(nslash));
-        nslash = 0;
+        if nslash > 0 {
+            b.extend(std::iter::repeat('\\').take(nslash));
+            nslash = 0;
+        }
         b.push(c);
         i += 1;
     }
