@@ -263,24 +263,25 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         }
     };
     doc.set("event.kind", "event");
-    let cats = categories(rec.table, action_type);
+    // The pipeline lower-cases `ActionType` for each test: once here.
+    let lower = action_type.map(str::to_lowercase);
+    let cats = categories_lc(rec.table, lower.as_deref());
     // Appended one by one (duplicates kept) to a field nothing set before: set once.
-    let types = event_types(rec.table, &cats, action_type);
+    let types = event_types_lc(rec.table, &cats, lower.as_deref());
     if !types.is_empty() {
         let types: Vec<Value> = types.into_iter().map(Value::from).collect();
         doc.set("event.type", types);
     }
-    let action_type = action_type.map(|a| {
-        if a.to_lowercase().contains("imageloaded") {
-            "load"
-        } else {
-            a
-        }
-    });
+    let loaded = lower.as_deref().is_some_and(|a| a.contains("imageloaded"));
+    let action_type = action_type.map(|a| if loaded { "load" } else { a });
     let ctx = Ctx {
         table: rec.table,
+        action: if loaded {
+            Some("load".to_string())
+        } else {
+            lower
+        },
         cats,
-        action: action_type.map(str::to_lowercase),
     };
     for c in &ctx.cats {
         doc.append("event.category", *c);
@@ -297,9 +298,13 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 }
 
 /// `event.category`, in the order the pipeline appends.
+#[cfg(test)]
 fn categories(table: &str, action: Option<&str>) -> Vec<&'static str> {
-    let lc = action.map(str::to_lowercase);
-    let act = lc.as_deref();
+    categories_lc(table, action.map(str::to_lowercase).as_deref())
+}
+
+/// [`categories`] of the lower-cased `ActionType`.
+fn categories_lc(table: &str, act: Option<&str>) -> Vec<&'static str> {
     let mut cats = Vec::new();
     let events = table == "DeviceEvents";
     let api = events && act.is_some_and(|a| a.ends_with("apicall"));
@@ -321,10 +326,15 @@ fn categories(table: &str, action: Option<&str>) -> Vec<&'static str> {
 }
 
 /// `event.type`, in the order the pipeline appends (duplicates kept, as `append` does).
+#[cfg(test)]
 fn event_types(table: &str, cats: &[&str], action: Option<&str>) -> Vec<&'static str> {
-    let lc = action.map(str::to_lowercase);
-    let act = lc.as_deref().unwrap_or("");
-    let has_act = action.is_some();
+    event_types_lc(table, cats, action.map(str::to_lowercase).as_deref())
+}
+
+/// [`event_types`] of the lower-cased `ActionType`.
+fn event_types_lc(table: &str, cats: &[&str], lower: Option<&str>) -> Vec<&'static str> {
+    let act = lower.unwrap_or("");
+    let has_act = lower.is_some();
     let has = |c: &str| cats.contains(&c);
     let mut types: Vec<&'static str> = Vec::new();
     let info_markers = [
