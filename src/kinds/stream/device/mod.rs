@@ -210,13 +210,18 @@ impl<'a> Ev<'a> {
             return;
         };
         let mut evd = Doc(std::mem::take(ev));
+        // Objects known to be there (nothing is removed here): most removed fields share one.
+        let mut parents: Vec<&str> = Vec::new();
         for (_, path, value) in self.fields {
             let rel = &path[EV_PREFIX.len()..];
             if !keep_duplicates && tail::is_duplicate(rel) {
                 if let Some(dot) = rel.bytes().position(|b| b == b'.') {
                     let parent = &rel[..dot];
-                    if evd.get(parent).is_none() {
-                        evd.set(parent, Map::new());
+                    if !parents.contains(&parent) {
+                        if evd.get(parent).is_none() {
+                            evd.set(parent, Map::new());
+                        }
+                        parents.push(parent);
                     }
                 }
                 continue;
