@@ -2,45 +2,220 @@
 //! conversions, booleans, renames, IP checks; `AdditionalFields` with its DNS parts, the
 //! network adapter name and the logged-on users.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::{additional, Ctx};
-use crate::doc::{join, to_string_value, Doc};
+use super::{additional, Ctx, Ev};
+use crate::doc::{to_string_value, Doc};
 use crate::kinds::stream::common::date;
 use crate::kinds::stream::xdr_helpers;
 use crate::MapError;
 
-const EV: &str = "m365_defender.event";
+/// Declares [`C`], one variant per column this step reads, [`NAMES`] and [`column`].
+macro_rules! columns {
+    ($($id:ident),* $(,)?) => {
+        /// A column this step reads: an index into the columns found in a record.
+        #[derive(Clone, Copy)]
+        #[allow(clippy::upper_case_acronyms)]
+        enum C {
+            $($id,)*
+        }
+        /// Column names, by [`C`].
+        const NAMES: &[&str] = &[$(stringify!($id),)*];
+        /// The column a property is, by its name.
+        fn column(name: &str) -> Option<C> {
+            match name {
+                $(stringify!($id) => Some(C::$id),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+columns!(
+    CrlDistributionPointUrls,
+    LoggedOnUsers,
+    ConnectedNetworks,
+    DefaultGateways,
+    DnsAddresses,
+    IPAddresses,
+    CertificateExpirationTime,
+    InitiatingProcessCreationTime,
+    InitiatingProcessParentCreationTime,
+    ProcessCreationTime,
+    CertificateCountersignatureTime,
+    CertificateCreationTime,
+    InitiatingProcessFileSize,
+    InitiatingProcessLogonId,
+    LogonId,
+    ProcessId,
+    ReportId,
+    IPv4Dhcp,
+    IPv6Dhcp,
+    IsRootSignerMicrosoft,
+    IsSigned,
+    IsTrusted,
+    IsAzureInfoProtectionApplied,
+    IsAzureADJoined,
+    IsLocalAdmin,
+    FolderPath,
+    MD5,
+    SHA1,
+    SHA256,
+    FileName,
+    FileSize,
+    DeviceName,
+    DeviceId,
+    InitiatingProcessCommandLine,
+    InitiatingProcessMD5,
+    InitiatingProcessSHA1,
+    InitiatingProcessSHA256,
+    InitiatingProcessParentId,
+    InitiatingProcessId,
+    RegistryKey,
+    RegistryValueName,
+    CertificateSerialNumber,
+    AccountName,
+    RequestProtocol,
+    ActionType,
+    RequestAccountDomain,
+    RequestAccountName,
+    OSArchitecture,
+    OSPlatform,
+    OSDistribution,
+    OSVersion,
+    DeviceType,
+    AccountDomain,
+    ClientVersion,
+    DeviceCategory,
+    MacAddress,
+    AccountSid,
+    RequestAccountSid,
+    AppGuardContainerId,
+    FileOriginUrl,
+    InitiatingProcessAccountDomain,
+    InitiatingProcessAccountName,
+    AccountObjectId,
+    InitiatingProcessAccountObjectId,
+    InitiatingProcessAccountSid,
+    AccountUpn,
+    InitiatingProcessAccountUpn,
+    InitiatingProcessFileName,
+    InitiatingProcessFolderPath,
+    InitiatingProcessParentFileName,
+    InitiatingProcessVersionInfoCompanyName,
+    InitiatingProcessVersionInfoFileDescription,
+    InitiatingProcessVersionInfoInternalFileName,
+    InitiatingProcessVersionInfoOriginalFileName,
+    InitiatingProcessVersionInfoProductName,
+    InitiatingProcessVersionInfoProductVersion,
+    ProcessCommandLine,
+    ProcessTokenElevation,
+    ProcessVersionInfoCompanyName,
+    ProcessVersionInfoFileDescription,
+    ProcessVersionInfoInternalFileName,
+    ProcessVersionInfoOriginalFileName,
+    ProcessVersionInfoProductName,
+    ProcessVersionInfoProductVersion,
+    RegistryValueData,
+    RemoteDeviceName,
+    RemoteUrl,
+    Issuer,
+    IssuerHash,
+    SignatureType,
+    Signer,
+    SignerHash,
+    FileOriginReferrerUrl,
+    InitiatingProcessIntegrityLevel,
+    InitiatingProcessTokenElevation,
+    PreviousFileName,
+    PreviousFolderPath,
+    SensitivityLabel,
+    SensitivitySubLabel,
+    ShareName,
+    FailureReason,
+    AadDeviceId,
+    DeviceSubType,
+    JoinType,
+    MachineGroup,
+    MergedDeviceIds,
+    MergedToDeviceId,
+    SensorHealthState,
+    IsExcluded,
+    ExclusionReason,
+    AssetValue,
+    ExposureLevel,
+    IsInternetFacing,
+    DeviceManualTags,
+    DeviceDynamicTags,
+    Model,
+    OnboardingStatus,
+    OSBuild,
+    OSVersionInfo,
+    RegistryDeviceTag,
+    Vendor,
+    LogonType,
+    Protocol,
+    RemoteIPType,
+    RegistryValueType,
+    LocalIPType,
+    NetworkAdapterStatus,
+    NetworkAdapterType,
+    NetworkAdapterVendor,
+    TunnelType,
+    InitiatingProcessSignatureStatus,
+    InitiatingProcessSignerType,
+    ProcessIntegrityLevel,
+    PreviousRegistryKey,
+    PreviousRegistryValueData,
+    PreviousRegistryValueName,
+    FileOriginIP,
+    RemoteIP,
+    LocalIP,
+    RequestSourceIP,
+    RequestSourcePort,
+    RemotePort,
+    LocalPort,
+    PublicIP,
+    AdditionalFields,
+    NetworkAdapterName,
+);
+
+/// Number of columns in [`C`].
+const COUNT: usize = NAMES.len();
 
 /// Columns holding JSON text that the pipeline parses in place before renaming.
-const JSON_COLUMNS: &[&str] = &[
-    "CrlDistributionPointUrls",
-    "LoggedOnUsers",
-    "ConnectedNetworks",
-    "DefaultGateways",
-    "DnsAddresses",
-    "IPAddresses",
+const JSON_COLUMNS: [C; 6] = [
+    C::CrlDistributionPointUrls,
+    C::LoggedOnUsers,
+    C::ConnectedNetworks,
+    C::DefaultGateways,
+    C::DnsAddresses,
+    C::IPAddresses,
 ];
 
 /// Date columns (ISO 8601) and their targets under `m365_defender.event`.
-const DATES: &[(&str, &str)] = &[
-    ("CertificateExpirationTime", "certificate.expiration_time"),
+const DATES: &[(C, &str)] = &[
     (
-        "InitiatingProcessCreationTime",
-        "initiating_process.creation_time",
+        C::CertificateExpirationTime,
+        ev!("certificate.expiration_time"),
     ),
     (
-        "InitiatingProcessParentCreationTime",
-        "initiating_process.parent_creation_time",
+        C::InitiatingProcessCreationTime,
+        ev!("initiating_process.creation_time"),
     ),
-    ("ProcessCreationTime", "process.creation_time"),
     (
-        "CertificateCountersignatureTime",
-        "certificate.countersignature_time",
+        C::InitiatingProcessParentCreationTime,
+        ev!("initiating_process.parent_creation_time"),
     ),
-    ("CertificateCreationTime", "certificate.creation_time"),
+    (C::ProcessCreationTime, ev!("process.creation_time")),
+    (
+        C::CertificateCountersignatureTime,
+        ev!("certificate.countersignature_time"),
+    ),
+    (C::CertificateCreationTime, ev!("certificate.creation_time")),
 ];
 
 #[derive(Clone, Copy)]
@@ -51,313 +226,383 @@ enum Conv {
 }
 
 /// `convert` processors: column, target, type.
-const CONVERTS: &[(&str, &str, Conv)] = &[
+const CONVERTS: &[(C, &str, Conv)] = &[
     (
-        "InitiatingProcessFileSize",
-        "initiating_process.file_size",
+        C::InitiatingProcessFileSize,
+        ev!("initiating_process.file_size"),
         Conv::Long,
     ),
     (
-        "InitiatingProcessLogonId",
-        "initiating_process.logon_id",
+        C::InitiatingProcessLogonId,
+        ev!("initiating_process.logon_id"),
         Conv::Str,
     ),
-    ("LogonId", "logon.id", Conv::Str),
-    ("ProcessId", "process.id", Conv::Long),
-    ("ReportId", "report_id", Conv::Str),
-    ("IPv4Dhcp", "ipv4_dhcp", Conv::Ip),
-    ("IPv6Dhcp", "ipv6_dhcp", Conv::Ip),
+    (C::LogonId, ev!("logon.id"), Conv::Str),
+    (C::ProcessId, ev!("process.id"), Conv::Long),
+    (C::ReportId, ev!("report_id"), Conv::Str),
+    (C::IPv4Dhcp, ev!("ipv4_dhcp"), Conv::Ip),
+    (C::IPv6Dhcp, ev!("ipv6_dhcp"), Conv::Ip),
 ];
 
 /// Columns the pipeline turns into booleans (1/0, "1"/"0", "true"/"false", booleans).
-const TRUTHY: &[(&str, &str)] = &[
-    ("IsRootSignerMicrosoft", "is_root_signer_microsoft"),
-    ("IsSigned", "is_signed"),
-    ("IsTrusted", "is_trusted"),
+const TRUTHY: &[(C, &str)] = &[
+    (C::IsRootSignerMicrosoft, ev!("is_root_signer_microsoft")),
+    (C::IsSigned, ev!("is_signed")),
+    (C::IsTrusted, ev!("is_trusted")),
     (
-        "IsAzureInfoProtectionApplied",
-        "is_azure_info_protection_applied",
+        C::IsAzureInfoProtectionApplied,
+        ev!("is_azure_info_protection_applied"),
     ),
-    ("IsAzureADJoined", "is_azure_ad_joined"),
-    ("IsLocalAdmin", "is_local_admin"),
+    (C::IsAzureADJoined, ev!("is_azure_ad_joined")),
+    (C::IsLocalAdmin, ev!("is_local_admin")),
 ];
 
 /// Plain renames, column -> field under `m365_defender.event`.
-const RENAMES: &[(&str, &str)] = &[
-    ("FolderPath", "folder_path"),
-    ("MD5", "md5"),
-    ("SHA1", "sha1"),
-    ("SHA256", "sha256"),
-    ("FileName", "file.name"),
-    ("FileSize", "file.size"),
-    ("DeviceName", "device.name"),
-    ("DeviceId", "device.id"),
+const RENAMES: &[(C, &str)] = &[
+    (C::FolderPath, ev!("folder_path")),
+    (C::MD5, ev!("md5")),
+    (C::SHA1, ev!("sha1")),
+    (C::SHA256, ev!("sha256")),
+    (C::FileName, ev!("file.name")),
+    (C::FileSize, ev!("file.size")),
+    (C::DeviceName, ev!("device.name")),
+    (C::DeviceId, ev!("device.id")),
     (
-        "InitiatingProcessCommandLine",
-        "initiating_process.command_line",
+        C::InitiatingProcessCommandLine,
+        ev!("initiating_process.command_line"),
     ),
-    ("InitiatingProcessMD5", "initiating_process.md5"),
-    ("InitiatingProcessSHA1", "initiating_process.sha1"),
-    ("InitiatingProcessSHA256", "initiating_process.sha256"),
-    ("InitiatingProcessParentId", "initiating_process.parent_id"),
-    ("InitiatingProcessId", "initiating_process.id"),
-    ("RegistryKey", "registry.key"),
-    ("RegistryValueName", "registry.value_name"),
-    ("CertificateSerialNumber", "certificate.serial_number"),
-    ("AccountName", "account.name"),
-    ("RequestProtocol", "request.protocol"),
-    ("ActionType", "action.type"),
-    ("RequestAccountDomain", "request.account_domain"),
-    ("RequestAccountName", "request.account_name"),
-    ("OSArchitecture", "os.architecture"),
-    ("OSPlatform", "os.platform"),
-    ("OSDistribution", "os.distribution"),
-    ("OSVersion", "os.version"),
-    ("DeviceType", "device.type"),
-    ("AccountDomain", "account.domain"),
-    ("ClientVersion", "client_version"),
-    ("DeviceCategory", "device.category"),
-    ("MacAddress", "mac_address"),
-    ("AccountSid", "account.sid"),
-    ("RequestAccountSid", "request.account_sid"),
-    ("AppGuardContainerId", "app_guard_container_id"),
-    ("FileOriginUrl", "file.origin_url"),
+    (C::InitiatingProcessMD5, ev!("initiating_process.md5")),
+    (C::InitiatingProcessSHA1, ev!("initiating_process.sha1")),
+    (C::InitiatingProcessSHA256, ev!("initiating_process.sha256")),
     (
-        "InitiatingProcessAccountDomain",
-        "initiating_process.account_domain",
+        C::InitiatingProcessParentId,
+        ev!("initiating_process.parent_id"),
     ),
+    (C::InitiatingProcessId, ev!("initiating_process.id")),
+    (C::RegistryKey, ev!("registry.key")),
+    (C::RegistryValueName, ev!("registry.value_name")),
+    (C::CertificateSerialNumber, ev!("certificate.serial_number")),
+    (C::AccountName, ev!("account.name")),
+    (C::RequestProtocol, ev!("request.protocol")),
+    (C::ActionType, ev!("action.type")),
+    (C::RequestAccountDomain, ev!("request.account_domain")),
+    (C::RequestAccountName, ev!("request.account_name")),
+    (C::OSArchitecture, ev!("os.architecture")),
+    (C::OSPlatform, ev!("os.platform")),
+    (C::OSDistribution, ev!("os.distribution")),
+    (C::OSVersion, ev!("os.version")),
+    (C::DeviceType, ev!("device.type")),
+    (C::AccountDomain, ev!("account.domain")),
+    (C::ClientVersion, ev!("client_version")),
+    (C::DeviceCategory, ev!("device.category")),
+    (C::MacAddress, ev!("mac_address")),
+    (C::AccountSid, ev!("account.sid")),
+    (C::RequestAccountSid, ev!("request.account_sid")),
+    (C::AppGuardContainerId, ev!("app_guard_container_id")),
+    (C::FileOriginUrl, ev!("file.origin_url")),
     (
-        "InitiatingProcessAccountName",
-        "initiating_process.account_name",
-    ),
-    ("AccountObjectId", "account.object_id"),
-    (
-        "InitiatingProcessAccountObjectId",
-        "initiating_process.account_object_id",
+        C::InitiatingProcessAccountDomain,
+        ev!("initiating_process.account_domain"),
     ),
     (
-        "InitiatingProcessAccountSid",
-        "initiating_process.account_sid",
+        C::InitiatingProcessAccountName,
+        ev!("initiating_process.account_name"),
     ),
-    ("AccountUpn", "account.upn"),
+    (C::AccountObjectId, ev!("account.object_id")),
     (
-        "InitiatingProcessAccountUpn",
-        "initiating_process.account_upn",
-    ),
-    ("InitiatingProcessFileName", "initiating_process.file_name"),
-    (
-        "InitiatingProcessFolderPath",
-        "initiating_process.folder_path",
+        C::InitiatingProcessAccountObjectId,
+        ev!("initiating_process.account_object_id"),
     ),
     (
-        "InitiatingProcessParentFileName",
-        "initiating_process.parent_file_name",
+        C::InitiatingProcessAccountSid,
+        ev!("initiating_process.account_sid"),
+    ),
+    (C::AccountUpn, ev!("account.upn")),
+    (
+        C::InitiatingProcessAccountUpn,
+        ev!("initiating_process.account_upn"),
     ),
     (
-        "InitiatingProcessVersionInfoCompanyName",
-        "initiating_process.version_info_company_name",
+        C::InitiatingProcessFileName,
+        ev!("initiating_process.file_name"),
     ),
     (
-        "InitiatingProcessVersionInfoFileDescription",
-        "initiating_process.version_info_file_description",
+        C::InitiatingProcessFolderPath,
+        ev!("initiating_process.folder_path"),
     ),
     (
-        "InitiatingProcessVersionInfoInternalFileName",
-        "initiating_process.version_info_internal_file_name",
+        C::InitiatingProcessParentFileName,
+        ev!("initiating_process.parent_file_name"),
     ),
     (
-        "InitiatingProcessVersionInfoOriginalFileName",
-        "initiating_process.version_info_original_file_name",
+        C::InitiatingProcessVersionInfoCompanyName,
+        ev!("initiating_process.version_info_company_name"),
     ),
     (
-        "InitiatingProcessVersionInfoProductName",
-        "initiating_process.version_info_product_name",
+        C::InitiatingProcessVersionInfoFileDescription,
+        ev!("initiating_process.version_info_file_description"),
     ),
     (
-        "InitiatingProcessVersionInfoProductVersion",
-        "initiating_process.version_info_product_version",
-    ),
-    ("ProcessCommandLine", "process.command_line"),
-    ("ProcessTokenElevation", "process.token_elevation"),
-    (
-        "ProcessVersionInfoCompanyName",
-        "process.version_info_company_name",
+        C::InitiatingProcessVersionInfoInternalFileName,
+        ev!("initiating_process.version_info_internal_file_name"),
     ),
     (
-        "ProcessVersionInfoFileDescription",
-        "process.version_info_file_description",
+        C::InitiatingProcessVersionInfoOriginalFileName,
+        ev!("initiating_process.version_info_original_file_name"),
     ),
     (
-        "ProcessVersionInfoInternalFileName",
-        "process.version_info_internal_file_name",
+        C::InitiatingProcessVersionInfoProductName,
+        ev!("initiating_process.version_info_product_name"),
     ),
     (
-        "ProcessVersionInfoOriginalFileName",
-        "process.version_info_original_file_name",
+        C::InitiatingProcessVersionInfoProductVersion,
+        ev!("initiating_process.version_info_product_version"),
+    ),
+    (C::ProcessCommandLine, ev!("process.command_line")),
+    (C::ProcessTokenElevation, ev!("process.token_elevation")),
+    (
+        C::ProcessVersionInfoCompanyName,
+        ev!("process.version_info_company_name"),
     ),
     (
-        "ProcessVersionInfoProductName",
-        "process.version_info_product_name",
+        C::ProcessVersionInfoFileDescription,
+        ev!("process.version_info_file_description"),
     ),
     (
-        "ProcessVersionInfoProductVersion",
-        "process.version_info_product_version",
-    ),
-    ("RegistryValueData", "registry.value_data"),
-    ("RemoteDeviceName", "remote.device_name"),
-    ("RemoteUrl", "remote.url"),
-    ("CrlDistributionPointUrls", "crl_distribution_point_urls"),
-    ("Issuer", "issuer"),
-    ("IssuerHash", "issuer_hash"),
-    ("SignatureType", "signature_type"),
-    ("Signer", "signer"),
-    ("SignerHash", "signer_hash"),
-    ("FileOriginReferrerUrl", "file.origin_referrer_url"),
-    (
-        "InitiatingProcessIntegrityLevel",
-        "initiating_process.integrity_level",
+        C::ProcessVersionInfoInternalFileName,
+        ev!("process.version_info_internal_file_name"),
     ),
     (
-        "InitiatingProcessTokenElevation",
-        "initiating_process.token_elevation",
-    ),
-    ("PreviousFileName", "previous.file_name"),
-    ("PreviousFolderPath", "previous.folder_path"),
-    ("SensitivityLabel", "sensitivity.label"),
-    ("SensitivitySubLabel", "sensitivity.sub_label"),
-    ("ShareName", "share_name"),
-    ("FailureReason", "failure_reason"),
-    ("AadDeviceId", "aad_device_id"),
-    ("DeviceSubType", "device.sub_type"),
-    ("JoinType", "join_type"),
-    ("MachineGroup", "machine_group"),
-    ("MergedDeviceIds", "merged_device_ids"),
-    ("MergedToDeviceId", "merged_to_device_id"),
-    ("SensorHealthState", "sensor_health_state"),
-    ("IsExcluded", "is_excluded"),
-    ("ExclusionReason", "exclusion_reason"),
-    ("AssetValue", "asset_value"),
-    ("ExposureLevel", "exposure_level"),
-    ("IsInternetFacing", "is_internet_facing"),
-    ("DeviceManualTags", "device_manual_tags"),
-    ("DeviceDynamicTags", "device_dynamic_tags"),
-    ("Model", "model"),
-    ("OnboardingStatus", "onboarding_status"),
-    ("OSBuild", "os.build"),
-    ("OSVersionInfo", "os.version_info"),
-    ("RegistryDeviceTag", "registry.device_tag"),
-    ("Vendor", "vendor"),
-    ("LogonType", "logon.type"),
-    ("Protocol", "protocol"),
-    ("RemoteIPType", "remote.ip_type"),
-    ("RegistryValueType", "registry.value_type"),
-    ("LocalIPType", "local.ip_type"),
-    ("ConnectedNetworks", "connected_networks"),
-    ("DefaultGateways", "default_gateways"),
-    ("DnsAddresses", "dns_addresses"),
-    ("IPAddresses", "ip_addresses"),
-    ("NetworkAdapterStatus", "network.adapter_status"),
-    ("NetworkAdapterType", "network.adapter_type"),
-    ("NetworkAdapterVendor", "network.adapter_vendor"),
-    ("TunnelType", "tunnel_type"),
-    (
-        "InitiatingProcessSignatureStatus",
-        "initiating_process.signature_status",
+        C::ProcessVersionInfoOriginalFileName,
+        ev!("process.version_info_original_file_name"),
     ),
     (
-        "InitiatingProcessSignerType",
-        "initiating_process.signer_type",
+        C::ProcessVersionInfoProductName,
+        ev!("process.version_info_product_name"),
     ),
-    ("ProcessIntegrityLevel", "process.integrity_level"),
-    ("PreviousRegistryKey", "previous.registry_key"),
-    ("PreviousRegistryValueData", "previous.registry_value_data"),
-    ("PreviousRegistryValueName", "previous.registry_value_name"),
+    (
+        C::ProcessVersionInfoProductVersion,
+        ev!("process.version_info_product_version"),
+    ),
+    (C::RegistryValueData, ev!("registry.value_data")),
+    (C::RemoteDeviceName, ev!("remote.device_name")),
+    (C::RemoteUrl, ev!("remote.url")),
+    (
+        C::CrlDistributionPointUrls,
+        ev!("crl_distribution_point_urls"),
+    ),
+    (C::Issuer, ev!("issuer")),
+    (C::IssuerHash, ev!("issuer_hash")),
+    (C::SignatureType, ev!("signature_type")),
+    (C::Signer, ev!("signer")),
+    (C::SignerHash, ev!("signer_hash")),
+    (C::FileOriginReferrerUrl, ev!("file.origin_referrer_url")),
+    (
+        C::InitiatingProcessIntegrityLevel,
+        ev!("initiating_process.integrity_level"),
+    ),
+    (
+        C::InitiatingProcessTokenElevation,
+        ev!("initiating_process.token_elevation"),
+    ),
+    (C::PreviousFileName, ev!("previous.file_name")),
+    (C::PreviousFolderPath, ev!("previous.folder_path")),
+    (C::SensitivityLabel, ev!("sensitivity.label")),
+    (C::SensitivitySubLabel, ev!("sensitivity.sub_label")),
+    (C::ShareName, ev!("share_name")),
+    (C::FailureReason, ev!("failure_reason")),
+    (C::AadDeviceId, ev!("aad_device_id")),
+    (C::DeviceSubType, ev!("device.sub_type")),
+    (C::JoinType, ev!("join_type")),
+    (C::MachineGroup, ev!("machine_group")),
+    (C::MergedDeviceIds, ev!("merged_device_ids")),
+    (C::MergedToDeviceId, ev!("merged_to_device_id")),
+    (C::SensorHealthState, ev!("sensor_health_state")),
+    (C::IsExcluded, ev!("is_excluded")),
+    (C::ExclusionReason, ev!("exclusion_reason")),
+    (C::AssetValue, ev!("asset_value")),
+    (C::ExposureLevel, ev!("exposure_level")),
+    (C::IsInternetFacing, ev!("is_internet_facing")),
+    (C::DeviceManualTags, ev!("device_manual_tags")),
+    (C::DeviceDynamicTags, ev!("device_dynamic_tags")),
+    (C::Model, ev!("model")),
+    (C::OnboardingStatus, ev!("onboarding_status")),
+    (C::OSBuild, ev!("os.build")),
+    (C::OSVersionInfo, ev!("os.version_info")),
+    (C::RegistryDeviceTag, ev!("registry.device_tag")),
+    (C::Vendor, ev!("vendor")),
+    (C::LogonType, ev!("logon.type")),
+    (C::Protocol, ev!("protocol")),
+    (C::RemoteIPType, ev!("remote.ip_type")),
+    (C::RegistryValueType, ev!("registry.value_type")),
+    (C::LocalIPType, ev!("local.ip_type")),
+    (C::ConnectedNetworks, ev!("connected_networks")),
+    (C::DefaultGateways, ev!("default_gateways")),
+    (C::DnsAddresses, ev!("dns_addresses")),
+    (C::IPAddresses, ev!("ip_addresses")),
+    (C::NetworkAdapterStatus, ev!("network.adapter_status")),
+    (C::NetworkAdapterType, ev!("network.adapter_type")),
+    (C::NetworkAdapterVendor, ev!("network.adapter_vendor")),
+    (C::TunnelType, ev!("tunnel_type")),
+    (
+        C::InitiatingProcessSignatureStatus,
+        ev!("initiating_process.signature_status"),
+    ),
+    (
+        C::InitiatingProcessSignerType,
+        ev!("initiating_process.signer_type"),
+    ),
+    (C::ProcessIntegrityLevel, ev!("process.integrity_level")),
+    (C::PreviousRegistryKey, ev!("previous.registry_key")),
+    (
+        C::PreviousRegistryValueData,
+        ev!("previous.registry_value_data"),
+    ),
+    (
+        C::PreviousRegistryValueName,
+        ev!("previous.registry_value_name"),
+    ),
 ];
 
 /// IP columns: kept only when they hold an IP address (the pipeline drops them otherwise).
-const IPS: &[(&str, &str)] = &[
-    ("FileOriginIP", "file.origin_ip"),
-    ("RemoteIP", "remote.ip"),
-    ("LocalIP", "local.ip"),
-    ("RequestSourceIP", "request.source_ip"),
+const IPS: &[(C, &str)] = &[
+    (C::FileOriginIP, ev!("file.origin_ip")),
+    (C::RemoteIP, ev!("remote.ip")),
+    (C::LocalIP, ev!("local.ip")),
+    (C::RequestSourceIP, ev!("request.source_ip")),
 ];
 
 /// Renamed after the IP checks.
-const PORTS: &[(&str, &str)] = &[
-    ("RequestSourcePort", "request.source_port"),
-    ("RemotePort", "remote.port"),
-    ("LocalPort", "local.port"),
+const PORTS: &[(C, &str)] = &[
+    (C::RequestSourcePort, ev!("request.source_port")),
+    (C::RemotePort, ev!("remote.port")),
+    (C::LocalPort, ev!("local.port")),
 ];
 
-/// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`.
-pub(super) fn map(
-    props: &Map<String, Value>,
+/// The properties of a record by column: each property is looked up in [`column`] once,
+/// instead of the record's map being probed with every entry of the tables above.
+fn scan(props: &Map<String, Value>) -> [Option<&Value>; COUNT] {
+    let mut cols = [None; COUNT];
+    for (k, v) in props {
+        if let Some(c) = column(k) {
+            cols[c as usize] = Some(v);
+        }
+    }
+    cols
+}
+
+/// Which of [`JSON_COLUMNS`] a column is.
+fn json_slot(c: C) -> Option<usize> {
+    match c {
+        C::CrlDistributionPointUrls => Some(0),
+        C::LoggedOnUsers => Some(1),
+        C::ConnectedNetworks => Some(2),
+        C::DefaultGateways => Some(3),
+        C::DnsAddresses => Some(4),
+        C::IPAddresses => Some(5),
+        _ => None,
+    }
+}
+
+/// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`. The
+/// `m365_defender.event.*` fields go to `ev`, everything else (errors, `related.user`) to `doc`.
+pub(super) fn map<'a>(
+    props: &'a Map<String, Value>,
     action: Option<&str>,
     ctx: &Ctx<'_>,
+    ev: &mut Ev<'a>,
     doc: &mut Doc,
 ) -> Result<(), MapError> {
-    // A working copy, changed step by step as the pipeline changes `json.properties`.
-    let mut json = props.clone();
-    if let Some(a) = action {
-        json.insert("ActionType".into(), Value::from(a));
-    }
-    additional::additional_fields(&mut json, ctx, doc);
-    for col in JSON_COLUMNS {
-        additional::parse_json_column(&mut json, col, doc);
-    }
+    // The pipeline changes `json.properties` step by step: `ActionType` (load), the JSON
+    // columns parsed in place. `raw` is the record's columns; the changed ones are apart.
+    let raw = scan(props);
+    let get = |c: C| raw[c as usize];
+    additional::additional_fields(get(C::AdditionalFields), action, ctx, ev, doc);
+    let mut parsed = JSON_COLUMNS.map(|c| additional::parse_json(get(c), NAMES[c as usize], doc));
+    let mut action = action.map(Value::from);
+    // The processors of `common` and `xdr_helpers` write into a document: a scratch one here,
+    // whose field is moved to `ev` and whose error messages go to `doc` in order.
+    let mut scratch = Doc::new();
     for (col, to) in DATES {
-        if let Some(Value::String(s)) = json.get(*col) {
+        if let Some(Value::String(s)) = get(*col) {
             if !s.is_empty() {
-                date(doc, json.get(*col), &join(EV, to));
+                date(&mut scratch, get(*col), "v");
+                take_scratch(&mut scratch, to, ev, doc);
             }
         }
     }
     for (col, to, conv) in CONVERTS {
-        convert(&json, col, to, *conv, doc);
-    }
-    for (col, to) in TRUTHY {
-        if let Some(b) = json.get(*col).and_then(truthy) {
-            doc.set(&join(EV, to), b);
+        let Some(v) = get(*col).filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+            continue;
+        };
+        let name = NAMES[*col as usize];
+        match conv {
+            Conv::Str => {
+                if let Some(s) = to_string_value(v) {
+                    ev.add_owned(to, s);
+                }
+            }
+            // Java's Long.decode and Elastic's messages, shared with the other families.
+            Conv::Long => {
+                xdr_helpers::convert_long(&mut scratch, props, name, "v");
+                take_scratch(&mut scratch, to, ev, doc);
+            }
+            Conv::Ip => {
+                xdr_helpers::convert_ip(&mut scratch, props, name, "v");
+                take_scratch(&mut scratch, to, ev, doc);
+            }
         }
     }
-    // The target path is only formatted for columns that are there (most are not).
+    for (col, to) in TRUTHY {
+        if let Some(b) = get(*col).and_then(truthy) {
+            ev.add_owned(to, b);
+        }
+    }
     for (col, to) in RENAMES {
-        if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
-            doc.set(&join(EV, to), v.clone());
+        let v = match (*col, json_slot(*col)) {
+            (C::ActionType, _) => action.take().map(Cow::Owned),
+            (_, Some(i)) => parsed[i].take().map(Cow::Owned),
+            _ => None,
+        };
+        if let Some(v) = v.or_else(|| get(*col).map(Cow::Borrowed)) {
+            ev.add(to, v);
         }
     }
     for (col, to) in IPS {
-        if json.get(*col).is_some_and(is_ip) {
-            doc.set_opt(&join(EV, to), json.get(*col));
+        if let Some(v) = get(*col).filter(|v| is_ip(v)) {
+            ev.add(to, Cow::Borrowed(v));
         }
     }
     for (col, to) in PORTS {
-        if let Some(v) = json.get(*col).filter(|v| !v.is_null()) {
-            doc.set(&join(EV, to), v.clone());
+        if let Some(v) = get(*col) {
+            ev.add(to, Cow::Borrowed(v));
         }
     }
-    if json.get("PublicIP").is_some_and(is_ip) {
-        doc.set_opt(&join(EV, "public_ip.value"), json.get("PublicIP"));
+    if let Some(v) = get(C::PublicIP).filter(|v| is_ip(v)) {
+        ev.add(ev!("public_ip.value"), Cow::Borrowed(v));
     }
-    additional::adapter_name(&json, doc);
-    additional::logged_on_users(&json, doc);
+    additional::adapter_name(get(C::NetworkAdapterName), ev);
+    let users = parsed[1].as_ref().or(get(C::LoggedOnUsers));
+    additional::logged_on_users(users, ev, doc);
     Ok(())
 }
 
-fn convert(json: &Map<String, Value>, col: &str, to: &str, conv: Conv, doc: &mut Doc) {
-    let Some(v) = json
-        .get(col)
-        .filter(|v| !v.is_null() && v.as_str() != Some(""))
-    else {
+/// Moves the scratch document's `v` to `ev` at `to` and its error messages to `doc`.
+fn take_scratch(scratch: &mut Doc, to: &'static str, ev: &mut Ev<'_>, doc: &mut Doc) {
+    if scratch.0.is_empty() {
         return;
-    };
-    let target = join(EV, to);
-    match conv {
-        Conv::Str => doc.set_some(&target, to_string_value(v).map(Value::from)),
-        // Java's Long.decode and Elastic's messages, shared with the other families.
-        Conv::Long => xdr_helpers::convert_long(doc, json, col, &target),
-        Conv::Ip => xdr_helpers::convert_ip(doc, json, col, &target),
     }
+    if let Some(v) = scratch.0.shift_remove("v") {
+        ev.add_owned(to, v);
+    }
+    if let Some(Value::Object(mut error)) = scratch.0.shift_remove("error") {
+        if let Some(Value::Array(messages)) = error.shift_remove("message") {
+            for m in messages {
+                doc.append("error.message", m);
+            }
+        }
+    }
+    scratch.0.clear();
 }
 
 fn is_ip(v: &Value) -> bool {
@@ -386,6 +631,27 @@ fn truthy(v: &Value) -> Option<bool> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The step with its fields written into `doc`.
+    fn map(
+        props: &Map<String, Value>,
+        action: Option<&str>,
+        ctx: &Ctx<'_>,
+        doc: &mut Doc,
+    ) -> Result<(), MapError> {
+        let mut ev = Ev::new();
+        super::map(props, action, ctx, &mut ev, doc)?;
+        ev.write(doc, true);
+        Ok(())
+    }
+
+    #[test]
+    fn every_column_is_found_by_its_name() {
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(column(name).map(|c| c as usize), Some(i), "{name}");
+        }
+        assert!(column("Timestamp").is_none());
+    }
 
     fn ctx(table: &'static str, cats: Vec<&'static str>) -> Ctx<'static> {
         Ctx {

@@ -3,38 +3,36 @@
 
 use serde_json::Value;
 
-use super::Ctx;
-use crate::doc::{join, Doc};
+use super::{Ctx, Ev};
+use crate::doc::Doc;
 use crate::kinds::stream::common::{copy, render};
 use crate::MapError;
 
-const EV: &str = "m365_defender.event";
-
 /// File columns copied to `file.*` outside process events.
 const FILE: &[(&str, &str)] = &[
-    ("md5", "file.hash.md5"),
-    ("sha1", "file.hash.sha1"),
-    ("sha256", "file.hash.sha256"),
-    ("file.name", "file.name"),
-    ("file.size", "file.size"),
+    (ev!("md5"), "file.hash.md5"),
+    (ev!("sha1"), "file.hash.sha1"),
+    (ev!("sha256"), "file.hash.sha256"),
+    (ev!("file.name"), "file.name"),
+    (ev!("file.size"), "file.size"),
 ];
 
 /// Certificate and signature columns (any table).
 const CERT: &[(&str, &str)] = &[
-    ("certificate.expiration_time", "file.x509.not_after"),
-    ("certificate.serial_number", "file.x509.serial_number"),
+    (ev!("certificate.expiration_time"), "file.x509.not_after"),
+    (ev!("certificate.serial_number"), "file.x509.serial_number"),
 ];
 const SIGNATURE: &[(&str, &str)] = &[
-    ("signer", "file.code_signature.subject_name"),
-    ("is_signed", "file.code_signature.exists"),
-    ("is_trusted", "file.code_signature.trusted"),
+    (ev!("signer"), "file.code_signature.subject_name"),
+    (ev!("is_signed"), "file.code_signature.exists"),
+    (ev!("is_trusted"), "file.code_signature.trusted"),
 ];
 
 const DLL_HASHES: &[(&str, &str)] = &[
-    ("md5", "dll.hash.md5"),
-    ("sha1", "dll.hash.sha1"),
-    ("sha256", "dll.hash.sha256"),
-    ("file.name", "dll.name"),
+    (ev!("md5"), "dll.hash.md5"),
+    (ev!("sha1"), "dll.hash.sha1"),
+    (ev!("sha256"), "dll.hash.sha256"),
+    (ev!("file.name"), "dll.name"),
 ];
 
 /// Registry hives and their abbreviations.
@@ -48,11 +46,11 @@ const HIVES: &[(&str, &str)] = &[
 
 /// DNS fields of DNS inspections.
 const DNS: &[(&str, &str)] = &[
-    ("dns.query", "dns.question.name"),
-    ("dns.qclass_name", "dns.question.class"),
-    ("dns.qtype_name", "dns.question.type"),
-    ("dns.rcode_name", "dns.response_code"),
-    ("dns.header_flags", "dns.header_flags"),
+    (ev!("dns.query"), "dns.question.name"),
+    (ev!("dns.qclass_name"), "dns.question.class"),
+    (ev!("dns.qtype_name"), "dns.question.type"),
+    (ev!("dns.rcode_name"), "dns.response_code"),
+    (ev!("dns.header_flags"), "dns.header_flags"),
 ];
 
 /// `Protocol` values that are transports, and the transport they mean.
@@ -84,70 +82,66 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("registry", "registryvalueset", "modification"),
 ];
 
-fn ev(field: &str) -> String {
-    join(EV, field)
-}
-
-pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
-    host(ctx, doc)?;
-    registry(doc);
-    source_destination(ctx, doc);
-    user(ctx, doc);
+pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    host(ctx, ev, doc)?;
+    registry(ev, doc);
+    source_destination(ctx, ev, doc);
+    user(ctx, ev, doc);
     if ctx.has("network") && ctx.action_contains("dnsconnectioninspected") {
         for (from, to) in DNS {
-            copy(doc, &ev(from), to);
+            ev.copy(doc, from, to);
         }
     }
-    network(ctx, doc);
-    action_outcome(ctx, doc);
-    copy(doc, &ev("client_version"), "observer.version");
-    copy(doc, &ev("device.category"), "observer.type");
+    network(ctx, ev, doc);
+    action_outcome(ctx, ev, doc);
+    ev.copy(doc, ev!("client_version"), "observer.version");
+    ev.copy(doc, ev!("device.category"), "observer.type");
     Ok(())
 }
 
 /// `file.*` (not for process events and DeviceEvents, where the file is the process) and `dll.*`.
-pub(super) fn file_and_dll(ctx: &Ctx<'_>, doc: &mut Doc) {
+pub(super) fn file_and_dll(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     if ctx.any_cat() && !ctx.has("process") && !ctx.is("DeviceEvents") {
-        copy(doc, &ev("folder_path"), "file.path");
+        ev.copy(doc, ev!("folder_path"), "file.path");
         split_path(doc);
         for (from, to) in FILE {
-            copy(doc, &ev(from), to);
+            ev.copy(doc, from, to);
         }
     }
     for (from, to) in CERT {
-        copy(doc, &ev(from), to);
+        ev.copy(doc, from, to);
     }
-    if doc.get(&ev("issuer")).is_some() {
-        let issuer = render(doc, &ev("issuer"));
+    if ev.get(ev!("issuer")).is_some() {
+        let issuer = ev.render(ev!("issuer"));
         super::push(doc, "file.x509.issuer.common_name", &issuer);
     }
     for (from, to) in SIGNATURE {
-        copy(doc, &ev(from), to);
+        ev.copy(doc, from, to);
     }
 
     let image_load = ctx.any_cat() && ctx.is("DeviceImageLoadEvents");
     let driver = ctx.has("driver");
     if image_load {
-        copy(doc, &ev("folder_path"), "dll.path");
+        ev.copy(doc, ev!("folder_path"), "dll.path");
     }
     if driver {
-        let path = join_path(doc, &ev("folder_path"), &ev("file.name"));
+        let path = join_path(ev, ev!("folder_path"), ev!("file.name"));
         doc.set("dll.path", path);
     }
     if image_load || driver {
         for (from, to) in DLL_HASHES {
-            copy(doc, &ev(from), to);
+            ev.copy(doc, from, to);
         }
     }
     if image_load {
-        copy(doc, &ev("file.size"), "dll.Ext.size");
+        ev.copy(doc, ev!("file.size"), "dll.Ext.size");
     }
 }
 
 /// `<folder>\\<file>`, or the folder alone when it already ends with the file name (Defender
 /// puts the full path in `InitiatingProcessFolderPath` for some events).
-pub(super) fn join_path(doc: &Doc, folder: &str, file: &str) -> String {
-    let (folder, file) = (render(doc, folder), render(doc, file));
+pub(super) fn join_path(ev: &Ev<'_>, folder: &str, file: &str) -> String {
+    let (folder, file) = (ev.render(folder), ev.render(file));
     if !file.is_empty() && folder.to_lowercase().ends_with(&file.to_lowercase()) {
         folder
     } else {
@@ -182,22 +176,22 @@ fn split_path(doc: &mut Doc) {
     }
 }
 
-fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
-    copy(doc, &ev("device.name"), "host.name");
+fn host(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
+    ev.copy(doc, ev!("device.name"), "host.name");
     if let Some(name) = doc.get_str("host.name") {
         let lower = name.to_lowercase();
         doc.set("host.name", lower);
     }
-    copy(doc, &ev("device.id"), "host.id");
-    if doc
-        .get(&ev("public_ip.value"))
+    ev.copy(doc, ev!("device.id"), "host.id");
+    if ev
+        .get(ev!("public_ip.value"))
         .is_some_and(|v| v.as_str() != Some(""))
     {
-        let ip = render(doc, &ev("public_ip.value"));
+        let ip = ev.render(ev!("public_ip.value"));
         super::push(doc, "host.ip", &ip);
     }
-    copy(doc, &ev("os.architecture"), "host.architecture");
-    let platform = match doc.get(&ev("os.platform")) {
+    ev.copy(doc, ev!("os.architecture"), "host.architecture");
+    let platform = match ev.get(ev!("os.platform")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.to_lowercase()),
         Some(other) => {
@@ -212,34 +206,34 @@ fn host(ctx: &Ctx<'_>, doc: &mut Doc) -> Result<(), MapError> {
             doc.set("host.os.type", os);
         }
     }
-    let has_sid = |f: &str| doc.get(&ev(f)).is_some();
-    let ip_sid = has_sid("initiating_process.account_sid");
+    let has_sid = |f: &str| ev.get(f).is_some();
+    let ip_sid = has_sid(ev!("initiating_process.account_sid"));
     let windows = ["api", "registry", "library", "driver"]
         .iter()
         .any(|c| ctx.has(c))
-        || (ctx.has("file") && (ip_sid || has_sid("request.account_sid")))
+        || (ctx.has("file") && (ip_sid || has_sid(ev!("request.account_sid"))))
         || (ctx.has("process") && ip_sid)
-        || (ctx.has("authentication") && (ip_sid || has_sid("account.sid")))
+        || (ctx.has("authentication") && (ip_sid || has_sid(ev!("account.sid"))))
         || (ctx.has("network") && ip_sid);
     if windows {
         doc.set("host.os.type", "windows");
     }
     // macOS/Linux sensors report POSIX process details in AdditionalFields.
-    let posix = match doc.get(&ev("additional_fields")) {
+    let posix = match ev.get(ev!("additional_fields")) {
         Some(Value::Object(af)) => af.keys().any(|k| k.starts_with("InitiatingProcessPosix")),
         _ => false,
     };
     if posix {
         doc.set("host.os.type", "unix");
     }
-    copy(doc, &ev("os.platform"), "host.os.full");
-    copy(doc, &ev("os.distribution"), "host.os.platform");
-    copy(doc, &ev("os.version"), "host.os.version");
-    copy(doc, &ev("device.type"), "host.type");
+    ev.copy(doc, ev!("os.platform"), "host.os.full");
+    ev.copy(doc, ev!("os.distribution"), "host.os.platform");
+    ev.copy(doc, ev!("os.version"), "host.os.version");
+    ev.copy(doc, ev!("device.type"), "host.type");
 
-    if let Some(mac) = doc.get_str(&ev("mac_address")) {
+    if let Some(mac) = ev.get_str(ev!("mac_address")) {
         let mac = mac.replace([':', '.'], "-").to_uppercase();
-        doc.set(&ev("mac_address"), mac.as_str());
+        ev.set_owned(ev!("mac_address"), mac.as_str());
         if !mac.is_empty() {
             // Only bare hex digits get dashes between pairs; separated forms are already ECS.
             let mac = if mac.contains('-') {
@@ -268,13 +262,13 @@ fn dash_pairs(s: &str) -> String {
     out
 }
 
-fn registry(doc: &mut Doc) {
-    let key = doc
-        .get_str(&ev("registry.key"))
+fn registry(ev: &Ev<'_>, doc: &mut Doc) {
+    let key = ev
+        .get_str(ev!("registry.key"))
         .filter(|k| !k.is_empty())
         .map(str::to_string);
-    let prev = doc
-        .get_str(&ev("previous.registry_key"))
+    let prev = ev
+        .get_str(ev!("previous.registry_key"))
         .filter(|k| !k.is_empty())
         .map(str::to_string);
     if let Some(k) = key.as_ref().or(prev.as_ref()) {
@@ -294,9 +288,9 @@ fn registry(doc: &mut Doc) {
             doc.set("registry.key", strip(p));
         }
     }
-    copy(doc, &ev("registry.value_name"), "registry.value");
+    ev.copy(doc, ev!("registry.value_name"), "registry.value");
     if doc.get("registry.value").is_none() {
-        copy(doc, &ev("previous.registry_value_name"), "registry.value");
+        ev.copy(doc, ev!("previous.registry_value_name"), "registry.value");
     }
     if doc.get_str("registry.key").is_some_and(|k| !k.is_empty())
         && doc.get("registry.value").is_some()
@@ -309,85 +303,88 @@ fn registry(doc: &mut Doc) {
         );
         doc.set("registry.path", path);
     }
-    for from in ["registry.value_data", "previous.registry_value_data"] {
-        if doc.get(&ev(from)).is_some() {
-            let data = render(doc, &ev(from));
+    for from in [
+        ev!("registry.value_data"),
+        ev!("previous.registry_value_data"),
+    ] {
+        if ev.get(from).is_some() {
+            let data = ev.render(from);
             doc.append("registry.data.strings", data);
         }
     }
-    copy(doc, &ev("registry.value_type"), "registry.data.type");
+    ev.copy(doc, ev!("registry.value_type"), "registry.data.type");
 }
 
-fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
-    let dir = doc.get(&ev("network_direction")).cloned();
+fn source_destination(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+    let dir = ev.get(ev!("network_direction")).cloned();
     let dir = dir.as_ref().and_then(Value::as_str);
-    let no_dir = doc.get(&ev("network_direction")).is_none();
+    let no_dir = ev.get(ev!("network_direction")).is_none();
     let auth = ctx.has("authentication");
     let net = ctx.has("network");
     let any = ctx.any_cat();
     let (net_in, net_out) = (net && dir == Some("In"), net && dir == Some("Out"));
 
     let rules: [(bool, &str, &str); 14] = [
-        (auth, "remote.ip", "source.ip"),
-        (net_in, "remote.ip", "source.ip"),
-        (any && !auth && no_dir, "local.ip", "source.ip"),
-        (net_out, "local.ip", "source.ip"),
-        (ctx.has("file"), "request.source_ip", "source.ip"),
-        (net_in, "remote.port", "source.port"),
-        (auth, "remote.port", "source.port"),
-        (any && !auth, "local.port", "source.port"),
-        (net_out, "local.port", "source.port"),
-        (true, "request.source_port", "source.port"),
-        (true, "remote.device_name", "source.domain"),
-        (net_out, "remote.ip", "destination.ip"),
-        (any && !auth && no_dir, "remote.ip", "destination.ip"),
-        (net_in, "local.ip", "destination.ip"),
+        (auth, ev!("remote.ip"), "source.ip"),
+        (net_in, ev!("remote.ip"), "source.ip"),
+        (any && !auth && no_dir, ev!("local.ip"), "source.ip"),
+        (net_out, ev!("local.ip"), "source.ip"),
+        (ctx.has("file"), ev!("request.source_ip"), "source.ip"),
+        (net_in, ev!("remote.port"), "source.port"),
+        (auth, ev!("remote.port"), "source.port"),
+        (any && !auth, ev!("local.port"), "source.port"),
+        (net_out, ev!("local.port"), "source.port"),
+        (true, ev!("request.source_port"), "source.port"),
+        (true, ev!("remote.device_name"), "source.domain"),
+        (net_out, ev!("remote.ip"), "destination.ip"),
+        (any && !auth && no_dir, ev!("remote.ip"), "destination.ip"),
+        (net_in, ev!("local.ip"), "destination.ip"),
     ];
     for (when, from, to) in rules {
         if when {
-            copy(doc, &ev(from), to);
+            ev.copy(doc, from, to);
         }
     }
     if net && doc.get("destination.ip").is_some() {
         copy(doc, "destination.ip", "destination.address");
     }
     for (when, from) in [
-        (any && !auth && no_dir, "remote.port"),
-        (net_out, "remote.port"),
-        (net_in, "local.port"),
+        (any && !auth && no_dir, ev!("remote.port")),
+        (net_out, ev!("remote.port")),
+        (net_in, ev!("local.port")),
     ] {
         if when {
-            copy(doc, &ev(from), "destination.port");
+            ev.copy(doc, from, "destination.port");
         }
     }
 }
 
-fn user(ctx: &Ctx<'_>, doc: &mut Doc) {
+fn user(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     let initiating = ["library", "registry", "network", "driver", "api"]
         .iter()
         .any(|c| ctx.has(c));
-    copy(doc, &ev("account.name"), "user.name");
-    copy(doc, &ev("request.account_domain"), "user.domain");
-    copy(doc, &ev("request.account_name"), "user.name");
+    ev.copy(doc, ev!("account.name"), "user.name");
+    ev.copy(doc, ev!("request.account_domain"), "user.domain");
+    ev.copy(doc, ev!("request.account_name"), "user.name");
     if initiating && doc.get("user.name").is_none() {
-        copy(doc, &ev("initiating_process.account_name"), "user.name");
+        ev.copy(doc, ev!("initiating_process.account_name"), "user.name");
     }
-    copy(doc, &ev("account.domain"), "user.domain");
+    ev.copy(doc, ev!("account.domain"), "user.domain");
     if initiating && doc.get("user.domain").is_none() {
-        copy(doc, &ev("initiating_process.account_domain"), "user.domain");
+        ev.copy(doc, ev!("initiating_process.account_domain"), "user.domain");
     }
-    copy(doc, &ev("account.sid"), "user.id");
+    ev.copy(doc, ev!("account.sid"), "user.id");
     if (initiating || ctx.has("file")) && doc.get("user.id").is_none() {
-        copy(doc, &ev("initiating_process.account_sid"), "user.id");
+        ev.copy(doc, ev!("initiating_process.account_sid"), "user.id");
     }
     if ctx.has("file") && doc.get("user.id").is_none() {
-        copy(doc, &ev("request.account_sid"), "user.id");
+        ev.copy(doc, ev!("request.account_sid"), "user.id");
     }
 }
 
-fn network(ctx: &Ctx<'_>, doc: &mut Doc) {
-    for from in ["protocol", "request.protocol"] {
-        let Some(p) = doc.get_str(&ev(from)).map(str::to_lowercase) else {
+fn network(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+    for from in [ev!("protocol"), ev!("request.protocol")] {
+        let Some(p) = ev.get_str(from).map(str::to_lowercase) else {
             continue;
         };
         if let Some((_, t)) = TRANSPORTS.iter().find(|(name, _)| *name == p) {
@@ -400,15 +397,13 @@ fn network(ctx: &Ctx<'_>, doc: &mut Doc) {
         doc.set("network.protocol", "dns");
     }
     if let Some(a) = ctx.action.as_deref() {
-        if let Some(p) = INSPECTED_PROTOCOLS
-            .iter()
-            .find(|p| a == format!("{p}connectioninspected"))
-        {
+        let inspected = a.strip_suffix("connectioninspected");
+        if let Some(p) = INSPECTED_PROTOCOLS.iter().find(|p| inspected == Some(**p)) {
             doc.set("network.protocol", *p);
         }
     }
     if ctx.has("network") {
-        let direction = match doc.get(&ev("network_direction")) {
+        let direction = match ev.get(ev!("network_direction")) {
             None => Some("unknown"),
             Some(v) if v.as_str() == Some("In") => Some("inbound"),
             Some(v) if v.as_str() == Some("Out") => Some("outbound"),
@@ -420,7 +415,7 @@ fn network(ctx: &Ctx<'_>, doc: &mut Doc) {
     }
 }
 
-fn action_outcome(ctx: &Ctx<'_>, doc: &mut Doc) {
+fn action_outcome(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     let action = ctx.action.as_deref();
     for (cat, from, to) in ACTIONS {
         if ctx.has(cat) && action == Some(*from) {
@@ -434,15 +429,15 @@ fn action_outcome(ctx: &Ctx<'_>, doc: &mut Doc) {
         doc.set("event.action", "start");
     }
     if ctx.any_cat() && !ctx.has("file") && doc.get("event.action").is_none() {
-        copy(doc, &ev("action.type"), "event.action");
+        ev.copy(doc, ev!("action.type"), "event.action");
     }
     if let Some(a) = doc.get_str("event.action") {
         let a = a.to_lowercase().replace(' ', "-");
         doc.set("event.action", a);
     }
     if ctx.is("DeviceLogonEvents") {
-        let failed = doc
-            .get(&ev("failure_reason"))
+        let failed = ev
+            .get(ev!("failure_reason"))
             .is_some_and(|v| v.as_str() != Some(""));
         doc.set("event.outcome", if failed { "failure" } else { "success" });
     }
@@ -452,6 +447,16 @@ fn action_outcome(ctx: &Ctx<'_>, doc: &mut Doc) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn registry(doc: &mut Doc) {
+        let ev = Ev::from_doc(doc);
+        super::registry(&ev, doc);
+    }
+
+    fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
+        let ev = Ev::from_doc(doc);
+        super::source_destination(ctx, &ev, doc);
+    }
 
     #[test]
     fn mac_gets_dashes_between_pairs() {

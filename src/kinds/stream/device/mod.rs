@@ -7,11 +7,20 @@
 //! file/dll/process fields ([`process`]), host/registry/network/user fields ([`ecs`]), then URL,
 //! geo, `related.*` and the removal of duplicated vendor fields ([`tail`]).
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
 
 use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
+
+/// `m365_defender.event.<field>` as a literal (no path is built at run time).
+macro_rules! ev {
+    ($field:literal) => {
+        concat!("m365_defender.event.", $field)
+    };
+}
 
 mod additional;
 mod columns;
@@ -75,6 +84,178 @@ impl Ctx<'_> {
     }
 }
 
+/// The `m365_defender.event.*` fields the sub-pipeline sets from the columns, kept aside while
+/// the later steps read them (a short scan instead of a walk of the document) and written into
+/// the document at the end: without `preserve_duplicate_custom_fields` the duplicated vendor
+/// fields, which the pipeline removes at its end, are never written (nor copied out of the
+/// record). Fields keep the order in which they were first set.
+pub(super) struct Ev<'a> {
+    /// ([`fingerprint`] of the path, path, value).
+    fields: Vec<(u64, &'static str, Cow<'a, Value>)>,
+}
+
+/// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
+/// paths share their 20-byte prefix and most are looked up without being there).
+fn fingerprint(path: &str) -> u64 {
+    let b = path.as_bytes();
+    let n = b.len().min(8);
+    let mut tail = [0u8; 8];
+    tail[..n].copy_from_slice(&b[b.len() - n..]);
+    u64::from_le_bytes(tail) ^ ((b.len() as u64) << 56)
+}
+
+/// `m365_defender.event.`, the prefix of every path in [`Ev`].
+const EV_PREFIX: &str = "m365_defender.event.";
+
+impl<'a> Ev<'a> {
+    pub fn new() -> Self {
+        Ev {
+            fields: Vec::with_capacity(48),
+        }
+    }
+
+    /// Elastic's `set` of a field (a null value is ignored).
+    pub fn set(&mut self, path: &'static str, value: Cow<'a, Value>) {
+        if value.is_null() {
+            return;
+        }
+        let fp = fingerprint(path);
+        match self
+            .fields
+            .iter_mut()
+            .find(|(f, p, _)| *f == fp && *p == path)
+        {
+            Some((_, _, slot)) => *slot = value,
+            None => self.fields.push((fp, path, value)),
+        }
+    }
+
+    pub fn set_owned(&mut self, path: &'static str, value: impl Into<Value>) {
+        self.set(path, Cow::Owned(value.into()));
+    }
+
+    /// [`Ev::set`] of a field not set before (the columns step sets each field once).
+    pub fn add(&mut self, path: &'static str, value: Cow<'a, Value>) {
+        debug_assert!(self.get(path).is_none(), "{path} set twice");
+        if !value.is_null() {
+            self.fields.push((fingerprint(path), path, value));
+        }
+    }
+
+    pub fn add_owned(&mut self, path: &'static str, value: impl Into<Value>) {
+        self.add(path, Cow::Owned(value.into()));
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        let fp = fingerprint(path);
+        self.fields
+            .iter()
+            .find(|(f, p, _)| *f == fp && *p == path)
+            .map(|(_, _, v)| &**v)
+    }
+
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
+        let fp = fingerprint(path);
+        self.fields
+            .iter_mut()
+            .find(|(f, p, _)| *f == fp && *p == path)
+            .map(|(_, _, v)| v.to_mut())
+    }
+
+    /// What a mustache template renders for a field: `""` when it is missing.
+    pub fn render(&self, path: &str) -> String {
+        self.get(path)
+            .and_then(crate::kinds::stream::common::mustache)
+            .unwrap_or_default()
+    }
+
+    /// Elastic's `set` with `copy_from` and `ignore_empty_value` from a field to the document.
+    pub fn copy(&self, doc: &mut Doc, from: &str, to: &str) {
+        if let Some(v) = self.get(from) {
+            let empty = match v {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                _ => false,
+            };
+            if !empty {
+                doc.set(to, v.clone());
+            }
+        }
+    }
+
+    /// A field of the document that may be one of these (`m365_defender.event.*`).
+    pub fn get_any<'s>(&'s self, doc: &'s Doc, path: &str) -> Option<&'s Value> {
+        if path.starts_with(EV_PREFIX) {
+            self.get(path)
+        } else {
+            doc.get(path)
+        }
+    }
+
+    /// Writes the fields under `m365_defender.event`, all of them or all but the duplicated
+    /// vendor fields. An object that only held removed fields stays (empty, as the pipeline
+    /// leaves it; the removal of empty values drops it), so keys keep their order.
+    pub fn write(self, doc: &mut Doc, keep_duplicates: bool) {
+        if !matches!(doc.get("m365_defender.event"), Some(Value::Object(_))) {
+            doc.set("m365_defender.event", Map::new());
+        }
+        let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
+            return;
+        };
+        let Some(Value::Object(ev)) = m365.get_mut("event") else {
+            return;
+        };
+        let mut evd = Doc(std::mem::take(ev));
+        // Objects known to be there (nothing is removed here): most removed fields share one.
+        let mut parents: Vec<&str> = Vec::new();
+        for (_, path, value) in self.fields {
+            let rel = &path[EV_PREFIX.len()..];
+            if !keep_duplicates && tail::is_duplicate(rel) {
+                if let Some(dot) = rel.bytes().position(|b| b == b'.') {
+                    let parent = &rel[..dot];
+                    if !parents.contains(&parent) {
+                        if evd.get(parent).is_none() {
+                            evd.set(parent, Map::new());
+                        }
+                        parents.push(parent);
+                    }
+                }
+                continue;
+            }
+            evd.set(rel, value.into_owned());
+        }
+        *ev = evd.0;
+    }
+}
+
+#[cfg(test)]
+impl Ev<'static> {
+    /// The `m365_defender.event` fields of a document (leaves, and `additional_fields` whole),
+    /// for the steps' unit tests.
+    pub fn from_doc(doc: &Doc) -> Self {
+        fn walk(prefix: String, map: &Map<String, Value>, ev: &mut Ev<'static>) {
+            for (k, v) in map {
+                let path = format!("{prefix}{k}");
+                match v {
+                    Value::Object(m) if k != "additional_fields" => {
+                        walk(format!("{path}."), m, ev);
+                    }
+                    _ => ev.set_owned(Box::leak(path.into_boxed_str()), v.clone()),
+                }
+            }
+        }
+        let mut ev = Ev::new();
+        if let Some(Value::Object(m)) = doc.get("m365_defender.event") {
+            walk(EV_PREFIX.to_string(), m, &mut ev);
+        }
+        ev
+    }
+}
+
 pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     let action_type = match rec.props.get("ActionType") {
         None | Some(Value::Null) => None,
@@ -87,38 +268,48 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         }
     };
     doc.set("event.kind", "event");
-    let cats = categories(rec.table, action_type);
-    for t in event_types(rec.table, &cats, action_type) {
-        push(doc, "event.type", t);
+    // The pipeline lower-cases `ActionType` for each test: once here.
+    let lower = action_type.map(str::to_lowercase);
+    let cats = categories_lc(rec.table, lower.as_deref());
+    // Appended one by one (duplicates kept) to a field nothing set before: set once.
+    let types = event_types_lc(rec.table, &cats, lower.as_deref());
+    if !types.is_empty() {
+        let types: Vec<Value> = types.into_iter().map(Value::from).collect();
+        doc.set("event.type", types);
     }
-    let action_type = action_type.map(|a| {
-        if a.to_lowercase().contains("imageloaded") {
-            "load"
-        } else {
-            a
-        }
-    });
+    let loaded = lower.as_deref().is_some_and(|a| a.contains("imageloaded"));
+    let action_type = action_type.map(|a| if loaded { "load" } else { a });
     let ctx = Ctx {
         table: rec.table,
+        action: if loaded {
+            Some("load".to_string())
+        } else {
+            lower
+        },
         cats,
-        action: action_type.map(str::to_lowercase),
     };
     for c in &ctx.cats {
         doc.append("event.category", *c);
     }
 
-    columns::map(rec.props, action_type, &ctx, doc)?;
-    ecs::file_and_dll(&ctx, doc);
-    process::map(&ctx, doc);
-    ecs::map(&ctx, doc)?;
-    tail::map(rec, &ctx, doc);
+    let mut ev = Ev::new();
+    columns::map(rec.props, action_type, &ctx, &mut ev, doc)?;
+    ecs::file_and_dll(&ctx, &ev, doc);
+    process::map(&ctx, &mut ev, doc);
+    ecs::map(&ctx, &mut ev, doc)?;
+    tail::map(rec, &ctx, &ev, doc);
+    ev.write(doc, rec.opts.preserve_duplicate_custom_fields);
     Ok(())
 }
 
 /// `event.category`, in the order the pipeline appends.
+#[cfg(test)]
 fn categories(table: &str, action: Option<&str>) -> Vec<&'static str> {
-    let lc = action.map(str::to_lowercase);
-    let act = lc.as_deref();
+    categories_lc(table, action.map(str::to_lowercase).as_deref())
+}
+
+/// [`categories`] of the lower-cased `ActionType`.
+fn categories_lc(table: &str, act: Option<&str>) -> Vec<&'static str> {
     let mut cats = Vec::new();
     let events = table == "DeviceEvents";
     let api = events && act.is_some_and(|a| a.ends_with("apicall"));
@@ -140,10 +331,15 @@ fn categories(table: &str, action: Option<&str>) -> Vec<&'static str> {
 }
 
 /// `event.type`, in the order the pipeline appends (duplicates kept, as `append` does).
+#[cfg(test)]
 fn event_types(table: &str, cats: &[&str], action: Option<&str>) -> Vec<&'static str> {
-    let lc = action.map(str::to_lowercase);
-    let act = lc.as_deref().unwrap_or("");
-    let has_act = action.is_some();
+    event_types_lc(table, cats, action.map(str::to_lowercase).as_deref())
+}
+
+/// [`event_types`] of the lower-cased `ActionType`.
+fn event_types_lc(table: &str, cats: &[&str], lower: Option<&str>) -> Vec<&'static str> {
+    let act = lower.unwrap_or("");
+    let has_act = lower.is_some();
     let has = |c: &str| cats.contains(&c);
     let mut types: Vec<&'static str> = Vec::new();
     let info_markers = [

@@ -8,11 +8,8 @@
 
 use serde_json::Value;
 
-use super::Ctx;
-use crate::doc::{join, Doc};
-use crate::kinds::stream::common::copy;
-
-const EV: &str = "m365_defender.event";
+use super::{Ctx, Ev};
+use crate::doc::Doc;
 
 /// DeviceEvents action types whose `InitiatingProcess*` columns are the acting process.
 const EVENTS_MAPPING_PROCESS: &[&str] = &[
@@ -60,86 +57,130 @@ const REMOTE_API_CALLS: &[&str] = &[
 
 /// The file columns describe the event's process (parent mapping).
 const PROCESS_FROM_FILE: &[(&str, &str)] = &[
-    ("folder_path", "process.executable"),
-    ("md5", "process.hash.md5"),
-    ("sha1", "process.hash.sha1"),
-    ("sha256", "process.hash.sha256"),
-    ("file.name", "process.name"),
+    (ev!("folder_path"), "process.executable"),
+    (ev!("md5"), "process.hash.md5"),
+    (ev!("sha1"), "process.hash.sha1"),
+    (ev!("sha256"), "process.hash.sha256"),
+    (ev!("file.name"), "process.name"),
 ];
 
 /// `InitiatingProcess*` as the parent (parent mapping).
 const AS_PARENT: &[(&str, &str)] = &[
-    ("command_line", "process.parent.command_line"),
-    ("md5", "process.parent.hash.md5"),
-    ("sha1", "process.parent.hash.sha1"),
-    ("sha256", "process.parent.hash.sha256"),
-    ("parent_id", "process.parent.group_leader.pid"),
-    ("id", "process.parent.pid"),
-    ("creation_time", "process.parent.start"),
-    ("file_name", "process.parent.name"),
-    ("folder_path", "process.parent.executable"),
-    ("parent_creation_time", "process.parent.group_leader.start"),
-    ("parent_file_name", "process.parent.group_leader.name"),
-    ("version_info_company_name", "process.parent.pe.company"),
     (
-        "version_info_file_description",
+        ev!("initiating_process.command_line"),
+        "process.parent.command_line",
+    ),
+    (ev!("initiating_process.md5"), "process.parent.hash.md5"),
+    (ev!("initiating_process.sha1"), "process.parent.hash.sha1"),
+    (
+        ev!("initiating_process.sha256"),
+        "process.parent.hash.sha256",
+    ),
+    (
+        ev!("initiating_process.parent_id"),
+        "process.parent.group_leader.pid",
+    ),
+    (ev!("initiating_process.id"), "process.parent.pid"),
+    (
+        ev!("initiating_process.creation_time"),
+        "process.parent.start",
+    ),
+    (ev!("initiating_process.file_name"), "process.parent.name"),
+    (
+        ev!("initiating_process.folder_path"),
+        "process.parent.executable",
+    ),
+    (
+        ev!("initiating_process.parent_creation_time"),
+        "process.parent.group_leader.start",
+    ),
+    (
+        ev!("initiating_process.parent_file_name"),
+        "process.parent.group_leader.name",
+    ),
+    (
+        ev!("initiating_process.version_info_company_name"),
+        "process.parent.pe.company",
+    ),
+    (
+        ev!("initiating_process.version_info_file_description"),
         "process.parent.pe.description",
     ),
     (
-        "version_info_original_file_name",
+        ev!("initiating_process.version_info_original_file_name"),
         "process.parent.pe.original_file_name",
     ),
-    ("version_info_product_name", "process.parent.pe.product"),
     (
-        "version_info_product_version",
+        ev!("initiating_process.version_info_product_name"),
+        "process.parent.pe.product",
+    ),
+    (
+        ev!("initiating_process.version_info_product_version"),
         "process.parent.pe.file_version",
     ),
-    ("signature_status", "process.parent.code_signature.status"),
+    (
+        ev!("initiating_process.signature_status"),
+        "process.parent.code_signature.status",
+    ),
 ];
 
 /// `InitiatingProcess*` hashes and PE info as the process itself (not for image loads).
 const AS_PROCESS_HASH_PE: &[(&str, &str)] = &[
-    ("md5", "process.hash.md5"),
-    ("sha1", "process.hash.sha1"),
-    ("sha256", "process.hash.sha256"),
+    (ev!("initiating_process.md5"), "process.hash.md5"),
+    (ev!("initiating_process.sha1"), "process.hash.sha1"),
+    (ev!("initiating_process.sha256"), "process.hash.sha256"),
 ];
 const AS_PROCESS_PE: &[(&str, &str)] = &[
-    ("version_info_company_name", "process.pe.company"),
-    ("version_info_file_description", "process.pe.description"),
     (
-        "version_info_original_file_name",
-        "process.pe.original_file_name",
+        ev!("initiating_process.version_info_company_name"),
+        "process.pe.company",
     ),
-    ("version_info_product_name", "process.pe.product"),
-    ("version_info_product_version", "process.pe.file_version"),
-];
-
-/// `Process*` columns always describe the event's process.
-const PROCESS_COLUMNS: &[(&str, &str)] = &[
-    ("process.command_line", "process.command_line"),
-    ("process.creation_time", "process.start"),
-    ("process.id", "process.pid"),
-    ("process.version_info_company_name", "process.pe.company"),
     (
-        "process.version_info_file_description",
+        ev!("initiating_process.version_info_file_description"),
         "process.pe.description",
     ),
     (
-        "process.version_info_original_file_name",
+        ev!("initiating_process.version_info_original_file_name"),
         "process.pe.original_file_name",
     ),
-    ("process.version_info_product_name", "process.pe.product"),
     (
-        "process.version_info_product_version",
+        ev!("initiating_process.version_info_product_name"),
+        "process.pe.product",
+    ),
+    (
+        ev!("initiating_process.version_info_product_version"),
         "process.pe.file_version",
     ),
 ];
 
-fn ip(field: &str) -> String {
-    format!("{EV}.initiating_process.{field}")
-}
+/// `Process*` columns always describe the event's process.
+const PROCESS_COLUMNS: &[(&str, &str)] = &[
+    (ev!("process.command_line"), "process.command_line"),
+    (ev!("process.creation_time"), "process.start"),
+    (ev!("process.id"), "process.pid"),
+    (
+        ev!("process.version_info_company_name"),
+        "process.pe.company",
+    ),
+    (
+        ev!("process.version_info_file_description"),
+        "process.pe.description",
+    ),
+    (
+        ev!("process.version_info_original_file_name"),
+        "process.pe.original_file_name",
+    ),
+    (
+        ev!("process.version_info_product_name"),
+        "process.pe.product",
+    ),
+    (
+        ev!("process.version_info_product_version"),
+        "process.pe.file_version",
+    ),
+];
 
-pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
+pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
     let events = ctx.is("DeviceEvents");
     let maps_process = if events {
         Some(
@@ -164,13 +205,13 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
     if as_parent {
         if !ctx.is("DeviceImageLoadEvents") {
             for (from, to) in PROCESS_FROM_FILE {
-                copy(doc, &join(EV, from), to);
+                ev.copy(doc, from, to);
             }
         }
         for (from, to) in AS_PARENT {
-            copy(doc, &ip(from), to);
+            ev.copy(doc, from, to);
         }
-        match doc.get_str(&ip("signature_status")) {
+        match ev.get_str(ev!("initiating_process.signature_status")) {
             Some("Valid") => {
                 doc.set("process.parent.code_signature.exists", true);
                 doc.set("process.parent.code_signature.status", "trusted");
@@ -184,74 +225,118 @@ pub(super) fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
         }
     }
     if any && !api && !driver && (process || events || ctx.has("library")) {
-        copy(
+        ev.copy(
             doc,
-            &ip("integrity_level"),
+            ev!("initiating_process.integrity_level"),
             "process.Ext.token.integrity_level_name",
         );
     }
     if api {
-        api_call(ctx, doc);
+        api_call(ctx, ev, doc);
     }
 
     if as_process {
-        copy(doc, &ip("command_line"), "process.command_line");
+        ev.copy(
+            doc,
+            ev!("initiating_process.command_line"),
+            "process.command_line",
+        );
     }
     if as_process_hash {
         for (from, to) in AS_PROCESS_HASH_PE {
-            copy(doc, &ip(from), to);
+            ev.copy(doc, from, to);
         }
     }
     if as_process {
-        copy(doc, &ip("parent_id"), "process.parent.pid");
-        copy(doc, &ip("id"), "process.pid");
-        copy(doc, &ip("creation_time"), "process.start");
-        copy(doc, &ip("file_name"), "process.name");
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_id"),
+            "process.parent.pid",
+        );
+        ev.copy(doc, ev!("initiating_process.id"), "process.pid");
+        ev.copy(
+            doc,
+            ev!("initiating_process.creation_time"),
+            "process.start",
+        );
+        ev.copy(doc, ev!("initiating_process.file_name"), "process.name");
     }
     if any && (other_table || maps_process == Some(true)) {
-        copy(doc, &ip("folder_path"), "process.executable");
+        ev.copy(
+            doc,
+            ev!("initiating_process.folder_path"),
+            "process.executable",
+        );
     }
     if api || driver {
-        let exe = super::ecs::join_path(doc, &ip("folder_path"), &ip("file_name"));
+        let exe = super::ecs::join_path(
+            ev,
+            ev!("initiating_process.folder_path"),
+            ev!("initiating_process.file_name"),
+        );
         doc.set("process.executable", exe);
-        copy(doc, &ip("parent_file_name"), "process.parent.name");
-        copy(doc, &ip("parent_id"), "process.parent.pid");
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_file_name"),
+            "process.parent.name",
+        );
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_id"),
+            "process.parent.pid",
+        );
     }
     if as_process {
-        copy(doc, &ip("parent_creation_time"), "process.parent.start");
-        copy(doc, &ip("parent_file_name"), "process.parent.name");
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_creation_time"),
+            "process.parent.start",
+        );
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_file_name"),
+            "process.parent.name",
+        );
     }
     if api || driver {
-        copy(doc, &ip("parent_id"), "process.group_leader.pid");
-        copy(doc, &ip("parent_file_name"), "process.group_leader.name");
-        copy(
+        ev.copy(
             doc,
-            &ip("parent_creation_time"),
+            ev!("initiating_process.parent_id"),
+            "process.group_leader.pid",
+        );
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_file_name"),
+            "process.group_leader.name",
+        );
+        ev.copy(
+            doc,
+            ev!("initiating_process.parent_creation_time"),
             "process.group_leader.start",
         );
     }
     if as_process_hash {
         for (from, to) in AS_PROCESS_PE {
-            copy(doc, &ip(from), to);
+            ev.copy(doc, from, to);
         }
     }
     if any && (api || other_table || maps_process == Some(true)) {
-        copy(
+        ev.copy(
             doc,
-            &ip("signature_status"),
+            ev!("initiating_process.signature_status"),
             "process.code_signature.status",
         );
     }
     for (from, to) in PROCESS_COLUMNS {
-        copy(doc, &join(EV, from), to);
+        ev.copy(doc, from, to);
     }
     split_command_lines(doc);
 }
 
 /// API-call events: the API name, its parameters out of `AdditionalFields`, and the target
 /// process of calls that act on another process.
-fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(action) = doc.get_str(&join(EV, "action.type")) {
+fn api_call(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
+    if let Some(action) = ev.get_str(ev!("action.type")) {
         // "OpenProcessApiCall" -> "OpenProcess".
         let lower = action.to_lowercase();
         if let Some(idx) = lower.rfind("apicall") {
@@ -261,7 +346,6 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             }
         }
     }
-    let af = join(EV, "additional_fields");
     for (from, to) in [
         ("RegionSize", "process.Ext.api.parameters.size"),
         ("ProtectionMask", "process.Ext.api.parameters.protection"),
@@ -271,7 +355,11 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
             "process.Ext.api.parameters.desired_access_numeric",
         ),
     ] {
-        if let Some(v) = doc.remove(&join(&af, from)) {
+        let removed = match ev.get_mut(ev!("additional_fields")) {
+            Some(Value::Object(af)) => af.shift_remove(from),
+            _ => None,
+        };
+        if let Some(v) = removed {
             let v = if from == "ProtectionMask" && !v.is_null() && v.as_str() != Some("") {
                 Value::from(render_value(&v))
             } else {
@@ -285,13 +373,13 @@ fn api_call(ctx: &Ctx<'_>, doc: &mut Doc) {
         .as_deref()
         .is_some_and(|a| REMOTE_API_CALLS.contains(&a))
     {
-        copy(doc, &join(EV, "file.name"), "Target.process.name");
-        copy(
+        ev.copy(doc, ev!("file.name"), "Target.process.name");
+        ev.copy(
             doc,
-            &join(EV, "process.command_line"),
+            ev!("process.command_line"),
             "Target.process.command_line",
         );
-        let exe = super::ecs::join_path(doc, &join(EV, "folder_path"), &join(EV, "file.name"));
+        let exe = super::ecs::join_path(ev, ev!("folder_path"), ev!("file.name"));
         doc.set("Target.process.executable", exe);
     }
 }
@@ -302,17 +390,21 @@ fn render_value(v: &Value) -> String {
 
 /// `process.args` / `process.parent.args` (and counts) from the command lines.
 fn split_command_lines(doc: &mut Doc) {
-    for prefix in ["process", "process.parent"] {
-        let Some(cmd) = doc
-            .get_str(&join(prefix, "command_line"))
-            .filter(|c| !c.is_empty())
-        else {
+    for (cmd_path, args_path, count_path) in [
+        ("process.command_line", "process.args", "process.args_count"),
+        (
+            "process.parent.command_line",
+            "process.parent.args",
+            "process.parent.args_count",
+        ),
+    ] {
+        let Some(cmd) = doc.get_str(cmd_path).filter(|c| !c.is_empty()) else {
             continue;
         };
         let args = command_line_to_argv(cmd);
         let count = args.len();
-        doc.set(&join(prefix, "args"), args);
-        doc.set(&join(prefix, "args_count"), count);
+        doc.set(args_path, args);
+        doc.set(count_path, count);
     }
 }
 
@@ -368,8 +460,10 @@ fn read_next_arg(chars: &[char], mut i: usize) -> (String, usize) {
             }
             _ => {}
         }
-        b.extend(std::iter::repeat('\\').take(nslash));
-        nslash = 0;
+        if nslash > 0 {
+            b.extend(std::iter::repeat('\\').take(nslash));
+            nslash = 0;
+        }
         b.push(c);
         i += 1;
     }
@@ -381,6 +475,13 @@ fn read_next_arg(chars: &[char], mut i: usize) -> (String, usize) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The step on the `m365_defender.event` fields of `doc`.
+    fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
+        let mut ev = Ev::from_doc(doc);
+        super::map(ctx, &mut ev, doc);
+        ev.write(doc, true);
+    }
 
     #[test]
     fn argv_follows_windows_rules() {

@@ -3,12 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use super::Ctx;
+use super::{Ctx, Ev};
 use crate::doc::{join, Doc};
-use crate::kinds::stream::common::{copy, related, render};
+use crate::kinds::stream::common::{mustache, related};
 use crate::kinds::stream::Record;
-
-const EV: &str = "m365_defender.event";
 
 /// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
 const RELATED: &[(&str, &str)] = &[
@@ -51,7 +49,8 @@ const RELATED_HASH: &[(&str, &str)] = &[
     ),
 ];
 
-/// Vendor fields removed unless `preserve_duplicate_custom_fields`.
+/// Vendor fields removed unless `preserve_duplicate_custom_fields` (as [`duplicate`] has them).
+#[cfg(test)]
 const DUPLICATES: &[&str] = &[
     "folder_path",
     "md5",
@@ -123,47 +122,123 @@ const DUPLICATES: &[&str] = &[
     "dns.header_flags",
 ];
 
-pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, doc: &mut Doc) {
-    if let Some(url) = doc
-        .get_str(&join(EV, "remote.url"))
-        .filter(|u| !u.is_empty())
-    {
+/// What the removal of duplicated vendor fields does to a key of `m365_defender.event`.
+enum Dup {
+    /// The key goes.
+    Whole,
+    /// These fields of the object under the key go.
+    Fields(&'static [&'static str]),
+    Keep,
+}
+
+/// [`DUPLICATES`] by key of `m365_defender.event`.
+fn duplicate(key: &str) -> Dup {
+    match key {
+        "folder_path" | "md5" | "sha1" | "sha256" | "protocol" | "mac_address"
+        | "client_version" | "is_signed" | "signer" | "issuer" | "is_trusted" => Dup::Whole,
+        "file" => Dup::Fields(&["name", "size", "origin_referrer_url"]),
+        "device" => Dup::Fields(&["name", "id", "type", "category"]),
+        "process" => Dup::Fields(&[
+            "version_info_company_name",
+            "version_info_product_name",
+            "version_info_product_version",
+            "version_info_file_description",
+        ]),
+        "initiating_process" => Dup::Fields(&[
+            "file_name",
+            "version_info_product_version",
+            "version_info_file_description",
+            "version_info_original_file_name",
+            "file_size",
+            "version_info_company_name",
+            "version_info_product_name",
+            "folder_path",
+            "command_line",
+            "md5",
+            "sha1",
+            "sha256",
+            "parent_id",
+            "id",
+            "parent_file_name",
+            "parent_creation_time",
+            "signature_status",
+        ]),
+        "registry" => Dup::Fields(&["key", "value_name", "value_data"]),
+        "public_ip" => Dup::Fields(&["value"]),
+        "local" => Dup::Fields(&["ip", "port"]),
+        "remote" => Dup::Fields(&["ip", "port"]),
+        "request" => Dup::Fields(&[
+            "source_ip",
+            "source_port",
+            "protocol",
+            "account_domain",
+            "account_name",
+        ]),
+        "account" => Dup::Fields(&["name", "sid", "domain"]),
+        "certificate" => Dup::Fields(&["expiration_time", "serial_number"]),
+        "os" => Dup::Fields(&["architecture", "platform", "distribution", "version"]),
+        "action" => Dup::Fields(&["type"]),
+        "dns" => Dup::Fields(&[
+            "qclass_name",
+            "query",
+            "qtype_name",
+            "rcode_name",
+            "answers",
+            "header_flags",
+        ]),
+        _ => Dup::Keep,
+    }
+}
+
+/// Whether `m365_defender.event.<rel>` is one of [`DUPLICATES`] (`remove_custom_duplicates`).
+pub(super) fn is_duplicate(rel: &str) -> bool {
+    // By byte position: `split_once('.')` goes through the generic char searcher.
+    match rel.bytes().position(|b| b == b'.') {
+        None => matches!(duplicate(rel), Dup::Whole),
+        Some(dot) => match duplicate(&rel[..dot]) {
+            Dup::Fields(fields) => fields.contains(&&rel[dot + 1..]),
+            _ => false,
+        },
+    }
+}
+
+pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+    if let Some(url) = ev.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
         if let Some(parts) = uri_parts(url) {
             for (k, v) in parts {
                 doc.set(&join("url", &k), v);
             }
         }
     }
-    copy(
+    ev.copy(
         doc,
-        &join(EV, "file.origin_referrer_url"),
+        ev!("file.origin_referrer_url"),
         "http.request.referrer",
     );
     geo(rec, doc);
 
     for (field, from) in RELATED {
-        if doc.get(from).is_some() {
-            related(doc, field, doc.get(from).cloned().as_ref());
+        if from.starts_with("m365_defender.") {
+            related(doc, field, ev.get(from));
+        } else if let Some(s) = doc.get(from).and_then(mustache) {
+            // `related` of the value, rendered before the append (no copy of the value).
+            doc.append(field, s);
         }
     }
-    if let Some(Value::Array(ips)) = doc.get("host.ip").cloned() {
-        for ip in &ips {
-            related(doc, "related.ip", Some(ip));
+    if let Some(Value::Array(ips)) = doc.get("host.ip") {
+        let ips: Vec<String> = ips.iter().filter_map(mustache).collect();
+        for ip in ips {
+            doc.append("related.ip", ip);
         }
     }
-    for from in ["ipv4_dhcp", "ipv6_dhcp"] {
-        let path = join(EV, from);
-        related(doc, "related.ip", doc.get(&path).cloned().as_ref());
+    for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
+        related(doc, "related.ip", ev.get(path));
     }
     for (when, from) in RELATED_HASH {
-        if doc.get(when).is_some() {
-            let v = render(doc, from);
+        if ev.get_any(doc, when).is_some() {
+            let v = ev.get_any(doc, from).and_then(mustache).unwrap_or_default();
             doc.append("related.hash", v);
         }
-    }
-    // `remove_custom_duplicates` of `EV.<field>` for each field, walking to `EV` once.
-    if !rec.opts.preserve_duplicate_custom_fields {
-        doc.remove_under(EV, DUPLICATES);
     }
 }
 
@@ -332,6 +407,31 @@ fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn duplicate_matches_the_list() {
+        for path in DUPLICATES {
+            let ok = match path.split_once('.') {
+                None => matches!(duplicate(path), Dup::Whole),
+                Some((key, field)) => {
+                    matches!(duplicate(key), Dup::Fields(fields) if fields.contains(&field))
+                }
+            };
+            assert!(ok, "{path}");
+        }
+        let listed: usize = DUPLICATES
+            .iter()
+            .map(|p| p.split_once('.').map_or(*p, |(k, _)| k))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|k| match duplicate(k) {
+                Dup::Whole => 1,
+                Dup::Fields(f) => f.len(),
+                Dup::Keep => 0,
+            })
+            .sum();
+        assert_eq!(listed, DUPLICATES.len());
+    }
 
     #[test]
     fn uri_parts_like_elastic() {
