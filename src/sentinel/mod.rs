@@ -4,7 +4,6 @@
 //! `cargo xtask sentinel-tables`); the custom tables this project defines for MDE resources with
 //! no standard table come from `custom_tables.json`. Both are data, not code.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -75,12 +74,17 @@ impl ColumnType {
 pub struct Table {
     pub name: String,
     pub columns: Vec<(String, ColumnType)>,
-    index: HashMap<String, usize>,
+    /// Column indices sorted by name: looked up for every property of every row, a binary search
+    /// over a few dozen short names costs less than hashing the name with SipHash.
+    by_name: Vec<usize>,
 }
 
 impl Table {
     pub fn column(&self, name: &str) -> Option<ColumnType> {
-        self.index.get(name).map(|&i| self.columns[i].1)
+        self.by_name
+            .binary_search_by(|&i| self.columns[i].0.as_str().cmp(name))
+            .ok()
+            .map(|at| self.columns[self.by_name[at]].1)
     }
 
     /// Checks a row: every key is a column of this table and every value has the column's type.
@@ -125,15 +129,14 @@ fn load(text: &str) -> Vec<Table> {
                     ))
                 })
                 .collect();
-            let index = columns
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.clone(), i))
-                .collect();
+            let mut by_name: Vec<usize> = (0..columns.len()).collect();
+            by_name.sort_by(|&a, &b| columns[a].0.cmp(&columns[b].0));
+            // The embedded schemas list every name once; were one listed twice, its first type wins.
+            by_name.dedup_by(|a, b| columns[*a].0 == columns[*b].0);
             Table {
                 name,
                 columns,
-                index,
+                by_name,
             }
         })
         .collect()
@@ -257,6 +260,18 @@ pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_column_is_found_by_name_and_nothing_else() {
+        for t in tables() {
+            for (name, ty) in &t.columns {
+                assert_eq!(t.column(name), Some(*ty), "{}.{name}", t.name);
+            }
+            assert_eq!(t.column(""), None);
+            assert_eq!(t.column("NoSuchColumn"), None);
+            assert_eq!(t.column("timegenerated"), None, "names are case-sensitive");
+        }
+    }
 
     #[test]
     fn standard_and_custom_tables_load() {
