@@ -237,17 +237,24 @@ pub(crate) fn pascal(key: &str) -> String {
     }
 }
 
-/// Names sorted for binary search, with their index in the kind's table.
+/// Names sorted for binary search, with their index in the kind's table. They are ordered by
+/// length first ([`name_order`]): most steps of a search then end on the lengths, without
+/// comparing any bytes.
 pub(crate) fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
     let mut v: Vec<(&str, usize)> = names.enumerate().map(|(i, n)| (n, i)).collect();
-    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    v.sort_unstable_by(|a, b| name_order(a.0, b.0));
     v
+}
+
+/// The order of [`sorted_names`]: by length, then by bytes.
+pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// The index of `key` in a table made by [`sorted_names`].
 pub(crate) fn find_name(sorted: &[(&str, usize)], key: &str) -> Option<usize> {
     sorted
-        .binary_search_by(|(k, _)| (*k).cmp(key))
+        .binary_search_by(|(k, _)| name_order(k, key))
         .ok()
         .map(|i| sorted[i].1)
 }
