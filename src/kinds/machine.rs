@@ -2,11 +2,13 @@
 //! `microsoft_defender_endpoint.machine` data stream, and a Sentinel `DeviceInfo` row.
 //! The full field tables are in docs/mapping/machine.md.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use super::mde_common::{
-    column_value, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
-    opt_text, os_type, pascal, present, time_generated,
+    convert, find_name, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
+    opt_text, os_type, pascal, present, sorted_names, time_generated, Schema, Vendor,
 };
 use super::Input;
 use crate::doc::{join, Doc};
@@ -93,28 +95,30 @@ const ADDITIONAL: &[&str] = &[
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let f = |name: &str| join(NS, name);
     let mut d = super::mde_common::event_doc(input);
     d.append("event.category", "host");
     d.append("event.type", "info");
+    // The vendor object takes the place its first field gave it; it is filled at the end.
+    d.set(NS, Value::Object(Map::new()));
+    let mut m = Vendor::new(32, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
 
     if let Some(aad) = opt_str(rec, "aadDeviceId")? {
-        d.set(&f("aad_device_id"), aad);
+        m.set("aad_device_id", aad);
         d.set("device.id", aad);
         d.append("related.hosts", aad);
     }
     for (src, dst) in RENAMED {
-        d.set(&f(dst), opt_str(rec, src)?);
+        m.set(dst, opt_str(rec, src)?);
     }
     if let Some(name) = opt_str(rec, "computerDnsName")? {
-        d.set(&f("computer_dns_name"), name);
+        m.set("computer_dns_name", name);
         d.set("host.name", name);
         d.set("host.hostname", name);
         d.append("related.hosts", name);
     }
-    d.set(&f("first_seen"), opt_es_date(rec, "firstSeen")?);
+    m.set("first_seen", opt_es_date(rec, "firstSeen")?);
     if let Some(id) = opt_str(rec, "id")? {
-        d.set(&f("id"), id);
+        m.set("id", id);
         d.set("host.id", id);
         d.append("related.hosts", id);
     }
@@ -127,16 +131,16 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
             }
             mapped.push(Value::Object(entry));
         }
-        d.set(&f("ip_addresses"), mapped);
+        m.set("ip_addresses", mapped);
     }
-    d.set(&f("is_aad_joined"), opt_bool(rec, "isAadJoined")?);
-    d.set(&f("is_excluded"), opt_bool(rec, "isExcluded")?);
-    d.set(
-        &f("is_potential_duplication"),
+    m.set("is_aad_joined", opt_bool(rec, "isAadJoined")?);
+    m.set("is_excluded", opt_bool(rec, "isExcluded")?);
+    m.set(
+        "is_potential_duplication",
         opt_bool(rec, "isPotentialDuplication")?,
     );
     if let Some(ip) = opt_ip(rec, "lastExternalIpAddress")? {
-        d.set(&f("last_external_ip_address"), ip);
+        m.set("last_external_ip_address", ip);
         d.append("host.ip", ip);
         d.append("related.ip", ip);
         // Elastic's geoip processor on host.ip (city database only for this stream).
@@ -145,56 +149,59 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
         }
     }
     if let Some(ip) = opt_ip(rec, "lastIpAddress")? {
-        d.set(&f("last_ip_address"), ip);
+        m.set("last_ip_address", ip);
         d.append("related.ip", ip);
     }
-    d.set(&f("last_seen"), opt_es_date(rec, "lastSeen")?);
-    d.set(&f("machine_tags"), opt_array(rec, "machineTags")?.cloned());
-    d.set(
-        &f("merged_into_machine_id"),
+    m.set("last_seen", opt_es_date(rec, "lastSeen")?);
+    m.set("machine_tags", opt_array(rec, "machineTags")?.cloned());
+    m.set(
+        "merged_into_machine_id",
         opt_text(rec, "mergedIntoMachineId")?,
     );
-    d.set(&f("os_build"), opt_long(rec, "osBuild")?);
-    if let Some(platform) = opt_str(rec, "osPlatform")? {
-        d.set(&f("os_platform"), platform);
+    m.set("os_build", opt_long(rec, "osBuild")?);
+    let platform = opt_str(rec, "osPlatform")?;
+    if let Some(platform) = platform {
+        m.set("os_platform", platform);
         d.set("host.os.platform", platform);
         d.set("host.os.type", os_type(platform));
     }
     if let Some(cpu) = opt_str(rec, "osProcessor")? {
-        d.set(&f("os_processor"), cpu);
+        m.set("os_processor", cpu);
         d.set("host.architecture", cpu);
     }
-    d.set(&f("os_version"), opt_text(rec, "osVersion")?);
+    m.set("os_version", opt_text(rec, "osVersion")?);
     if let Some(group) = opt_text(rec, "rbacGroupId")? {
-        d.set(&f("rbac_group_id"), group.as_str());
+        m.set("rbac_group_id", group.as_str());
         d.set("group.id", group);
     }
     if let Some(group) = opt_str(rec, "rbacGroupName")? {
-        d.set(&f("rbac_group_name"), group);
+        m.set("rbac_group_name", group);
         d.set("group.name", group);
     }
     if let Some(risk) = opt_str(rec, "riskScore")? {
-        d.set(&f("risk_score"), risk);
+        m.set("risk_score", risk);
         d.set("host.risk.calculated_level", risk);
     }
     if let Some(version) = opt_str(rec, "version")? {
-        d.set(&f("version"), version);
+        m.set("version", version);
         d.set("host.os.version", version);
-        if let Some(platform) = d.get_str("host.os.platform").map(str::to_string) {
+        if let Some(platform) = platform {
             d.set("host.os.name", format!("{platform} {version}"));
         }
     }
     if let Some(vm) = opt_object(rec, "vmMetadata")? {
+        let mut meta = Map::new();
         for (src, dst) in VM_METADATA {
             let v = opt_str(vm, src).map_err(|e| prefixed("vmMetadata", e))?;
-            d.set(&f(&join("vm_metadata", dst)), v);
+            if let Some(v) = v {
+                meta.insert((*dst).into(), v.into());
+            }
+        }
+        if !meta.is_empty() {
+            m.set("vm_metadata", meta);
         }
     }
-    if !input.opts.preserve_duplicate_custom_fields {
-        for name in DUPLICATES {
-            d.remove(&f(name));
-        }
-    }
+    d.set(NS, Value::Object(m.fields));
     d.prune_empty();
     out.push(d.into_value());
     Ok(())
@@ -244,15 +251,45 @@ fn prefixed(parent: &str, e: MapError) -> MapError {
     MapError::field(path, e.message)
 }
 
+/// The `DeviceInfo` schema with the types of [`COLUMNS`], and the machine fields that are
+/// columns (sorted, to find a record's keys by binary search), looked up once.
+fn sentinel_schema() -> &'static (Schema, Vec<(&'static str, usize)>) {
+    static SCHEMA: OnceLock<(Schema, Vec<(&'static str, usize)>)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        (
+            Schema::new(SENTINEL_TABLE, COLUMNS.iter().map(|(_, col)| *col)),
+            sorted_names(COLUMNS.iter().map(|(src, _)| *src)),
+        )
+    })
+}
+
 pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let mut row = Map::new();
+    let (schema, columns) = sentinel_schema();
+    let mut row = Map::with_capacity(COLUMNS.len() + 3);
     if let Some(t) = time_generated(rec, &["lastSeen"], input.opts.now.as_deref())? {
         row.insert("TimeGenerated".into(), t.into());
     }
-    for (src, col) in COLUMNS {
-        if let Some(v) = present(rec, src) {
-            let v = column_value(SENTINEL_TABLE, col, src, v)?;
+    // One pass over the record: the fields that are columns are kept for the columns (in
+    // `COLUMNS` order below), the others go to `AdditionalFields`.
+    let mut values: [Option<&Value>; COLUMNS.len()] = [None; COLUMNS.len()];
+    let mut extra = Map::new();
+    for (key, v) in rec {
+        if let Some(i) = find_name(columns, key) {
+            values[i] = Some(v);
+            continue;
+        }
+        if key == "lastSeen" || v.is_null() {
+            continue;
+        }
+        if input.opts.strict_schema && !ADDITIONAL.contains(&key.as_str()) {
+            continue;
+        }
+        extra.insert(pascal(key), v.clone());
+    }
+    for (i, (src, col)) in COLUMNS.iter().enumerate() {
+        if let Some(v) = values[i].filter(|v| !v.is_null()) {
+            let v = convert(schema.types[i], src, v)?;
             if !v.is_null() {
                 row.insert((*col).into(), v);
             }
@@ -263,15 +300,6 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         if let Some(v) = row.get("OSVersionInfo").cloned() {
             row.insert("OSVersion".into(), v);
         }
-    }
-    let mut extra = Map::new();
-    for (key, v) in rec {
-        let known = ADDITIONAL.contains(&key.as_str());
-        let mapped = key == "lastSeen" || COLUMNS.iter().any(|(src, _)| src == key);
-        if mapped || v.is_null() || (!known && input.opts.strict_schema) {
-            continue;
-        }
-        extra.insert(pascal(key), v.clone());
     }
     let mut extra = Doc(extra);
     extra.prune_empty();

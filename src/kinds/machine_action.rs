@@ -2,11 +2,13 @@
 //! `microsoft_defender_endpoint.machine_action` data stream, and a row of the custom table
 //! `DefenderMachineActions_CL`. The full field tables are in docs/mapping/machine-action.md.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use super::mde_common::{
-    column_value, opt_array, opt_es_date, opt_long, opt_object, opt_str, pascal, present,
-    time_generated,
+    convert, find_name, opt_array, opt_es_date, opt_long, opt_object, opt_str, pascal, present,
+    sorted_names, time_generated, Schema, Vendor,
 };
 use super::Input;
 use crate::doc::{join, Doc};
@@ -77,11 +79,13 @@ const COLUMNS: &[(&str, &str)] = &[
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let f = |name: &str| join(NS, name);
     let mut d = super::mde_common::event_doc(input);
+    // The vendor object takes the place its first field gave it; it is filled at the end.
+    d.set(NS, Value::Object(Map::new()));
+    let mut m = Vendor::new(24, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
 
     if let Some(action) = opt_str(rec, "type")? {
-        d.set(&f("type"), action);
+        m.set("type", action);
         d.set("event.action", action);
         if let Some((_, category, kind)) = CATEGORIZATION.iter().find(|(t, _, _)| *t == action) {
             // The script replaces the fields with the listed values.
@@ -90,80 +94,76 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
         }
     }
     if let Some(status) = opt_str(rec, "status")? {
-        d.set(&f("status"), status);
-        match status.to_lowercase().as_str() {
-            "succeeded" => d.set("event.outcome", "success"),
-            "failed" => d.set("event.outcome", "failure"),
-            _ => {}
+        m.set("status", status);
+        if status.eq_ignore_ascii_case("succeeded") {
+            d.set("event.outcome", "success");
+        } else if status.eq_ignore_ascii_case("failed") {
+            d.set("event.outcome", "failure");
         }
     }
     for (src, dst) in RENAMED {
-        d.set(&f(dst), opt_str(rec, src)?);
+        m.set(dst, opt_str(rec, src)?);
     }
-    d.set(
-        &f("cancellation_date_time_utc"),
+    m.set(
+        "cancellation_date_time_utc",
         opt_es_date(rec, "cancellationDateTimeUtc")?,
     );
     if let Some(who) = opt_str(rec, "cancellationRequestor")? {
-        d.set(&f("cancellation_requestor"), who);
+        m.set("cancellation_requestor", who);
         d.append("related.user", who);
     }
-    d.set(&f("commands"), opt_array(rec, "commands")?.cloned());
+    m.set("commands", opt_array(rec, "commands")?.cloned());
     if let Some(name) = opt_str(rec, "computerDnsName")? {
-        d.set(&f("computer_dns_name"), name);
+        m.set("computer_dns_name", name);
         d.set("host.name", name);
         d.set("host.hostname", name);
         d.append("related.hosts", name);
     }
     if let Some(created) = opt_es_date(rec, "creationDateTimeUtc")? {
-        d.set(&f("creation_date_time_utc"), created.as_str());
+        m.set("creation_date_time_utc", created.as_str());
         d.set("event.created", created);
     }
-    d.set(&f("error_h_result"), opt_long(rec, "errorHResult")?);
+    m.set("error_h_result", opt_long(rec, "errorHResult")?);
     // The API spells it externalId; Elastic's pipeline reads externalID. Both are taken.
     for key in ["externalId", "externalID"] {
         if let Some(ext) = opt_str(rec, key)? {
-            d.set(&f("external_id"), ext);
+            m.set("external_id", ext);
             d.append("related.user", ext);
         }
     }
     if let Some(id) = opt_str(rec, "id")? {
-        d.set(&f("id"), id);
+        m.set("id", id);
         d.set("event.id", id);
     }
     if let Some(updated) = opt_es_date(rec, "lastUpdateDateTimeUtc")? {
-        d.set(&f("last_update_date_time_utc"), updated.as_str());
+        m.set("last_update_date_time_utc", updated.as_str());
         d.set("@timestamp", updated);
     }
     if let Some(machine) = opt_str(rec, "machineId")? {
-        d.set(&f("machine_id"), machine);
+        m.set("machine_id", machine);
         d.set("host.id", machine);
         d.append("related.hosts", machine);
     }
     if let Some(info) = opt_object(rec, "relatedFileInfo")? {
-        related_file(&mut d, info)?;
+        related_file(&mut d, &mut m, info)?;
     }
     if let Some(who) = opt_str(rec, "requestor")? {
-        d.set(&f("requestor"), who);
+        m.set("requestor", who);
         d.set("user.name", who);
         d.append("related.user", who);
     }
-    d.set(
-        &f("troubleshoot_info"),
+    m.set(
+        "troubleshoot_info",
         present(rec, "troubleshootInfo").cloned(),
     );
-    if !input.opts.preserve_duplicate_custom_fields {
-        for name in DUPLICATES {
-            d.remove(&f(name));
-        }
-    }
+    d.set(NS, Value::Object(m.fields));
     d.prune_empty();
     out.push(d.into_value());
     Ok(())
 }
 
 /// `relatedFileInfo` -> vendor fields, `related.hash` and `file.hash.<algorithm>`.
-fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> {
+fn related_file(d: &mut Doc, m: &mut Vendor, info: &Map<String, Value>) -> Result<(), MapError> {
     let at = |e: MapError| {
         MapError::field(
             format!("relatedFileInfo.{}", e.path.unwrap_or_default()),
@@ -172,8 +172,16 @@ fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> 
     };
     let id = opt_str(info, "fileIdentifier").map_err(at)?;
     let kind = opt_str(info, "fileIdentifierType").map_err(at)?;
-    d.set(&join(NS, "related_file_info.file_identifier"), id);
-    d.set(&join(NS, "related_file_info.file_identifier_type"), kind);
+    let mut file_info = Map::with_capacity(2);
+    if let Some(id) = id {
+        file_info.insert("file_identifier".into(), id.into());
+    }
+    if let Some(kind) = kind {
+        file_info.insert("file_identifier_type".into(), kind.into());
+    }
+    if !file_info.is_empty() {
+        m.set("related_file_info", file_info);
+    }
     d.append("related.hash", id);
     if let (Some(id), Some(kind)) = (id, kind) {
         let kind = kind.to_lowercase();
@@ -188,26 +196,44 @@ fn related_file(d: &mut Doc, info: &Map<String, Value>) -> Result<(), MapError> 
     Ok(())
 }
 
+/// The table's schema with the types of [`COLUMNS`], and the source fields of `COLUMNS` sorted
+/// for binary search, looked up once.
+fn sentinel_schema() -> &'static (Schema, Vec<(&'static str, usize)>) {
+    static SCHEMA: OnceLock<(Schema, Vec<(&'static str, usize)>)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        (
+            Schema::new(SENTINEL_TABLE, COLUMNS.iter().map(|(_, col)| *col)),
+            sorted_names(COLUMNS.iter().map(|(src, _)| *src)),
+        )
+    })
+}
+
 pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let mut row = Map::new();
+    let (schema, sources) = sentinel_schema();
+    let mut row = Map::with_capacity(rec.len() + 2);
     let times = ["lastUpdateDateTimeUtc", "creationDateTimeUtc"];
     if let Some(t) = time_generated(rec, &times, input.opts.now.as_deref())? {
         row.insert("TimeGenerated".into(), t.into());
     }
     for (key, v) in rec {
-        let column = match COLUMNS.iter().find(|(src, _)| src == key) {
-            Some((_, col)) => (*col).to_string(),
-            // Elastic's spelling of externalId.
-            None if key == "externalID" => "ExternalId".to_string(),
+        // Elastic's spelling of externalId is the same column.
+        let known = find_name(sources, key)
+            .or_else(|| (key == "externalID").then(|| find_name(sources, "externalId"))?);
+        let (column, t) = match known {
+            Some(i) => (COLUMNS[i].1.to_string(), schema.types[i]),
             None if input.opts.strict_schema => continue,
-            None => pascal(key),
+            None => {
+                let column = pascal(key);
+                let t = schema.column(&column);
+                (column, t)
+            }
         };
         if matches!(column.as_str(), "TimeGenerated" | "Type" | "TenantId") {
             continue;
         }
-        let v = column_value(SENTINEL_TABLE, &column, key, v)?;
-        if !v.is_null() && v != Value::Array(vec![]) {
+        let v = convert(t, key, v)?;
+        if !v.is_null() && !matches!(&v, Value::Array(a) if a.is_empty()) {
             row.insert(column, v);
         }
     }

@@ -27,8 +27,13 @@ pub(crate) fn opt_str<'a>(
     rec: &'a Map<String, Value>,
     key: &str,
 ) -> Result<Option<&'a str>, MapError> {
-    match present(rec, key) {
-        None => Ok(None),
+    str_of(key, rec.get(key))
+}
+
+/// [`opt_str`] of a value already looked up (`v` is what the record has at `key`).
+pub(crate) fn str_of<'a>(key: &str, v: Option<&'a Value>) -> Result<Option<&'a str>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(wrong(key, "a string", other)),
     }
@@ -36,8 +41,12 @@ pub(crate) fn opt_str<'a>(
 
 /// Elastic's `convert: type: string`: scalars become their text; objects and arrays are errors.
 pub(crate) fn opt_text(rec: &Map<String, Value>, key: &str) -> Result<Option<String>, MapError> {
-    match present(rec, key) {
-        None => Ok(None),
+    text_of(key, rec.get(key))
+}
+
+pub(crate) fn text_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
@@ -47,8 +56,12 @@ pub(crate) fn opt_text(rec: &Map<String, Value>, key: &str) -> Result<Option<Str
 
 /// Elastic's `convert: type: boolean`: a boolean, or the strings `true` / `false`.
 pub(crate) fn opt_bool(rec: &Map<String, Value>, key: &str) -> Result<Option<bool>, MapError> {
-    match present(rec, key) {
-        None => Ok(None),
+    bool_of(key, rec.get(key))
+}
+
+pub(crate) fn bool_of(key: &str, v: Option<&Value>) -> Result<Option<bool>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
@@ -67,9 +80,9 @@ pub(crate) fn opt_long(rec: &Map<String, Value>, key: &str) -> Result<Option<i64
 }
 
 /// A number kept as the source wrote it (`7` stays `7`, `5.5` stays `5.5`).
-pub(crate) fn opt_number(rec: &Map<String, Value>, key: &str) -> Result<Option<Value>, MapError> {
-    match present(rec, key) {
-        None => Ok(None),
+pub(crate) fn number_of(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Number(_)) => Ok(Some(v.clone())),
         Some(other) => Err(wrong(key, "a number", other)),
     }
@@ -79,8 +92,15 @@ pub(crate) fn opt_array<'a>(
     rec: &'a Map<String, Value>,
     key: &str,
 ) -> Result<Option<&'a Vec<Value>>, MapError> {
-    match present(rec, key) {
-        None => Ok(None),
+    array_of(key, rec.get(key))
+}
+
+pub(crate) fn array_of<'a>(
+    key: &str,
+    v: Option<&'a Value>,
+) -> Result<Option<&'a Vec<Value>>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
         Some(other) => Err(wrong(key, "an array", other)),
     }
@@ -100,7 +120,11 @@ pub(crate) fn opt_object<'a>(
 /// Elastic's `date` processor output for a timestamp field; empty strings count as missing
 /// (the pipelines skip them), anything unparsable is an error.
 pub(crate) fn opt_es_date(rec: &Map<String, Value>, key: &str) -> Result<Option<String>, MapError> {
-    match opt_str(rec, key)? {
+    es_date_of(key, rec.get(key))
+}
+
+pub(crate) fn es_date_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
+    match str_of(key, v)? {
         None | Some("") => Ok(None),
         Some(s) => crate::doc::parse_time(s)
             .map(|t| Some(es_date(t)))
@@ -148,47 +172,140 @@ pub(crate) fn time_generated(
     Ok(now.and_then(sentinel::to_datetime))
 }
 
-/// Converts a source value for a column of `table`; the error names the source field.
-pub(crate) fn column_value(
-    table: &str,
-    column: &str,
-    key: &str,
-    v: &Value,
-) -> Result<Value, MapError> {
-    let t = sentinel::table(table)
-        .and_then(|t| t.column(column))
-        .unwrap_or(ColumnType::Dynamic);
+/// A Sentinel table's schema and the types of the columns a kind maps fixed fields to, looked
+/// up once (a table is found by name among all tables, a column by a hashed name).
+pub(crate) struct Schema {
+    pub(crate) table: Option<&'static sentinel::Table>,
+    /// The type of each of the kind's fixed columns, in the kind's order.
+    pub(crate) types: Vec<ColumnType>,
+}
+
+impl Schema {
+    pub(crate) fn new<'a>(table: &str, columns: impl Iterator<Item = &'a str>) -> Self {
+        let table = sentinel::table(table);
+        let types = columns
+            .map(|c| {
+                table
+                    .and_then(|t| t.column(c))
+                    .unwrap_or(ColumnType::Dynamic)
+            })
+            .collect();
+        Schema { table, types }
+    }
+
+    /// The type of any column of the table (`Dynamic` for one it does not declare).
+    pub(crate) fn column(&self, column: &str) -> ColumnType {
+        self.table
+            .and_then(|t| t.column(column))
+            .unwrap_or(ColumnType::Dynamic)
+    }
+}
+
+/// Converts a source value for a column of type `t`; the error names the source field.
+pub(crate) fn convert(t: ColumnType, key: &str, v: &Value) -> Result<Value, MapError> {
     // A whole number sent as a float (`5.0`) fits long/int columns.
+    let whole;
     let v = match (t, v.as_f64()) {
         (ColumnType::Long | ColumnType::Int, Some(f))
             if v.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 =>
         {
-            Value::from(f as i64)
+            whole = Value::from(f as i64);
+            &whole
         }
-        _ => v.clone(),
+        _ => v,
     };
-    sentinel::coerce(&v, t).map_err(|e| MapError::field(key, e))
+    sentinel::coerce(v, t).map_err(|e| MapError::field(key, e))
 }
 
 /// `someField` -> `SomeField`, the column name given to source fields a table does not name.
 pub(crate) fn pascal(key: &str) -> String {
-    let mut c = key.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
+    match key.as_bytes().first() {
+        // The usual case, an ASCII first letter, without going through `char::to_uppercase`.
+        Some(b) if b.is_ascii() => {
+            let mut s = String::with_capacity(key.len());
+            s.push(char::from(b.to_ascii_uppercase()));
+            s.push_str(&key[1..]);
+            s
+        }
+        _ => {
+            let mut c = key.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
     }
 }
 
+/// Names sorted for binary search, with their index in the kind's table. They are ordered by
+/// length first ([`name_order`]): most steps of a search then end on the lengths, without
+/// comparing any bytes.
+pub(crate) fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
+    let mut v: Vec<(&str, usize)> = names.enumerate().map(|(i, n)| (n, i)).collect();
+    v.sort_unstable_by(|a, b| name_order(a.0, b.0));
+    v
+}
+
+/// The order of [`sorted_names`]: by length, then by bytes.
+pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The index of `key` in a table made by [`sorted_names`].
+pub(crate) fn find_name(sorted: &[(&str, usize)], key: &str) -> Option<usize> {
+    sorted
+        .binary_search_by(|(k, _)| name_order(k, key))
+        .ok()
+        .map(|i| sorted[i].1)
+}
+
 /// The start of an ECS document of Elastic's `machine` and `machine_action` streams (ecs 8.11.0):
-/// their pipelines never remove `event.original`.
+/// their pipelines never remove `event.original`. Built as objects of the right size: growing
+/// them one `Doc::set` at a time cost more than the fields themselves.
 pub(crate) fn event_doc(input: &super::Input<'_>) -> Doc {
-    let mut d = Doc::new();
-    d.set("ecs.version", "8.11.0");
-    d.set("event.original", input.original);
-    d.set("observer.vendor", "Microsoft");
-    d.set("observer.product", "Defender for Endpoint");
-    d.set("event.kind", "event");
-    d
+    let mut top = Map::with_capacity(16);
+    let mut ecs = Map::with_capacity(1);
+    ecs.insert("version".into(), "8.11.0".into());
+    top.insert("ecs".into(), Value::Object(ecs));
+    let mut event = Map::with_capacity(10);
+    event.insert("original".into(), input.original.into());
+    event.insert("kind".into(), "event".into());
+    top.insert("event".into(), Value::Object(event));
+    let mut observer = Map::with_capacity(2);
+    observer.insert("vendor".into(), "Microsoft".into());
+    observer.insert("product".into(), "Defender for Endpoint".into());
+    top.insert("observer".into(), Value::Object(observer));
+    Doc(top)
+}
+
+/// The vendor fields of an ECS document (`microsoft_defender_endpoint.<stream>`), built apart
+/// from the document and put in once: every `Doc::set` of a three-level path walked the whole
+/// path again. Nulls are ignored (as `Doc::set` does), and so are the fields Elastic drops
+/// unless `preserve_duplicate_custom_fields` (`duplicates`).
+pub(crate) struct Vendor {
+    pub(crate) fields: Map<String, Value>,
+    duplicates: &'static [&'static str],
+}
+
+impl Vendor {
+    pub(crate) fn new(
+        capacity: usize,
+        duplicates: &'static [&'static str],
+        preserve_duplicates: bool,
+    ) -> Self {
+        Vendor {
+            fields: Map::with_capacity(capacity),
+            duplicates: if preserve_duplicates { &[] } else { duplicates },
+        }
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
+        let value = value.into();
+        if value.is_null() || self.duplicates.contains(&key) {
+            return;
+        }
+        self.fields.insert(key.to_string(), value);
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! MDE alert → Elastic `microsoft_defender_endpoint` `log` documents, one per evidence item.
 
+use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
-use super::{evidence_items, is_placeholder, str_field};
-use crate::doc::{join, to_string_value, uri_parts, Doc};
+use super::is_placeholder;
+use crate::doc::{to_string_value, uri_parts};
 use crate::kinds::Input;
 use crate::{MapError, Options};
 
@@ -47,14 +48,36 @@ pub(crate) fn to_ecs_owned(
     opts: &Options,
     out: &mut Vec<Value>,
 ) -> Result<(), MapError> {
-    // Checks the evidence (the same errors, before any document).
-    evidence_items(&record)?;
-    let split = matches!(record.get("evidence"), Some(Value::Array(a)) if !a.is_empty());
-    if !split {
+    // Checks the evidence (the same errors, before any document) and looks it up only once.
+    let split = match record.get("evidence") {
+        // Elastic's second cleanup runs only when `evidence` is non-null (an object or `[]`).
+        None | Some(Value::Null) => None,
+        Some(Value::Object(_)) => Some(false),
+        Some(Value::Array(items)) if items.is_empty() => Some(false),
+        Some(Value::Array(items)) => {
+            if let Some((i, other)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
+                return Err(MapError::field(
+                    format!("evidence[{i}]"),
+                    format!("expected an object, got {}", crate::error::type_name(other)),
+                ));
+            }
+            Some(true)
+        }
+        Some(other) => {
+            return Err(MapError::field(
+                "evidence",
+                format!(
+                    "expected an object or an array, got {}",
+                    crate::error::type_name(other)
+                ),
+            ))
+        }
+    };
+    if split != Some(true) {
         // One document: the alert keeps its `evidence` as it was (absent, null, `[]` or an
         // object): which of those it was decides Elastic's deep cleanup.
         let original = opts.preserve_original_event.then(|| original.to_string());
-        out.push(ecs_document(record, original)?);
+        out.push(ecs_document(record, split.is_some(), original)?);
         return Ok(());
     }
     // Each document starts from the alert without its evidence array (cloning the whole array
@@ -78,184 +101,432 @@ pub(crate) fn to_ecs_owned(
         let original = opts
             .preserve_original_event
             .then(|| serde_json::to_string(&alert).unwrap_or_default());
-        out.push(ecs_document(alert, original)?);
+        out.push(ecs_document(alert, true, original)?);
     }
     Ok(())
 }
 
-/// `original` is `Some` when `event.original` is kept.
-fn ecs_document(mut json: Map<String, Value>, original: Option<String>) -> Result<Value, MapError> {
-    json.retain(|_, v| !is_placeholder(v));
-    json.shift_remove("comments");
-    // Elastic's second cleanup script runs only when `evidence` is non-null (an object or `[]`)
-    // and ends with a deep drop of nulls, "" and empty arrays/objects (`mitreTechniques: []`,
-    // `loggedOnUsers: []`) anywhere in the alert; without evidence those stay.
-    let deep_clean = json.contains_key("evidence");
-    let mut evidence = match json.shift_remove("evidence") {
-        Some(Value::Object(mut e)) => {
-            e.retain(|_, v| !is_placeholder(v));
-            e
+/// What the mapping reads from an alert, taken out of it in one pass (no lookups by name).
+#[derive(Default)]
+struct Alert {
+    severity: Option<Value>,
+    category: Option<Value>,
+    /// `status` stays among the vendor fields; only what it says is kept here.
+    status: Option<Status>,
+    /// `alertUpdateTime` stays among the vendor fields: its mapping is done in the pass.
+    update_time: Option<Result<Option<Time>, MapError>>,
+    creation_time: Option<Value>,
+    first_event: Option<Value>,
+    last_event: Option<Value>,
+    tenant: Option<Value>,
+    machine: Option<Value>,
+    title: Option<Value>,
+    id: Option<Value>,
+    description: Option<Value>,
+    detection_source: Option<Value>,
+    host: Option<Value>,
+    related_user: Option<Value>,
+    evidence: Map<String, Value>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Status {
+    New,
+    Resolved,
+    Other,
+}
+
+/// Evidence fields the mapping moves out of the evidence (the rest stays in the vendor copy).
+#[derive(Default)]
+struct Evidence {
+    /// `EVIDENCE_RENAMES`, by index.
+    renamed: [Option<Value>; 9],
+    url: Option<Value>,
+    user_sid: Option<Value>,
+    /// `entityType` and `ipAddress` stay; what the mapping needs of them is kept here.
+    entity_type: Option<EntityType>,
+    ip: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum EntityType {
+    Process,
+    User,
+    Other,
+}
+
+/// A mapped time: the text for the document and the instant it stands for (as the text reads).
+type Time = (String, DateTime<FixedOffset>);
+
+/// `original` is `Some` when `event.original` is kept; `deep_clean` when the alert's `evidence`
+/// is non-null (an object or `[]`).
+fn ecs_document(
+    mut json: Map<String, Value>,
+    deep_clean: bool,
+    original: Option<String>,
+) -> Result<Value, MapError> {
+    let mut a = Alert::default();
+    // One pass: placeholders go, and so do (with Elastic's second cleanup script, which ends
+    // with a deep drop of nulls, "" and empty arrays/objects such as `mitreTechniques: []`)
+    // empty values; the fields the mapping moves elsewhere are taken out; the rest stays, in
+    // order, as the vendor fields.
+    json.retain(|k, v| {
+        if is_placeholder(v) {
+            return false;
         }
-        _ => Map::new(),
+        if k == "evidence" {
+            if let Value::Object(e) = std::mem::take(v) {
+                a.evidence = e;
+            }
+            return false;
+        }
+        if deep_clean && pruned_to_nothing(v) {
+            return false;
+        }
+        let slot = match k.as_str() {
+            "comments" => return false,
+            "severity" => &mut a.severity,
+            "category" => &mut a.category,
+            "alertCreationTime" => &mut a.creation_time,
+            "firstEventTime" => &mut a.first_event,
+            "lastEventTime" => &mut a.last_event,
+            "aadTenantId" => &mut a.tenant,
+            "machineId" => &mut a.machine,
+            "title" => &mut a.title,
+            "id" => &mut a.id,
+            "detectionSource" => &mut a.detection_source,
+            "computerDnsName" => &mut a.host,
+            "relatedUser" => &mut a.related_user,
+            // Elastic renames `description` to `rule.description` only below a length.
+            "description" if v.as_str().is_some_and(short_description) => &mut a.description,
+            "status" => {
+                a.status = Some(match v.as_str() {
+                    Some("New") => Status::New,
+                    Some("Resolved") => Status::Resolved,
+                    _ => Status::Other,
+                });
+                return true;
+            }
+            "alertUpdateTime" => {
+                a.update_time = Some(es_time("alertUpdateTime", Some(v)));
+                return true;
+            }
+            "incidentId" | "investigationId" => {
+                if let Some(s) = to_string_value(v) {
+                    *v = Value::String(s);
+                }
+                return true;
+            }
+            _ => return true,
+        };
+        *slot = Some(std::mem::take(v));
+        false
+    });
+    let mut evidence = std::mem::take(&mut a.evidence);
+    let mut e = Evidence::default();
+    if !evidence.is_empty() {
+        evidence.retain(|k, v| {
+            if is_placeholder(v) {
+                return false;
+            }
+            if deep_clean && pruned_to_nothing(v) {
+                return false;
+            }
+            let slot = match k.as_str() {
+                "url" => &mut e.url,
+                "userSid" => &mut e.user_sid,
+                "entityType" => {
+                    e.entity_type = Some(match v.as_str() {
+                        Some("Process") => EntityType::Process,
+                        Some("User") => EntityType::User,
+                        _ => EntityType::Other,
+                    });
+                    return true;
+                }
+                "ipAddress" => {
+                    e.ip = to_string_value(v);
+                    return true;
+                }
+                name => match EVIDENCE_RENAMES.iter().position(|(from, _)| *from == name) {
+                    Some(i) => &mut e.renamed[i],
+                    None => return true,
+                },
+            };
+            *slot = Some(std::mem::take(v));
+            false
+        });
+    }
+
+    let severity = match a.severity {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            return Err(MapError::field(
+                "severity",
+                format!("expected a string, got {}", crate::error::type_name(&other)),
+            ))
+        }
     };
-    if deep_clean {
-        for m in [&mut json, &mut evidence] {
-            let mut d = Doc(std::mem::take(m));
-            d.prune_empty();
-            *m = d.0;
-        }
-    }
-    let severity = str_field(&json, "severity")?.map(str::to_string);
-    let category = json.get("category").and_then(to_string_value);
-    let status = json
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let entity_type = evidence
-        .get("entityType")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let category = match a.category {
+        Some(Value::String(c)) => Some(c),
+        other => other.as_ref().and_then(to_string_value),
+    };
+    let updated = a.update_time.transpose()?.flatten();
+    let created = es_time("alertCreationTime", a.creation_time.as_ref())?;
+    let start = es_time("firstEventTime", a.first_event.as_ref())?;
+    let end = es_time("lastEventTime", a.last_event.as_ref())?;
+    let duration = match (&start, &end) {
+        (Some((_, s)), Some((_, e))) => Some(
+            (*e - *s)
+                .num_nanoseconds()
+                .ok_or_else(|| MapError::field("lastEventTime", "too far from firstEventTime"))?,
+        ),
+        _ => None,
+    };
 
-    let mut d = Doc::new();
-    d.set("ecs.version", ECS_VERSION);
-    d.set("cloud.provider", "azure");
-    if let Some(t) = es_time("alertUpdateTime", json.get("alertUpdateTime"))? {
-        d.set("@timestamp", t);
+    // Room for what `kinds::map` adds (`tags`, a default `@timestamp`).
+    let mut d = Map::with_capacity(18);
+    put(&mut d, "ecs", object([("version", ECS_VERSION.into())]));
+    let mut cloud = Map::with_capacity(3);
+    put(&mut cloud, "provider", "azure".into());
+    if let Some(v) = a.tenant {
+        put(&mut cloud, "account", object([("id", v)]));
     }
-    d.set_some("cloud.account.id", json.shift_remove("aadTenantId"));
-    d.set_some("cloud.instance.id", json.shift_remove("machineId"));
-    d.set_some("message", json.shift_remove("title"));
+    if let Some(v) = a.machine {
+        put(&mut cloud, "instance", object([("id", v)]));
+    }
+    put(&mut d, "cloud", Value::Object(cloud));
+    if let Some((t, _)) = updated {
+        put(&mut d, "@timestamp", t.into());
+    }
+    put_some(&mut d, "message", a.title);
 
-    d.set("event.kind", "alert");
-    d.set("event.timezone", "UTC");
+    let mut event = Map::with_capacity(14);
+    put(&mut event, "kind", "alert".into());
+    put(&mut event, "timezone", "UTC".into());
     if let Some(c) = &category {
-        d.set("event.action", c.as_str());
+        put(&mut event, "action", c.as_str().into());
     }
-    d.set("event.provider", "defender_endpoint");
-    if let Some(t) = es_time("alertCreationTime", json.get("alertCreationTime"))? {
-        d.set("event.created", t);
+    put(&mut event, "provider", "defender_endpoint".into());
+    if let Some((t, _)) = created {
+        put(&mut event, "created", t.into());
     }
-    d.append("event.category", "host");
+    let mut categories = vec![Value::from("host")];
     if category.as_deref() == Some("Malware") {
-        d.append("event.category", "malware");
+        categories.push("malware".into());
     }
-    if entity_type.as_deref() == Some("Process") {
-        d.append("event.category", "process");
+    if e.entity_type == Some(EntityType::Process) {
+        categories.push("process".into());
     }
-    if entity_type.as_deref() == Some("User") {
-        d.append("event.type", "access");
+    put(&mut event, "category", Value::Array(categories));
+    let mut types = Vec::new();
+    if e.entity_type == Some(EntityType::User) {
+        types.push(Value::from("access"));
     }
-    match status.as_deref() {
-        Some("New") => d.append("event.type", "start"),
-        Some("Resolved") => d.append("event.type", "end"),
+    match a.status {
+        Some(Status::New) => types.push("start".into()),
+        Some(Status::Resolved) => types.push("end".into()),
         _ => {}
     }
-    d.set_some("event.id", json.shift_remove("id"));
-    d.set_some(
-        "event.start",
-        es_time("firstEventTime", json.get("firstEventTime"))?,
-    );
-    d.set_some(
-        "event.end",
-        es_time("lastEventTime", json.get("lastEventTime"))?,
-    );
-    json.shift_remove("firstEventTime");
-    json.shift_remove("lastEventTime");
+    if !types.is_empty() {
+        put(&mut event, "type", Value::Array(types));
+    }
+    put_some(&mut event, "id", a.id);
+    if let Some((t, _)) = start {
+        put(&mut event, "start", t.into());
+    }
+    if let Some((t, _)) = end {
+        put(&mut event, "end", t.into());
+    }
     if let Some(sev) = severity
         .as_deref()
         .and_then(|s| SEVERITY.iter().find(|(n, _)| *n == s))
     {
-        d.set("event.severity", sev.1);
+        put(&mut event, "severity", sev.1.into());
     }
-    if let (Some(start), Some(end)) = (d.get_str("event.start"), d.get_str("event.end")) {
-        d.set("event.duration", duration_nanos(start, end)?);
+    if let Some(ns) = duration {
+        put(&mut event, "duration", ns.into());
+    }
+    if let Some(original) = original {
+        put(&mut event, "original", original.into());
+    }
+    put(&mut d, "event", Value::Object(event));
+
+    if let Some(c) = category {
+        let technique = object([("name", Value::Array(vec![c.into()]))]);
+        put(
+            &mut d,
+            "threat",
+            Value::Object(object_map([
+                ("framework", "MITRE ATT&CK".into()),
+                ("technique", technique),
+            ])),
+        );
+    }
+    if let Some(desc) = a.description {
+        put(&mut d, "rule", object([("description", desc)]));
     }
 
-    if let Some(c) = &category {
-        d.set("threat.framework", "MITRE ATT&CK");
-        d.append("threat.technique.name", c.as_str());
-    }
-    if let Some(Value::String(desc)) = json.get("description") {
-        if desc.encode_utf16().count() < RULE_DESCRIPTION_MAX {
-            d.set_some("rule.description", json.shift_remove("description"));
+    // `EVIDENCE_RENAMES` in order: file.name, file.hash.sha256, file.hash.sha1, file.path,
+    // process.pid, process.command_line, process.start, process.parent.pid, process.parent.start.
+    let [name, sha256, sha1, path, pid, command_line, process_start, parent_pid, parent_start] =
+        e.renamed;
+    let process_start = es_time("evidence.processCreationTime", process_start.as_ref())?;
+    let parent_start = es_time("evidence.parentProcessCreationTime", parent_start.as_ref())?;
+    let mut related_hashes: Vec<Value> = Vec::new();
+    for h in [&sha1, &sha256].into_iter().flatten() {
+        if let Some(h) = to_string_value(h) {
+            let h = Value::String(h);
+            if !related_hashes.contains(&h) {
+                related_hashes.push(h);
+            }
         }
     }
-
-    for (from, to) in EVIDENCE_RENAMES {
-        let v = evidence.shift_remove(*from);
-        let v = if to.ends_with(".start") {
-            es_time(&join("evidence", from), v.as_ref())?
-        } else {
-            v
-        };
-        d.set_some(to, v);
+    let mut file = Map::new();
+    put_some(&mut file, "name", name);
+    if sha256.is_some() || sha1.is_some() {
+        let mut hash = Map::with_capacity(2);
+        put_some(&mut hash, "sha256", sha256);
+        put_some(&mut hash, "sha1", sha1);
+        put(&mut file, "hash", Value::Object(hash));
     }
-    d.set("observer.product", "Defender for Endpoint");
-    d.set("observer.vendor", "Microsoft");
-    d.set_some("observer.name", json.shift_remove("detectionSource"));
+    put_some(&mut file, "path", path);
+    if !file.is_empty() {
+        put(&mut d, "file", Value::Object(file));
+    }
+    let mut process = Map::new();
+    put_some(&mut process, "pid", pid);
+    put_some(&mut process, "command_line", command_line);
+    if let Some((t, _)) = process_start {
+        put(&mut process, "start", t.into());
+    }
+    if parent_pid.is_some() || parent_start.is_some() {
+        let mut parent = Map::with_capacity(2);
+        put_some(&mut parent, "pid", parent_pid);
+        if let Some((t, _)) = parent_start {
+            put(&mut parent, "start", t.into());
+        }
+        put(&mut process, "parent", Value::Object(parent));
+    }
+    if !process.is_empty() {
+        put(&mut d, "process", Value::Object(process));
+    }
+    let mut observer = Map::with_capacity(3);
+    put(&mut observer, "product", "Defender for Endpoint".into());
+    put(&mut observer, "vendor", "Microsoft".into());
+    put_some(&mut observer, "name", a.detection_source);
+    put(&mut d, "observer", Value::Object(observer));
 
-    if let Some(u) = evidence.shift_remove("url") {
+    if let Some(u) = e.url {
         // Elastic's `uri_parts` writes its result over the whole `url` object, so `url.full`
         // survives only when parsing fails (`ignore_failure`); `url.original` keeps the text.
         match u.as_str().and_then(uri_parts) {
-            Some(parts) => {
-                for (k, v) in parts {
-                    d.set(&join("url", &k), v);
-                }
-            }
-            None => d.set("url.full", u),
+            Some(parts) => put(&mut d, "url", Value::Object(parts)),
+            None => put(&mut d, "url", object([("full", u)])),
         }
     }
 
-    if let Some(h) = json.shift_remove("computerDnsName") {
+    let mut related_hosts = None;
+    if let Some(h) = a.host {
+        let mut host = Map::with_capacity(2);
         if let Some(s) = h.as_str() {
-            d.set("host.name", s.to_lowercase());
+            let lower = s.to_lowercase();
+            if !lower.is_empty() {
+                related_hosts = Some(lower.clone());
+            }
+            put(&mut host, "name", lower.into());
         }
-        d.set("host.hostname", h);
+        put(&mut host, "hostname", h);
+        put(&mut d, "host", Value::Object(host));
     }
-    if let Some(Value::Object(user)) = json.get("relatedUser") {
-        d.set_opt("user.name", user.get("userName"));
-        d.set_opt("user.domain", user.get("domainName"));
+    let mut user = Map::new();
+    if let Some(Value::Object(mut u)) = a.related_user {
+        put_some(&mut user, "name", u.shift_remove("userName"));
+        put_some(&mut user, "domain", u.shift_remove("domainName"));
     }
-    d.set_some("user.id", evidence.shift_remove("userSid"));
-
-    if let Some(ip) = evidence.get("ipAddress").and_then(to_string_value) {
-        d.append("related.ip", ip);
-    }
-    if let Some(u) = d.get("user.name").and_then(to_string_value) {
-        d.append("related.user", u);
-    }
-    for path in ["file.hash.sha1", "file.hash.sha256"] {
-        if let Some(h) = d.get(path).and_then(to_string_value) {
-            d.append("related.hash", h);
-        }
-    }
-    if let Some(h) = d
-        .get_str("host.name")
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-    {
-        d.append("related.hosts", h);
+    let related_user = user.get("name").and_then(to_string_value);
+    put_some(&mut user, "id", e.user_sid);
+    if !user.is_empty() {
+        put(&mut d, "user", Value::Object(user));
     }
 
-    for gone in ["alertCreationTime", "severity", "relatedUser", "category"] {
-        json.shift_remove(gone);
+    let mut related = Map::new();
+    if let Some(ip) = e.ip {
+        put(&mut related, "ip", Value::Array(vec![ip.into()]));
     }
+    if let Some(u) = related_user {
+        put(&mut related, "user", Value::Array(vec![u.into()]));
+    }
+    if !related_hashes.is_empty() {
+        put(&mut related, "hash", Value::Array(related_hashes));
+    }
+    if let Some(h) = related_hosts {
+        put(&mut related, "hosts", Value::Array(vec![h.into()]));
+    }
+    if !related.is_empty() {
+        put(&mut d, "related", Value::Object(related));
+    }
+
     if !evidence.is_empty() {
         json.insert("evidence".into(), Value::Object(evidence));
     }
-    for id in ["incidentId", "investigationId"] {
-        if let Some(v) = json.get(id).and_then(to_string_value) {
-            json.insert(id.into(), Value::String(v));
-        }
-    }
     if !json.is_empty() {
-        d.set("microsoft.defender_endpoint", Value::Object(json));
+        put(
+            &mut d,
+            "microsoft",
+            object([("defender_endpoint", Value::Object(json))]),
+        );
     }
-    if let Some(original) = original {
-        d.set("event.original", original);
+    Ok(Value::Object(d))
+}
+
+/// `true` when Elastic's `rule.description` rename applies: under `RULE_DESCRIPTION_MAX` UTF-16
+/// units (never more units than UTF-8 bytes, so short texts need no count).
+fn short_description(s: &str) -> bool {
+    s.len() < RULE_DESCRIPTION_MAX || s.encode_utf16().count() < RULE_DESCRIPTION_MAX
+}
+
+/// Elastic's deep drop of empty values inside one value; `true` when nothing is left of it.
+fn pruned_to_nothing(v: &mut Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => {
+            items.retain_mut(|x| !pruned_to_nothing(x));
+            items.is_empty()
+        }
+        Value::Object(m) => {
+            m.retain(|_, x| !pruned_to_nothing(x));
+            m.is_empty()
+        }
+        _ => false,
     }
-    Ok(d.into_value())
+}
+
+/// Inserts a non-null value (Doc::set ignores nulls too).
+fn put(m: &mut Map<String, Value>, key: &str, v: Value) {
+    if !v.is_null() {
+        m.insert(key.to_string(), v);
+    }
+}
+
+fn put_some(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        put(m, key, v);
+    }
+}
+
+/// An object of the given non-null members.
+fn object_map<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in members {
+        put(&mut m, k, v);
+    }
+    m
+}
+
+fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(object_map(members))
 }
 
 /// A time field for a `date` field of Elastic's mapping. RFC 3339 text goes in verbatim, as
@@ -263,7 +534,7 @@ fn ecs_document(mut json: Map<String, Value>, original: Option<String>) -> Resul
 /// Defender has used (`2023-09-25 14:30:00`, zone-less, more than 9 fractional digits) are
 /// normalised, since Elasticsearch would reject the document; anything else is an error record
 /// rather than a document Elasticsearch refuses.
-fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
+fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Time>, MapError> {
     let s = match v {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) => s,
@@ -280,34 +551,21 @@ fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
     let frac_digits = s
         .split_once('.')
         .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
-    let verbatim = s.as_bytes().get(10) == Some(&b'T')
-        && !s.ends_with('z')
-        && frac_digits <= 9
-        && chrono::DateTime::parse_from_rfc3339(s).is_ok();
-    if verbatim {
-        return Ok(Some(Value::String(s.clone())));
+    if s.as_bytes().get(10) == Some(&b'T') && !s.ends_with('z') && frac_digits <= 9 {
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Some((s.clone(), t)));
+        }
     }
     match crate::doc::parse_time(s) {
         Some(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
-            Ok(Some(Value::String(crate::doc::es_date(t))))
+            let text = crate::doc::es_date(t);
+            // `event.duration` is computed from the text as written (milliseconds).
+            let t = crate::doc::parse_time(&text)
+                .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}")))?;
+            Ok(Some((text, t)))
         }
         _ => Err(MapError::field(key, format!("not a timestamp: {s:?}"))),
     }
-}
-
-/// `event.duration`: nanoseconds from first to last event, as Elastic's script computes it.
-fn duration_nanos(start: &str, end: &str) -> Result<i64, MapError> {
-    let parse = |field: &str, s: &str| {
-        crate::doc::parse_time(s)
-            .ok_or_else(|| MapError::field(field, format!("not a timestamp: {s:?}")))
-    };
-    let (s, e) = (
-        parse("firstEventTime", start)?,
-        parse("lastEventTime", end)?,
-    );
-    (e - s)
-        .num_nanoseconds()
-        .ok_or_else(|| MapError::field("lastEventTime", "too far from firstEventTime"))
 }
 
 #[cfg(test)]

@@ -31,10 +31,8 @@ fn is_placeholder(v: &Value) -> bool {
 }
 
 /// The alert's evidence items: `None` stands for "no evidence" (absent, null or empty array).
-fn evidence_items(
-    record: &Map<String, Value>,
-) -> Result<Vec<Option<&Map<String, Value>>>, MapError> {
-    match record.get("evidence") {
+fn evidence_items(evidence: Option<&Value>) -> Result<Vec<Option<&Map<String, Value>>>, MapError> {
+    match evidence {
         None | Some(Value::Null) => Ok(vec![None]),
         Some(Value::Object(e)) => Ok(vec![Some(e)]),
         Some(Value::Array(items)) if items.is_empty() => Ok(vec![None]),
@@ -55,17 +53,6 @@ fn evidence_items(
                 "expected an object or an array, got {}",
                 crate::error::type_name(other)
             ),
-        )),
-    }
-}
-
-fn str_field<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, MapError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(MapError::field(
-            key,
-            format!("expected a string, got {}", crate::error::type_name(other)),
         )),
     }
 }

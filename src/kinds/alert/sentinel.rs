@@ -3,13 +3,16 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::{evidence_items, is_placeholder, str_field};
+use super::{evidence_items, is_placeholder};
 use crate::doc::{json_text, to_string_value};
+use crate::kinds::mde_common::{find_name, sorted_names};
 use crate::kinds::Input;
-use crate::sentinel::to_datetime;
+use crate::sentinel::{to_datetime, ColumnType};
 use crate::MapError;
 
 /// MDE `category` values that are MITRE ATT&CK tactics. The other categories (Malware,
@@ -38,59 +41,114 @@ const ALERT_LINK_BASE: &str = "https://security.microsoft.com/alerts/";
 
 /// Collects Sentinel entities (`$id` numbered in order) for the `Entities` column.
 ///
-/// The second field indexes every entity by (type, property, value): an entity that merges with
-/// a new one shares at least one property value with it, so only those are candidates. Without
-/// the index an alert with n evidence items took n² comparisons (minutes for a few thousand).
-/// The index is keyed by a hash of the triple ([`key`]), not the triple itself: no strings are
-/// built per lookup, and a collision only adds a candidate that `same` then rejects.
+/// An entity that merges with a new one shares at least one property value with it, so only
+/// those are candidates. A few entities are simply scanned in order; from [`INDEX_FROM`] on, an
+/// index of every entity by (type, property, value) gives the candidates (without it an alert
+/// with n evidence items took n² comparisons: minutes for a few thousand). The index is keyed
+/// by a hash of the triple ([`key`]), not the triple itself: no strings are built per lookup,
+/// and a collision only adds a candidate that `same` then rejects. Both find the first entity
+/// in order that merges, since every such entity shares an indexed triple.
 #[derive(Default)]
-struct Entities(Vec<Map<String, Value>>, HashMap<u64, Vec<usize>>);
+struct Entities(Vec<Entity>, Option<HashMap<u64, Vec<usize>>>);
+
+/// Entities from this many on are found through the index.
+const INDEX_FROM: usize = 16;
+
+/// One entity: serialised as the object `{"$id", "Type", properties…}`.
+struct Entity {
+    id: String,
+    kind: &'static str,
+    props: Vec<(&'static str, Value)>,
+}
+
+impl Entity {
+    fn get(&self, k: &str) -> Option<&Value> {
+        self.props.iter().find(|(p, _)| *p == k).map(|(_, v)| v)
+    }
+}
+
+impl Serialize for Entity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2 + self.props.len()))?;
+        m.serialize_entry("$id", &self.id)?;
+        m.serialize_entry("Type", self.kind)?;
+        for (k, v) in &self.props {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// An object of `(key, text)` members, serialised in order.
+struct Members<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for Members<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
 
 impl Entities {
     /// Adds an entity and returns its `$id`. An entity of the same type that agrees on every
     /// property both have (the same account from `relatedUser` and from evidence) is merged.
-    fn add(&mut self, kind: &str, props: Map<String, Value>) -> Option<String> {
-        let props: Map<String, Value> = props.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    fn add(&mut self, kind: &'static str, props: Vec<(&'static str, Value)>) -> Option<String> {
         if props.is_empty() {
             return None;
         }
-        let same = |e: &Map<String, Value>| {
-            e.get("Type").and_then(Value::as_str) == Some(kind)
+        let same = |e: &Entity| {
+            e.kind == kind
                 && props.iter().all(|(k, v)| e.get(k).map_or(true, |x| x == v))
-                && props.keys().any(|k| e.contains_key(k))
+                && props.iter().any(|(k, _)| e.get(k).is_some())
         };
-        let mut candidates: Vec<usize> = props
-            .iter()
-            .filter_map(|(k, v)| self.1.get(&key(kind, k, v)))
-            .flatten()
-            .copied()
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        if let Some(i) = candidates.into_iter().find(|&i| same(&self.0[i])) {
+        let found = match &self.1 {
+            None => self.0.iter().position(same),
+            Some(index) => {
+                let mut candidates: Vec<usize> = props
+                    .iter()
+                    .filter_map(|(k, v)| index.get(&key(kind, k, v)))
+                    .flatten()
+                    .copied()
+                    .collect();
+                candidates.sort_unstable();
+                candidates.dedup();
+                candidates.into_iter().find(|&i| same(&self.0[i]))
+            }
+        };
+        if let Some(i) = found {
             for (k, v) in props {
-                if !self.0[i].contains_key(&k) {
-                    self.1.entry(key(kind, &k, &v)).or_default().push(i);
-                    self.0[i].insert(k, v);
+                if self.0[i].get(k).is_none() {
+                    if let Some(index) = &mut self.1 {
+                        index.entry(key(kind, k, &v)).or_default().push(i);
+                    }
+                    self.0[i].props.push((k, v));
                 }
             }
-            return self.0[i]
-                .get("$id")
-                .and_then(Value::as_str)
-                .map(str::to_string);
+            return Some(self.0[i].id.clone());
         }
         let id = (self.0.len() + 1).to_string();
-        let mut e = Map::new();
-        e.insert("$id".into(), Value::String(id.clone()));
-        e.insert("Type".into(), Value::String(kind.to_string()));
-        e.extend(props);
-        for (k, v) in &e {
-            self.1
-                .entry(key(kind, k, v))
-                .or_default()
-                .push(self.0.len());
+        if self.1.is_none() && self.0.len() + 1 >= INDEX_FROM {
+            let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+            for (i, e) in self.0.iter().enumerate() {
+                for (k, v) in &e.props {
+                    index.entry(key(e.kind, k, v)).or_default().push(i);
+                }
+            }
+            self.1 = Some(index);
         }
-        self.0.push(e);
+        if let Some(index) = &mut self.1 {
+            for (k, v) in &props {
+                index.entry(key(kind, k, v)).or_default().push(self.0.len());
+            }
+        }
+        self.0.push(Entity {
+            id: id.clone(),
+            kind,
+            props,
+        });
         Some(id)
     }
 }
@@ -150,12 +208,12 @@ fn hash_value(v: &Value, h: &mut DefaultHasher) {
     }
 }
 
-/// An object of the pairs whose value is `Some`, in order.
-fn obj<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Map<String, Value> {
-    let mut m = Map::with_capacity(N);
+/// The properties whose value is `Some` (and not null), in order.
+fn props<const N: usize>(pairs: [(&'static str, Option<Value>); N]) -> Vec<(&'static str, Value)> {
+    let mut m = Vec::with_capacity(N);
     for (k, v) in pairs {
-        if let Some(v) = v {
-            m.insert(k.to_string(), v);
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            m.push((k, v));
         }
     }
     m
@@ -169,24 +227,150 @@ fn reference(id: Option<String>) -> Option<Value> {
     id.map(|id| json!({ "$ref": id }))
 }
 
+/// The evidence fields the entities are made of.
+const EVIDENCE_KEYS: &[&str] = &[
+    "sha1",
+    "sha256",
+    "fileName",
+    "filePath",
+    "entityType",
+    "processId",
+    "parentProcessId",
+    "parentProcessCreationTime",
+    "processCommandLine",
+    "processCreationTime",
+    "accountName",
+    "userSid",
+    "userPrincipalName",
+    "domainName",
+    "aadUserId",
+    "ipAddress",
+    "url",
+    "registryKey",
+    "registryHive",
+    "registryValueName",
+    "registryValue",
+    "registryValueType",
+];
+
+/// The alert fields the row is made of.
+const ALERT_KEYS: &[&str] = &[
+    "id",
+    "severity",
+    "status",
+    "title",
+    "description",
+    "alertCreationTime",
+    "firstEventTime",
+    "lastEventTime",
+    "computerDnsName",
+    "machineId",
+    "relatedUser",
+    "mitreTechniques",
+    "evidence",
+    "incidentId",
+    "investigationId",
+    "investigationState",
+    "assignedTo",
+    "classification",
+    "determination",
+    "detectionSource",
+    "detectorId",
+    "category",
+    "threatFamilyName",
+    "threatName",
+    "rbacGroupName",
+    "aadTenantId",
+    "resolvedTime",
+    "lastUpdateTime",
+];
+
+/// The fields of `ALERT_KEYS` that go into `ExtendedProperties`, in order.
+const EXTENDED: [&str; 15] = [
+    "incidentId",
+    "investigationId",
+    "investigationState",
+    "assignedTo",
+    "classification",
+    "determination",
+    "detectionSource",
+    "detectorId",
+    "category",
+    "threatFamilyName",
+    "threatName",
+    "rbacGroupName",
+    "aadTenantId",
+    "resolvedTime",
+    "lastUpdateTime",
+];
+
+/// A record's values of a fixed list of keys, read in one pass over the record (each key found
+/// by binary search in the sorted list) instead of one hashed lookup per use.
+struct Fields<'a> {
+    names: &'static [(&'static str, usize)],
+    values: [Option<&'a Value>; 32],
+}
+
+impl<'a> Fields<'a> {
+    fn of(names: &'static [(&'static str, usize)], m: &'a Map<String, Value>) -> Self {
+        let mut values = [None; 32];
+        for (k, v) in m {
+            if let Some(i) = find_name(names, k) {
+                values[i] = Some(v);
+            }
+        }
+        Fields { names, values }
+    }
+
+    /// What the record has at `key` (one of the list's keys).
+    fn raw(&self, key: &str) -> Option<&'a Value> {
+        let i = find_name(self.names, key);
+        debug_assert!(i.is_some(), "{key} is not in the list");
+        self.values[i?]
+    }
+
+    /// A copy of the value at `key` unless it is absent or a placeholder.
+    fn get(&self, key: &str) -> Option<Value> {
+        self.raw(key).filter(|v| !is_placeholder(v)).cloned()
+    }
+}
+
+fn sorted(
+    list: &'static OnceLock<Vec<(&'static str, usize)>>,
+    keys: &'static [&'static str],
+) -> &'static [(&'static str, usize)] {
+    list.get_or_init(|| sorted_names(keys.iter().copied()))
+}
+
+fn evidence_keys() -> &'static [(&'static str, usize)] {
+    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    sorted(&SORTED, EVIDENCE_KEYS)
+}
+
+fn alert_keys() -> &'static [(&'static str, usize)] {
+    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    sorted(&SORTED, ALERT_KEYS)
+}
+
 /// Windows paths put the file name in `fileName` and the folder in `filePath`.
 fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>) {
+    let e = Fields::of(evidence_keys(), e);
     let hashes: Vec<Value> = [("SHA1", "sha1"), ("SHA256", "sha256")]
         .iter()
         .filter_map(|(alg, key)| {
-            let v = get(e, key)?;
+            let v = e.get(key)?;
             reference(ents.add(
                 "filehash",
-                obj([("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
+                props([("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
             ))
         })
         .collect();
-    let file = if get(e, "fileName").is_some() || !hashes.is_empty() {
+    let file = if e.get("fileName").is_some() || !hashes.is_empty() {
         ents.add(
             "file",
-            obj([
-                ("Name", get(e, "fileName")),
-                ("Directory", get(e, "filePath")),
+            props([
+                ("Name", e.get("fileName")),
+                ("Directory", e.get("filePath")),
                 (
                     "FileHashes",
                     (!hashes.is_empty()).then(|| Value::Array(hashes.clone())),
@@ -196,28 +380,28 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
     } else {
         None
     };
-    let kind = e.get("entityType").and_then(Value::as_str).unwrap_or("");
-    if kind == "Process" || get(e, "processId").is_some() {
-        let parent = get(e, "parentProcessId").map(|pid| {
+    let kind = e.raw("entityType").and_then(Value::as_str).unwrap_or("");
+    if kind == "Process" || e.get("processId").is_some() {
+        let parent = e.get("parentProcessId").map(|pid| {
             ents.add(
                 "process",
-                obj([
+                props([
                     ("ProcessId", to_string_value(&pid).map(Value::String)),
-                    ("CreationTimeUtc", get(e, "parentProcessCreationTime")),
+                    ("CreationTimeUtc", e.get("parentProcessCreationTime")),
                 ]),
             )
         });
         ents.add(
             "process",
-            obj([
+            props([
                 (
                     "ProcessId",
-                    get(e, "processId")
+                    e.get("processId")
                         .and_then(|p| to_string_value(&p))
                         .map(Value::String),
                 ),
-                ("CommandLine", get(e, "processCommandLine")),
-                ("CreationTimeUtc", get(e, "processCreationTime")),
+                ("CommandLine", e.get("processCommandLine")),
+                ("CreationTimeUtc", e.get("processCreationTime")),
                 ("ImageFile", reference(file)),
                 ("ParentProcess", reference(parent.flatten())),
                 // Host + ProcessId + CreationTimeUtc is a process entity's strong identifier.
@@ -225,11 +409,11 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             ]),
         );
     }
-    if get(e, "accountName").is_some()
-        || get(e, "userSid").is_some()
-        || get(e, "userPrincipalName").is_some()
+    if e.get("accountName").is_some()
+        || e.get("userSid").is_some()
+        || e.get("userPrincipalName").is_some()
     {
-        let upn = get(e, "userPrincipalName");
+        let upn = e.get("userPrincipalName");
         let suffix = upn
             .as_ref()
             .and_then(Value::as_str)
@@ -237,33 +421,33 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             .map(|(_, s)| s.into());
         ents.add(
             "account",
-            obj([
-                ("Name", get(e, "accountName")),
-                ("NTDomain", get(e, "domainName")),
-                ("Sid", get(e, "userSid")),
-                ("AadUserId", get(e, "aadUserId")),
+            props([
+                ("Name", e.get("accountName")),
+                ("NTDomain", e.get("domainName")),
+                ("Sid", e.get("userSid")),
+                ("AadUserId", e.get("aadUserId")),
                 ("UPNSuffix", suffix),
             ]),
         );
     }
-    if let Some(ip) = get(e, "ipAddress") {
-        ents.add("ip", obj([("Address", Some(ip))]));
+    if let Some(ip) = e.get("ipAddress") {
+        ents.add("ip", props([("Address", Some(ip))]));
     }
-    if let Some(url) = get(e, "url") {
-        ents.add("url", obj([("Url", Some(url))]));
+    if let Some(url) = e.get("url") {
+        ents.add("url", props([("Url", Some(url))]));
     }
-    if let Some(key) = get(e, "registryKey") {
+    if let Some(key) = e.get("registryKey") {
         let key_id = ents.add(
             "registry-key",
-            obj([("Hive", get(e, "registryHive")), ("Key", Some(key))]),
+            props([("Hive", e.get("registryHive")), ("Key", Some(key))]),
         );
-        if get(e, "registryValueName").is_some() || get(e, "registryValue").is_some() {
+        if e.get("registryValueName").is_some() || e.get("registryValue").is_some() {
             ents.add(
                 "registry-value",
-                obj([
-                    ("Name", get(e, "registryValueName")),
-                    ("Value", get(e, "registryValue")),
-                    ("ValueType", get(e, "registryValueType")),
+                props([
+                    ("Name", e.get("registryValueName")),
+                    ("Value", e.get("registryValue")),
+                    ("ValueType", e.get("registryValueType")),
                     ("Key", reference(key_id)),
                 ]),
             );
@@ -271,8 +455,20 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
     }
 }
 
-fn datetime(m: &Map<String, Value>, key: &str) -> Result<Option<Value>, MapError> {
-    match str_field(m, key)? {
+/// A string field read in the one pass over the alert (`None` for missing or null).
+fn str_value<'a>(key: &str, v: Option<&'a Value>) -> Result<Option<&'a str>, MapError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(MapError::field(
+            key,
+            format!("expected a string, got {}", crate::error::type_name(other)),
+        )),
+    }
+}
+
+fn datetime(a: &Fields<'_>, key: &str) -> Result<Option<Value>, MapError> {
+    match str_value(key, a.raw(key))? {
         None | Some("") => Ok(None),
         Some(s) => to_datetime(s)
             .map(|d| Some(Value::String(d)))
@@ -280,20 +476,59 @@ fn datetime(m: &Map<String, Value>, key: &str) -> Result<Option<Value>, MapError
     }
 }
 
+/// The columns of a row, in order.
+const ROW: [&str; 26] = [
+    "TimeGenerated",
+    "AlertName",
+    "DisplayName",
+    "AlertSeverity",
+    "Description",
+    "ProviderName",
+    "VendorName",
+    "ProductName",
+    "ProductComponentName",
+    "VendorOriginalId",
+    "SystemAlertId",
+    "AlertType",
+    "Status",
+    "StartTime",
+    "EndTime",
+    "ProcessingEndTime",
+    "CompromisedEntity",
+    "SourceComputerId",
+    "AlertLink",
+    "Tactics",
+    "Techniques",
+    "SubTechniques",
+    "IsIncident",
+    "ExtendedProperties",
+    "Entities",
+    "Type",
+];
+
+/// The `SecurityAlert` type of each of [`ROW`] (`None`: no check), looked up once.
+fn row_types() -> &'static [Option<ColumnType>; 26] {
+    static TYPES: OnceLock<[Option<ColumnType>; 26]> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let table = crate::sentinel::table("SecurityAlert");
+        ROW.map(|c| table.and_then(|t| t.column(c)))
+    })
+}
+
 pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let a = input.record;
-    let items = evidence_items(a)?;
-    let id = str_field(a, "id")?.ok_or_else(|| MapError::field("id", "missing"))?;
-    let severity = str_field(a, "severity")?;
-    let created = datetime(a, "alertCreationTime")?;
-    let updated = datetime(a, "lastUpdateTime")?;
-    let start = datetime(a, "firstEventTime")?;
-    let end = datetime(a, "lastEventTime")?;
+    let a = Fields::of(alert_keys(), input.record);
+    let items = evidence_items(a.raw("evidence"))?;
+    let id = str_value("id", a.raw("id"))?.ok_or_else(|| MapError::field("id", "missing"))?;
+    let severity = str_value("severity", a.raw("severity"))?;
+    let created = datetime(&a, "alertCreationTime")?;
+    let updated = datetime(&a, "lastUpdateTime")?;
+    let start = datetime(&a, "firstEventTime")?;
+    let end = datetime(&a, "lastEventTime")?;
 
     let mut ents = Entities::default();
-    let host = get(a, "computerDnsName");
+    let host = a.get("computerDnsName");
     let mut host_id = None;
-    if host.is_some() || get(a, "machineId").is_some() {
+    if host.is_some() || a.get("machineId").is_some() {
         let (name, domain) = match host.as_ref().and_then(Value::as_str) {
             Some(h) => match h.split_once('.') {
                 Some((n, d)) => (Some(Value::from(n)), Some(Value::from(d))),
@@ -303,17 +538,17 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         };
         host_id = ents.add(
             "host",
-            obj([
+            props([
                 ("HostName", name),
                 ("DnsDomain", domain),
-                ("MdatpDeviceId", get(a, "machineId")),
+                ("MdatpDeviceId", a.get("machineId")),
             ]),
         );
     }
-    if let Some(Value::Object(u)) = a.get("relatedUser") {
+    if let Some(Value::Object(u)) = a.raw("relatedUser") {
         ents.add(
             "account",
-            obj([
+            props([
                 ("Name", get(u, "userName")),
                 ("NTDomain", get(u, "domainName")),
             ]),
@@ -323,38 +558,20 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         add_evidence(&mut ents, e, host_id.as_deref());
     }
 
-    let (techniques, sub_techniques) = mitre_columns(a.get("mitreTechniques"));
-    let tactic =
-        get(a, "category").filter(|c| c.as_str().is_some_and(|c| MITRE_TACTICS.contains(&c)));
+    let (techniques, sub_techniques) = mitre_columns(a.raw("mitreTechniques"));
+    let tactic = a
+        .get("category")
+        .filter(|c| c.as_str().is_some_and(|c| MITRE_TACTICS.contains(&c)));
     let now = input
         .opts
         .now
         .as_deref()
         .and_then(to_datetime)
         .map(Value::String);
-    let mut ext = Map::new();
-    for key in [
-        "incidentId",
-        "investigationId",
-        "investigationState",
-        "assignedTo",
-        "classification",
-        "determination",
-        "detectionSource",
-        "detectorId",
-        "category",
-        "threatFamilyName",
-        "threatName",
-        "rbacGroupName",
-        "aadTenantId",
-        "resolvedTime",
-        "lastUpdateTime",
-    ] {
-        if let Some(v) = get(a, key) {
-            ext.insert(
-                key.into(),
-                Value::String(to_string_value(&v).unwrap_or_default()),
-            );
+    let mut ext: Vec<(&'static str, String)> = Vec::with_capacity(EXTENDED.len() + 2);
+    for key in EXTENDED {
+        if let Some(v) = a.raw(key).filter(|v| !is_placeholder(v)) {
+            ext.push((key, to_string_value(v).unwrap_or_default()));
         }
     }
     // Rows of the standalone MDATP connector carry these keys, and existing Sentinel content reads
@@ -366,76 +583,63 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             "investigationState",
         ),
     ] {
-        if let Some(v) = ext.get(key).cloned() {
-            ext.insert(legacy.into(), v);
+        if let Some(v) = ext.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()) {
+            ext.push((legacy, v));
         }
     }
+    let status = str_value("status", a.raw("status"))?.map(Value::from);
+    let title = a.get("title");
 
-    let row = obj([
-        (
-            "TimeGenerated",
-            updated.clone().or_else(|| created.clone()).or(now),
+    let row: [Option<Value>; 26] = [
+        updated.clone().or_else(|| created.clone()).or(now),
+        title.clone(),
+        title,
+        severity.map(|s| {
+            Value::from(if s == "UnSpecified" || s == "Unspecified" {
+                "Informational"
+            } else {
+                s
+            })
+        }),
+        a.get("description"),
+        Some(PROVIDER_NAME.into()),
+        Some("Microsoft".into()),
+        Some(PRODUCT_NAME.into()),
+        a.get("detectionSource"),
+        Some(id.into()),
+        Some(id.into()),
+        a.get("detectorId").or_else(|| a.get("category")),
+        status,
+        start,
+        end,
+        created,
+        host,
+        a.get("machineId"),
+        Some(format!("{ALERT_LINK_BASE}{id}").into()),
+        tactic,
+        techniques,
+        sub_techniques,
+        Some(false.into()),
+        Some(
+            serde_json::to_string(&Members(&ext))
+                .unwrap_or_default()
+                .into(),
         ),
-        ("AlertName", get(a, "title")),
-        ("DisplayName", get(a, "title")),
-        (
-            "AlertSeverity",
-            severity.map(|s| {
-                Value::from(if s == "UnSpecified" || s == "Unspecified" {
-                    "Informational"
-                } else {
-                    s
-                })
-            }),
-        ),
-        ("Description", get(a, "description")),
-        ("ProviderName", Some(PROVIDER_NAME.into())),
-        ("VendorName", Some("Microsoft".into())),
-        ("ProductName", Some(PRODUCT_NAME.into())),
-        ("ProductComponentName", get(a, "detectionSource")),
-        ("VendorOriginalId", Some(id.into())),
-        ("SystemAlertId", Some(id.into())),
-        (
-            "AlertType",
-            get(a, "detectorId").or_else(|| get(a, "category")),
-        ),
-        ("Status", str_field(a, "status")?.map(Value::from)),
-        ("StartTime", start),
-        ("EndTime", end),
-        ("ProcessingEndTime", created),
-        ("CompromisedEntity", host),
-        ("SourceComputerId", get(a, "machineId")),
-        ("AlertLink", Some(format!("{ALERT_LINK_BASE}{id}").into())),
-        ("Tactics", tactic),
-        ("Techniques", techniques),
-        ("SubTechniques", sub_techniques),
-        ("IsIncident", Some(false.into())),
-        (
-            "ExtendedProperties",
-            Some(json_text(&Value::Object(ext)).into()),
-        ),
-        (
-            "Entities",
-            (!ents.0.is_empty()).then(|| {
-                json_text(&Value::Array(
-                    ents.0.into_iter().map(Value::Object).collect(),
-                ))
-                .into()
-            }),
-        ),
-        ("Type", Some("SecurityAlert".into())),
-    ]);
+        (!ents.0.is_empty()).then(|| serde_json::to_string(&ents.0).unwrap_or_default().into()),
+        Some("SecurityAlert".into()),
+    ];
     // Values copied from the alert get the column's type (a `true` title becomes "true"); what
     // cannot be converted is an error record rather than a row the Logs Ingestion API rejects.
-    let mut row = row;
-    if let Some(table) = crate::sentinel::table("SecurityAlert") {
-        for (k, v) in row.iter_mut() {
-            if let Some(ty) = table.column(k).filter(|ty| !ty.accepts(v)) {
-                *v = crate::sentinel::coerce(v, ty).map_err(|e| MapError::field(k.clone(), e))?;
-            }
+    let types = row_types();
+    let mut m = Map::with_capacity(ROW.len());
+    for (i, v) in row.into_iter().enumerate() {
+        let Some(mut v) = v else { continue };
+        if let Some(ty) = types[i].filter(|ty| !ty.accepts(&v)) {
+            v = crate::sentinel::coerce(&v, ty).map_err(|e| MapError::field(ROW[i], e))?;
         }
+        m.insert(ROW[i].to_string(), v);
     }
-    out.push(Value::Object(row));
+    out.push(Value::Object(m));
     Ok(())
 }
 
