@@ -271,6 +271,13 @@ fn prune_map(m: &mut Map<String, Value>) {
 /// forms are UTC, as Elastic's `date` processor reads them with `timezone: UTC`.
 pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim();
+    // MDE's `2025-10-06 12:00:00` form (vulnerabilities, older alerts) goes straight to its
+    // format; it cannot be RFC 3339 without an offset, which that format would not accept.
+    if s.as_bytes().get(10) == Some(&b' ') {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
+            return Some(n.and_utc().fixed_offset());
+        }
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt);
     }
