@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::common::{convert_string, prop_str, related, remove_custom_duplicates, renames};
 use super::xdr_helpers::{
-    convert_ip, convert_long, copy, json_rename, lowercase, split_command_line_into_process,
+    convert_ip, convert_long, copy, json_rename, lowercase, related_from,
+    split_command_line_into_process,
 };
 use super::Record;
 use crate::doc::Doc;
@@ -238,8 +239,7 @@ pub(crate) fn pipeline(
         ("related.hash", "m365_defender.event.sha256"),
         ("related.hash", "m365_defender.event.sha1"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())

@@ -18,6 +18,10 @@ const ENVELOPE_RENAMES: &[(&str, &str)] = &[
     ("tenantId", "m365_defender.event.tenant.id"),
 ];
 
+/// Room for the columns a family writes under `m365_defender.event` before its
+/// duplicate-field removal (the largest tables write about 50).
+const EVENT_CAPACITY: usize = 32;
+
 /// Tables whose fixture (test-app-and-identity, an older era) predates the default pipeline's
 /// `application.name` step; the newer fixtures (test-behavior) have it. The fixtures are the spec.
 const TABLES_WITHOUT_APPLICATION_NAME: &[&str] = &[
@@ -46,18 +50,33 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
             ))
         }
     };
-    doc.set("m365_defender.event.category", category);
+    // The envelope and most family columns go under `m365_defender.event`: made once, sized
+    // for a record's columns, so that it is not regrown (and rehashed) key by key.
+    if !doc.0.contains_key("m365_defender") {
+        let mut event = Map::with_capacity(EVENT_CAPACITY);
+        event.insert("category".to_string(), Value::String(category.to_string()));
+        let mut vendor = Map::with_capacity(1);
+        vendor.insert("event".to_string(), Value::Object(event));
+        doc.0
+            .insert("m365_defender".to_string(), Value::Object(vendor));
+    } else {
+        doc.set("m365_defender.event.category", category);
+    }
     for (from, to) in ENVELOPE_RENAMES {
         doc.set_opt(to, rec.get(*from));
     }
-    date(doc, rec.get("time"), "m365_defender.event.time");
+    let time = rec.get("time");
+    date(doc, time, "m365_defender.event.time");
     let props = rec.get("properties").and_then(Value::as_object);
-    date(
-        doc,
-        props.and_then(|p| p.get("Timestamp")),
-        "m365_defender.event.timestamp",
-    );
-    if let Some(ts) = doc.get("m365_defender.event.timestamp").cloned() {
+    let stamp = props.and_then(|p| p.get("Timestamp"));
+    // Streaming records often carry the same text in both: parse and format it once.
+    let same = matches!((time, stamp), (Some(Value::String(a)), Some(Value::String(b))) if a == b);
+    let ts = match doc.get("m365_defender.event.time") {
+        Some(Value::String(t)) if same => Some(t.clone()),
+        _ => date_string(doc, stamp),
+    };
+    if let Some(ts) = ts {
+        doc.set("m365_defender.event.timestamp", ts.clone());
         doc.set("@timestamp", ts);
     }
 
@@ -133,31 +152,45 @@ pub(crate) fn mustache(v: &Value) -> Option<String> {
 /// string when the set has one element. The set is a Java `HashSet`, so its order is that of a
 /// `HashSet` ([`java_hash_set_order`]), which is what Elastic stores.
 fn process_name_from_command_line(doc: &mut Doc) {
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |s: String| {
+    fn add(names: &mut Vec<String>, s: String) {
         if !names.contains(&s) {
             names.push(s);
         }
+    }
+    let (name, commands, other) = match doc.get("process") {
+        Some(Value::Object(p)) => (scan(p, "name"), scan(p, "command_line"), false),
+        None => (None, None, false),
+        // Setting `process.name` replaces a non-object `process`.
+        Some(_) => (None, None, true),
     };
-    match doc.get("process.name") {
-        Some(Value::String(s)) => add(s.clone()),
+    let commands: &[Value] = match commands {
+        Some(c @ Value::String(_)) => std::slice::from_ref(c),
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    };
+    let has_command = commands
+        .iter()
+        .any(|c| c.as_str().is_some_and(|c| !c.is_empty()));
+    let mut names: Vec<String> = Vec::new();
+    match name {
+        // The set of one name without a command line is that name: nothing changes.
+        Some(Value::String(_)) if !has_command => return,
+        // No name and no command line: the script stores an empty list, which the removal of
+        // empty values drops again.
+        None if !has_command && !other => return,
+        Some(Value::String(s)) => add(&mut names, s.clone()),
         Some(Value::Array(a)) => a
             .iter()
             .filter_map(Value::as_str)
-            .for_each(|s| add(s.to_string())),
+            .for_each(|s| add(&mut names, s.to_string())),
         _ => {}
     }
-    let commands: Vec<String> = match doc.get("process.command_line") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => vec![],
-    };
-    for cmd in commands.iter().filter(|c| !c.is_empty()) {
-        add(first_word(cmd));
+    for cmd in commands
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|c| !c.is_empty())
+    {
+        add(&mut names, first_word(cmd));
     }
     let mut ordered = java_hash_set_order(names);
     let value = if ordered.len() == 1 {
@@ -166,6 +199,12 @@ fn process_name_from_command_line(doc: &mut Doc) {
         Value::Array(ordered.into_iter().map(Value::String).collect())
     };
     doc.set("process.name", value);
+}
+
+/// `map.get(key)` by comparing keys: the maps of a document are small, and this is cheaper
+/// than the SipHash `Map::get` computes.
+fn scan<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// The script's executable: first space-separated token of the trimmed line, its last `/`
@@ -211,13 +250,27 @@ fn java_spread_hash(s: &str) -> u32 {
 /// Elastic's `date` processor with `formats: [ISO8601]` into `target`; on failure it appends
 /// the processor's message to `error.message` and leaves `target` unset.
 pub(crate) fn date(doc: &mut Doc, value: Option<&Value>, target: &str) {
+    if let Some(d) = date_string(doc, value) {
+        doc.set(target, d);
+    }
+}
+
+/// What Elastic's `date` processor stores for `value`, `None` when it stores nothing; on
+/// failure the processor's message is appended to `error.message`.
+fn date_string(doc: &mut Doc, value: Option<&Value>) -> Option<String> {
     match value {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => match es_date_str(s) {
-            Some(d) => doc.set(target, d),
-            None => doc.append("error.message", format!("unable to parse date [{s}]")),
-        },
-        Some(other) => doc.append("error.message", format!("unable to parse date [{other}]")),
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let d = es_date_str(s);
+            if d.is_none() {
+                doc.append("error.message", format!("unable to parse date [{s}]"));
+            }
+            d
+        }
+        Some(other) => {
+            doc.append("error.message", format!("unable to parse date [{other}]"));
+            None
+        }
     }
 }
 
@@ -251,10 +304,61 @@ pub(crate) fn convert_string(doc: &mut Doc, props: &Map<String, Value>, from: &s
 /// The `remove_duplicate_custom_fields` step each sub-pipeline ends with: the vendor fields
 /// that were copied to ECS go unless the user keeps them.
 pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc, fields: &[&str]) {
-    if !opts.preserve_duplicate_custom_fields {
-        for f in fields {
-            doc.remove(f);
+    if opts.preserve_duplicate_custom_fields {
+        return;
+    }
+    // The fields under `m365_defender.event` (one or two levels down) go in one pass over
+    // each object on the way; a removal by key hashes the key and shifts the entries after it.
+    const PREFIX: &str = "m365_defender.event.";
+    let mut under: Vec<(&str, Option<&str>)> = Vec::with_capacity(fields.len());
+    for f in fields {
+        match f.strip_prefix(PREFIX).map(split_dot) {
+            Some((head, None)) => under.push((head, None)),
+            Some((head, Some(tail))) if !tail.contains('.') => under.push((head, Some(tail))),
+            _ => {
+                doc.remove(f);
+            }
         }
+    }
+    let event = match doc.0.iter_mut().find(|(k, _)| *k == "m365_defender") {
+        Some((_, Value::Object(vendor))) => match vendor.iter_mut().find(|(k, _)| *k == "event") {
+            Some((_, Value::Object(event))) => event,
+            _ => return,
+        },
+        _ => return,
+    };
+    // Nothing to do (the common case for some tables): no rebuild of the map's index.
+    if !event
+        .keys()
+        .any(|k| under.iter().any(|(head, _)| head == k))
+    {
+        return;
+    }
+    event.retain(|k, v| {
+        let mut nested = false;
+        for (head, tail) in &under {
+            if head == k {
+                match tail {
+                    None => return false,
+                    Some(_) => nested = true,
+                }
+            }
+        }
+        if let (true, Value::Object(sub)) = (nested, v) {
+            let gone = |sk: &str| under.iter().any(|(h, t)| h == k && *t == Some(sk));
+            if sub.keys().any(|sk| gone(sk)) {
+                sub.retain(|sk, _| !gone(sk));
+            }
+        }
+        true
+    });
+}
+
+/// `path` before and after its first `.`.
+fn split_dot(path: &str) -> (&str, Option<&str>) {
+    match path.bytes().position(|b| b == b'.') {
+        Some(i) => (&path[..i], Some(&path[i + 1..])),
+        None => (path, None),
     }
 }
 

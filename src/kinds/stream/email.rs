@@ -5,8 +5,10 @@
 //! Era: the `test-email` fixture is older than the others (ecs 8.10.0, no geo for sender
 //! addresses); that is what is reproduced here, `ecs.version` included.
 
-use super::common::{convert_string, prop, related, remove_custom_duplicates, renames};
-use super::xdr_helpers::{convert_ip, copy, event_action, json_rename, longs, truthies, uri_parts};
+use super::common::{convert_string, prop, remove_custom_duplicates, renames};
+use super::xdr_helpers::{
+    convert_ip, copy, event_action, json_rename, longs, related_from, truthies, uri_parts,
+};
 use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
@@ -197,8 +199,7 @@ pub(crate) fn pipeline(
             "m365_defender.event.recipient.email_address",
         ),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     copy(
         doc,
@@ -220,8 +221,7 @@ pub(crate) fn pipeline(
         "m365_defender.event.sender.ipv4",
         "m365_defender.event.sender.ipv6",
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, "source.ip", v.as_ref());
+        related_from(doc, "source.ip", from);
     }
     copy(doc, "m365_defender.event.ip_address", "host.ip");
     uri_parts(doc, "m365_defender.event.url");
@@ -243,8 +243,7 @@ pub(crate) fn pipeline(
         ),
         ("related.hosts", "m365_defender.event.url_domain"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())

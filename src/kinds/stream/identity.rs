@@ -5,9 +5,10 @@
 //! Era: the `test-app-and-identity` fixture (ecs 8.11.0, with `IdentityInfo` as `event.kind:
 //! asset`). That fixture has no geo enrichment and no `client.ip` for these tables.
 
-use super::common::{convert_string, related, remove_custom_duplicates, renames};
+use super::common::{convert_string, mustache, remove_custom_duplicates, renames};
 use super::xdr_helpers::{
-    convert_ip, copy, event_action, json_rename, longs, lowercase, truthies, user_agent,
+    convert_ip, copy, event_action, json_rename, longs, lowercase, related_from, truthies,
+    user_agent,
 };
 use super::Record;
 use crate::doc::Doc;
@@ -280,21 +281,21 @@ pub(crate) fn pipeline(
         ("related.ip", "destination.ip"),
         ("related.hosts", "host.name"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
-    if let Some(serde_json::Value::Array(ips)) = doc.get("host.ip").cloned() {
-        for ip in ips {
-            related(doc, "related.ip", Some(&ip));
-        }
+    let ips: Vec<String> = match doc.get("host.ip") {
+        Some(serde_json::Value::Array(ips)) => ips.iter().filter_map(mustache).collect(),
+        _ => Vec::new(),
+    };
+    for ip in ips {
+        doc.append("related.ip", ip);
     }
     for (field, from) in [
         ("related.ip", "client.ip"),
         ("related.hosts", "user.domain"),
         ("related.user", "m365_defender.event.account.name"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())

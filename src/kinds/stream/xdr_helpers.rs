@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::common::prop;
+use super::common::{mustache, prop};
 use crate::doc::Doc;
 use crate::Options;
 
@@ -22,20 +22,41 @@ pub(crate) fn copy(doc: &mut Doc, from: &str, to: &str) {
     }
 }
 
+/// Elastic's `append` to `field` (no duplicates) of the field at `from` rendered as mustache
+/// does; nothing when it is missing.
+pub(crate) fn related_from(doc: &mut Doc, field: &str, from: &str) {
+    if let Some(s) = doc.get(from).and_then(mustache) {
+        doc.append(field, s);
+    }
+}
+
 /// `lowercase` in place (`ignore_missing`); non-strings are left alone.
 pub(crate) fn lowercase(doc: &mut Doc, path: &str) {
-    if let Some(s) = doc.get_str(path).map(str::to_lowercase) {
+    // Setting a string that is already lowercase changes nothing.
+    let lower = doc
+        .get_str(path)
+        .filter(|s| !s.is_ascii() || s.bytes().any(|b| b.is_ascii_uppercase()))
+        .map(str::to_lowercase);
+    if let Some(s) = lower {
         doc.set(path, s);
     }
 }
 
 /// `event.action` from `m365_defender.event.action.type`: lowercased, spaces to dashes.
 pub(crate) fn event_action(doc: &mut Doc) {
-    copy(doc, "m365_defender.event.action.type", "event.action");
-    if let Some(s) = doc.get_str("event.action") {
-        let a = s.to_lowercase().replace(' ', "-");
-        doc.set("event.action", a);
-    }
+    let action = match doc.get("m365_defender.event.action.type") {
+        Some(Value::String(s)) if !s.is_empty() => Some(Value::String(action_name(s))),
+        Some(v) if !is_blank(v) => Some(v.clone()),
+        // Nothing copied: an `event.action` already there is still rewritten.
+        _ => doc
+            .get_str("event.action")
+            .map(|s| Value::String(action_name(s))),
+    };
+    doc.set_some("event.action", action);
+}
+
+fn action_name(s: &str) -> String {
+    s.to_lowercase().replace(' ', "-")
 }
 
 /// `json` on a string column (when a non-empty string), then `rename` to `to`. A string that
