@@ -4,6 +4,8 @@
 //! `cloud.instance.id`, `device.id`, `application.name`, removal of empty values). Also small
 //! helpers that the family sub-pipelines all use.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use super::super::Input;
@@ -39,7 +41,23 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
     doc.set("ecs.version", ECS_VERSION);
     doc.set("event.original", input.original);
 
-    let category = match rec.get("category") {
+    // The envelope's fields, found in one pass over its few keys instead of a hashed lookup
+    // each.
+    let (mut category_value, mut time, mut props) = (None, None, None);
+    let mut renamed: [Option<&Value>; ENVELOPE_RENAMES.len()] = [None; ENVELOPE_RENAMES.len()];
+    for (k, v) in rec {
+        match k.as_str() {
+            "category" => category_value = Some(v),
+            "time" => time = Some(v),
+            "properties" => props = v.as_object(),
+            other => {
+                if let Some(i) = ENVELOPE_RENAMES.iter().position(|(from, _)| *from == other) {
+                    renamed[i] = Some(v);
+                }
+            }
+        }
+    }
+    let category = match category_value {
         None | Some(Value::Null) => "",
         Some(Value::String(s)) => s.as_str(),
         // Elastic's category checks call toLowerCase() on it, which fails for other types.
@@ -62,12 +80,12 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
     } else {
         doc.set("m365_defender.event.category", category);
     }
-    for (from, to) in ENVELOPE_RENAMES {
-        doc.set_opt(to, rec.get(*from));
+    for ((_, to), v) in ENVELOPE_RENAMES.iter().zip(renamed) {
+        if let Some(v) = v {
+            put(doc, to, v.clone());
+        }
     }
-    let time = rec.get("time");
     date(doc, time, "m365_defender.event.time");
-    let props = rec.get("properties").and_then(Value::as_object);
     let stamp = props.and_then(|p| p.get("Timestamp"));
     // Streaming records often carry the same text in both: parse and format it once.
     let same = matches!((time, stamp), (Some(Value::String(a)), Some(Value::String(b))) if a == b);
@@ -251,7 +269,7 @@ fn java_spread_hash(s: &str) -> u32 {
 /// the processor's message to `error.message` and leaves `target` unset.
 pub(crate) fn date(doc: &mut Doc, value: Option<&Value>, target: &str) {
     if let Some(d) = date_string(doc, value) {
-        doc.set(target, d);
+        put(doc, target, Value::String(d));
     }
 }
 
@@ -274,6 +292,60 @@ fn date_string(doc: &mut Doc, value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// `doc.set(path, value)`, with a shortcut for the columns under `m365_defender.event` (most
+/// of what the families write): the walk to that object is a scan of two small maps, and the
+/// leaf is inserted by key, without first scanning the object for it (an existing key keeps
+/// its place and takes the new value, as with `Doc::set`).
+pub(crate) fn put(doc: &mut Doc, path: &str, value: Value) {
+    if value.is_null() {
+        return;
+    }
+    if let Some(rest) = path.strip_prefix("m365_defender.event.") {
+        if let Some(event) = event_object(doc) {
+            return put_in(event, rest, value);
+        }
+    }
+    doc.set(path, value);
+}
+
+/// The `m365_defender.event` object, when there is one.
+fn event_object(doc: &mut Doc) -> Option<&mut Map<String, Value>> {
+    match doc.0.iter_mut().find(|(k, _)| *k == "m365_defender") {
+        Some((_, Value::Object(vendor))) => match vendor.iter_mut().find(|(k, _)| *k == "event") {
+            Some((_, Value::Object(event))) => Some(event),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn put_in(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match split_dot(path) {
+        (leaf, None) => {
+            map.insert(leaf.to_string(), value);
+        }
+        (head, Some(tail)) => {
+            let found = if map.len() <= 32 {
+                map.iter_mut().find(|(k, _)| *k == head).map(|(_, v)| v)
+            } else {
+                map.get_mut(head)
+            };
+            let slot = match found {
+                Some(v) => v,
+                None => map
+                    .entry(head.to_string())
+                    .or_insert_with(|| Value::Object(Map::new())),
+            };
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(sub) = slot {
+                put_in(sub, tail, value);
+            }
+        }
+    }
+}
+
 /// A property by name, `None` when absent or null.
 pub(crate) fn prop<'a>(props: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     props.get(name).filter(|v| !v.is_null())
@@ -288,15 +360,63 @@ pub(crate) fn prop_str<'a>(props: &'a Map<String, Value>, name: &str) -> Option<
 /// table of `(property, target)` pairs.
 pub(crate) fn renames(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str, &str)]) {
     for (from, to) in table {
-        doc.set_opt(to, prop(props, from));
+        if let Some(v) = prop(props, from) {
+            put(doc, to, v.clone());
+        }
     }
+}
+
+/// [`renames`] for a long table: one pass over the record's columns, each compared with the
+/// table's entries by a signature (length, first and last byte; built on first use) before
+/// its name, instead of one hashed lookup in the columns per table entry. The renames are
+/// applied in table order, so a target that two columns rename to ends up as [`renames`]
+/// leaves it.
+pub(crate) fn renames_scan(
+    doc: &mut Doc,
+    props: &Map<String, Value>,
+    table: &[(&str, &str)],
+    signatures: &OnceLock<Vec<u32>>,
+) {
+    const MAX: usize = 64;
+    // A short table in a wide record: the hashed lookups are fewer.
+    if table.len() > MAX || table.len() * 2 < props.len() {
+        return renames(doc, props, table);
+    }
+    let signatures = signatures.get_or_init(|| table.iter().map(|(n, _)| signature(n)).collect());
+    let mut hits: [Option<&Value>; MAX] = [None; MAX];
+    for (name, value) in props {
+        if value.is_null() {
+            continue;
+        }
+        let sig = signature(name);
+        for (i, s) in signatures.iter().enumerate() {
+            if *s == sig && table[i].0 == name {
+                hits[i] = Some(value);
+            }
+        }
+    }
+    for (i, hit) in hits.iter().take(table.len()).enumerate() {
+        if let Some(v) = hit {
+            put(doc, table[i].1, (*v).clone());
+        }
+    }
+}
+
+/// A cheap fingerprint of a name: its length, first and last byte.
+fn signature(name: &str) -> u32 {
+    let b = name.as_bytes();
+    let first = b.first().copied().unwrap_or(0);
+    let last = b.last().copied().unwrap_or(0);
+    ((b.len() as u32) << 16) | (u32::from(first) << 8) | u32::from(last)
 }
 
 /// Elastic's `convert` to `type: string`.
 pub(crate) fn convert_string(doc: &mut Doc, props: &Map<String, Value>, from: &str, to: &str) {
     if let Some(v) = prop(props, from) {
         if v.as_str() != Some("") {
-            doc.set_some(to, to_string_value(v).map(Value::String));
+            if let Some(s) = to_string_value(v) {
+                put(doc, to, Value::String(s));
+            }
         }
     }
 }
@@ -310,11 +430,14 @@ pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc, fields: &[
     // The fields under `m365_defender.event` (one or two levels down) go in one pass over
     // each object on the way; a removal by key hashes the key and shifts the entries after it.
     const PREFIX: &str = "m365_defender.event.";
-    let mut under: Vec<(&str, Option<&str>)> = Vec::with_capacity(fields.len());
+    // Keys are compared by signature first: most keys of the object are not in the list.
+    let mut under: Vec<(u32, &str, Option<&str>)> = Vec::with_capacity(fields.len());
     for f in fields {
         match f.strip_prefix(PREFIX).map(split_dot) {
-            Some((head, None)) => under.push((head, None)),
-            Some((head, Some(tail))) if !tail.contains('.') => under.push((head, Some(tail))),
+            Some((head, None)) => under.push((signature(head), head, None)),
+            Some((head, Some(tail))) if !tail.contains('.') => {
+                under.push((signature(head), head, Some(tail)))
+            }
             _ => {
                 doc.remove(f);
             }
@@ -327,17 +450,19 @@ pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc, fields: &[
         },
         _ => return,
     };
+    let listed = |k: &str| {
+        let sig = signature(k);
+        under.iter().any(|(s, head, _)| *s == sig && *head == k)
+    };
     // Nothing to do (the common case for some tables): no rebuild of the map's index.
-    if !event
-        .keys()
-        .any(|k| under.iter().any(|(head, _)| head == k))
-    {
+    if !event.keys().any(|k| listed(k)) {
         return;
     }
     event.retain(|k, v| {
+        let sig = signature(k);
         let mut nested = false;
-        for (head, tail) in &under {
-            if head == k {
+        for (s, head, tail) in &under {
+            if *s == sig && head == k {
                 match tail {
                     None => return false,
                     Some(_) => nested = true,
@@ -345,7 +470,7 @@ pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc, fields: &[
             }
         }
         if let (true, Value::Object(sub)) = (nested, v) {
-            let gone = |sk: &str| under.iter().any(|(h, t)| h == k && *t == Some(sk));
+            let gone = |sk: &str| under.iter().any(|(_, h, t)| h == k && *t == Some(sk));
             if sub.keys().any(|sk| gone(sk)) {
                 sub.retain(|sk, _| !gone(sk));
             }

@@ -5,7 +5,9 @@
 //! Era: the `test-email` fixture is older than the others (ecs 8.10.0, no geo for sender
 //! addresses); that is what is reproduced here, `ecs.version` included.
 
-use super::common::{convert_string, prop, remove_custom_duplicates, renames};
+use std::sync::OnceLock;
+
+use super::common::{convert_string, prop, remove_custom_duplicates, renames_scan};
 use super::xdr_helpers::{
     convert_ip, copy, event_action, json_rename, longs, related_from, truthies, uri_parts,
 };
@@ -88,6 +90,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("UrlChain", "m365_defender.event.url_chain"),
     ("Workload", "m365_defender.event.workload"),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// Columns converted to long.
 const LONGS: &[(&str, &str)] = &[
@@ -182,7 +185,7 @@ pub(crate) fn pipeline(
     convert_ip(doc, p, "SenderIPv6", "m365_defender.event.sender.ipv6");
     convert_string(doc, p, "ReportId", "m365_defender.event.report_id");
     longs(doc, p, LONGS);
-    renames(doc, p, RENAMES);
+    renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     extra(rec, doc)?;
 
     for (to, from) in COPIES {

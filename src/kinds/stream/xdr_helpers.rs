@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::common::{mustache, prop};
+use super::common::{mustache, prop, put};
 use crate::doc::Doc;
 use crate::Options;
 
@@ -64,13 +64,14 @@ fn action_name(s: &str) -> String {
 pub(crate) fn json_rename(doc: &mut Doc, props: &Map<String, Value>, from: &str, to: &str) {
     match prop(props, from) {
         Some(Value::String(s)) if !s.is_empty() => match serde_json::from_str::<Value>(s) {
-            Ok(v) => doc.set(to, v),
+            Ok(v) => put(doc, to, v),
             Err(e) => {
                 doc.append("error.message", format!("{from}: not valid JSON: {e}"));
-                doc.set(to, s.clone());
+                put(doc, to, Value::String(s.clone()));
             }
         },
-        other => doc.set_opt(to, other),
+        Some(other) => put(doc, to, other.clone()),
+        None => {}
     }
 }
 
@@ -81,7 +82,7 @@ pub(crate) fn convert_long(doc: &mut Doc, props: &Map<String, Value>, from: &str
         return;
     };
     match to_long(v) {
-        Some(n) => doc.set(to, n),
+        Some(n) => put(doc, to, Value::from(n)),
         None => doc.append(
             "error.message",
             format!("unable to convert [{}] to long", render(v)),
@@ -95,7 +96,7 @@ pub(crate) fn convert_ip(doc: &mut Doc, props: &Map<String, Value>, from: &str, 
         return;
     };
     match v.as_str().filter(|s| s.parse::<std::net::IpAddr>().is_ok()) {
-        Some(ip) => doc.set(to, ip),
+        Some(ip) => put(doc, to, Value::String(ip.to_string())),
         None => doc.append(
             "error.message",
             format!("'{}' is not an IP string literal.", render(v)),
@@ -161,7 +162,7 @@ pub(crate) fn truthy(v: Option<&Value>) -> Option<bool> {
 pub(crate) fn truthies(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str, &str)]) {
     for (from, to) in table {
         if let Some(b) = truthy(props.get(*from)) {
-            doc.set(to, b);
+            put(doc, to, Value::Bool(b));
         }
     }
 }
