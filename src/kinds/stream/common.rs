@@ -94,7 +94,11 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
         _ => date_string(doc, stamp),
     };
     if let Some(ts) = ts {
-        doc.set("m365_defender.event.timestamp", ts.clone());
+        put(
+            doc,
+            "m365_defender.event.timestamp",
+            Value::String(ts.clone()),
+        );
         doc.set("@timestamp", ts);
     }
 

@@ -56,7 +56,12 @@ pub(crate) fn event_action(doc: &mut Doc) {
 }
 
 fn action_name(s: &str) -> String {
-    s.to_lowercase().replace(' ', "-")
+    let lower = s.to_lowercase();
+    if lower.contains(' ') {
+        lower.replace(' ', "-")
+    } else {
+        lower
+    }
 }
 
 /// `json` on a string column (when a non-empty string), then `rename` to `to`. A string that
