@@ -5,11 +5,14 @@
 //! threat-like alert categories (`Persistence`, …) and scores severity 21/47/73; older
 //! pipelines (severity 1..4, `threat.indicator.*` for threat categories) are not reproduced.
 
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
-use super::common::{convert_string, prop_str, related, remove_custom_duplicates, renames};
+use super::common::{convert_string, prop_str, related, remove_custom_duplicates, renames_scan};
 use super::xdr_helpers::{
-    convert_ip, convert_long, copy, json_rename, lowercase, split_command_line_into_process,
+    convert_ip, convert_long, copy, json_rename, lowercase, related_from,
+    split_command_line_into_process,
 };
 use super::Record;
 use crate::doc::Doc;
@@ -63,6 +66,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("EntityType", "m365_defender.event.entity_type"),
     ("EvidenceRole", "m365_defender.event.evidence.role"),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// `EntityType` (lowercased) -> `event.category`.
 const ENTITY_CATEGORIES: &[(&str, &str)] = &[
@@ -165,7 +169,7 @@ pub(crate) fn pipeline(
         "ApplicationId",
         "m365_defender.event.application_id",
     );
-    renames(doc, p, RENAMES);
+    renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     extra(rec, doc)?;
 
     copy(doc, "m365_defender.event.alert.id", "event.id");
@@ -238,8 +242,7 @@ pub(crate) fn pipeline(
         ("related.hash", "m365_defender.event.sha256"),
         ("related.hash", "m365_defender.event.sha1"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())

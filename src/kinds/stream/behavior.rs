@@ -2,8 +2,10 @@
 //! `alert`) with `event.kind: event` and these extra columns. Era: integration 5.x (the
 //! `test-behavior` fixture).
 
+use std::sync::OnceLock;
+
 use super::alert;
-use super::common::{convert_string, date, prop, renames};
+use super::common::{convert_string, date, prop, renames_scan};
 use super::xdr_helpers::copy;
 use super::Record;
 use crate::doc::Doc;
@@ -31,6 +33,7 @@ const RENAMES: &[(&str, &str)] = &[
         "m365_defender.event.cloud_subscription_id",
     ),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// Behavior time columns, through Elastic's `date` processor.
 const DATES: &[(&str, &str)] = &[
@@ -49,7 +52,7 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
 fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     let p = rec.props;
-    renames(doc, p, RENAMES);
+    renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     for (from, to) in DATES {
         date(doc, prop(p, from), to);
     }

@@ -3,7 +3,11 @@
 //! and `CloudProcessEvents` (container processes, through `pipeline_device`, reproduced here
 //! for the columns that table has). Era: integration 5.x (the `test-cloud` fixture).
 
-use super::common::{convert_string, date, prop, related, remove_custom_duplicates, renames};
+use std::sync::OnceLock;
+
+use super::common::{
+    convert_string, date, prop, related, remove_custom_duplicates, renames, renames_scan,
+};
 use super::identity;
 use super::xdr_helpers::{
     convert_ip, copy, event_action, geoip, json_rename, longs, split_command_line_into_process,
@@ -58,6 +62,7 @@ const STORAGE_RENAMES: &[(&str, &str)] = &[
         "m365_defender.event.suspicious_user_agent_name",
     ),
 ];
+static STORAGE_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// `CloudStorageAggregatedEvents` counters (`convert` to long).
 const STORAGE_LONGS: &[(&str, &str)] = &[
@@ -166,6 +171,7 @@ const PROCESS_RENAMES: &[(&str, &str)] = &[
     ),
     ("AccountName", "m365_defender.event.account.name"),
 ];
+static PROCESS_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// `CloudProcessEvents` ids (`convert` to long).
 const PROCESS_LONGS: &[(&str, &str)] = &[
@@ -281,7 +287,7 @@ fn storage(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     for (from, to) in STORAGE_DATES {
         date(doc, prop(p, from), to);
     }
-    renames(doc, p, STORAGE_RENAMES);
+    renames_scan(doc, p, STORAGE_RENAMES, &STORAGE_SIGS);
     copy(doc, "m365_defender.event.storage_ip_address", "client.ip");
     geoip(rec.opts, doc, "client.ip", "client.geo");
     user_agent(doc, "m365_defender.event.user_agent_header");
@@ -308,7 +314,7 @@ fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         prop(p, "ProcessCreationTime"),
         "m365_defender.event.process.creation_time",
     );
-    renames(doc, p, PROCESS_RENAMES);
+    renames_scan(doc, p, PROCESS_RENAMES, &PROCESS_SIGS);
 
     if doc.get_str("m365_defender.event.action.type") == Some("ProcessCreated") {
         doc.set("event.action", "start");

@@ -4,6 +4,8 @@
 //! `cloud.instance.id`, `device.id`, `application.name`, removal of empty values). Also small
 //! helpers that the family sub-pipelines all use.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use super::super::Input;
@@ -17,6 +19,10 @@ const ENVELOPE_RENAMES: &[(&str, &str)] = &[
     ("Tenant", "m365_defender.event.tenant.name"),
     ("tenantId", "m365_defender.event.tenant.id"),
 ];
+
+/// Room for the columns a family writes under `m365_defender.event` before its
+/// duplicate-field removal (the largest tables write about 50).
+const EVENT_CAPACITY: usize = 32;
 
 /// Tables whose fixture (test-app-and-identity, an older era) predates the default pipeline's
 /// `application.name` step; the newer fixtures (test-behavior) have it. The fixtures are the spec.
@@ -35,7 +41,23 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
     doc.set("ecs.version", ECS_VERSION);
     doc.set("event.original", input.original);
 
-    let category = match rec.get("category") {
+    // The envelope's fields, found in one pass over its few keys instead of a hashed lookup
+    // each.
+    let (mut category_value, mut time, mut props) = (None, None, None);
+    let mut renamed: [Option<&Value>; ENVELOPE_RENAMES.len()] = [None; ENVELOPE_RENAMES.len()];
+    for (k, v) in rec {
+        match k.as_str() {
+            "category" => category_value = Some(v),
+            "time" => time = Some(v),
+            "properties" => props = v.as_object(),
+            other => {
+                if let Some(i) = ENVELOPE_RENAMES.iter().position(|(from, _)| *from == other) {
+                    renamed[i] = Some(v);
+                }
+            }
+        }
+    }
+    let category = match category_value {
         None | Some(Value::Null) => "",
         Some(Value::String(s)) => s.as_str(),
         // Elastic's category checks call toLowerCase() on it, which fails for other types.
@@ -46,18 +68,37 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
             ))
         }
     };
-    doc.set("m365_defender.event.category", category);
-    for (from, to) in ENVELOPE_RENAMES {
-        doc.set_opt(to, rec.get(*from));
+    // The envelope and most family columns go under `m365_defender.event`: made once, sized
+    // for a record's columns, so that it is not regrown (and rehashed) key by key.
+    if !doc.0.contains_key("m365_defender") {
+        let mut event = Map::with_capacity(EVENT_CAPACITY);
+        event.insert("category".to_string(), Value::String(category.to_string()));
+        let mut vendor = Map::with_capacity(1);
+        vendor.insert("event".to_string(), Value::Object(event));
+        doc.0
+            .insert("m365_defender".to_string(), Value::Object(vendor));
+    } else {
+        doc.set("m365_defender.event.category", category);
     }
-    date(doc, rec.get("time"), "m365_defender.event.time");
-    let props = rec.get("properties").and_then(Value::as_object);
-    date(
-        doc,
-        props.and_then(|p| p.get("Timestamp")),
-        "m365_defender.event.timestamp",
-    );
-    if let Some(ts) = doc.get("m365_defender.event.timestamp").cloned() {
+    for ((_, to), v) in ENVELOPE_RENAMES.iter().zip(renamed) {
+        if let Some(v) = v {
+            put(doc, to, v.clone());
+        }
+    }
+    date(doc, time, "m365_defender.event.time");
+    let stamp = props.and_then(|p| p.get("Timestamp"));
+    // Streaming records often carry the same text in both: parse and format it once.
+    let same = matches!((time, stamp), (Some(Value::String(a)), Some(Value::String(b))) if a == b);
+    let ts = match doc.get("m365_defender.event.time") {
+        Some(Value::String(t)) if same => Some(t.clone()),
+        _ => date_string(doc, stamp),
+    };
+    if let Some(ts) = ts {
+        put(
+            doc,
+            "m365_defender.event.timestamp",
+            Value::String(ts.clone()),
+        );
         doc.set("@timestamp", ts);
     }
 
@@ -133,31 +174,45 @@ pub(crate) fn mustache(v: &Value) -> Option<String> {
 /// string when the set has one element. The set is a Java `HashSet`, so its order is that of a
 /// `HashSet` ([`java_hash_set_order`]), which is what Elastic stores.
 fn process_name_from_command_line(doc: &mut Doc) {
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |s: String| {
+    fn add(names: &mut Vec<String>, s: String) {
         if !names.contains(&s) {
             names.push(s);
         }
+    }
+    let (name, commands, other) = match doc.get("process") {
+        Some(Value::Object(p)) => (scan(p, "name"), scan(p, "command_line"), false),
+        None => (None, None, false),
+        // Setting `process.name` replaces a non-object `process`.
+        Some(_) => (None, None, true),
     };
-    match doc.get("process.name") {
-        Some(Value::String(s)) => add(s.clone()),
+    let commands: &[Value] = match commands {
+        Some(c @ Value::String(_)) => std::slice::from_ref(c),
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    };
+    let has_command = commands
+        .iter()
+        .any(|c| c.as_str().is_some_and(|c| !c.is_empty()));
+    let mut names: Vec<String> = Vec::new();
+    match name {
+        // The set of one name without a command line is that name: nothing changes.
+        Some(Value::String(_)) if !has_command => return,
+        // No name and no command line: the script stores an empty list, which the removal of
+        // empty values drops again.
+        None if !has_command && !other => return,
+        Some(Value::String(s)) => add(&mut names, s.clone()),
         Some(Value::Array(a)) => a
             .iter()
             .filter_map(Value::as_str)
-            .for_each(|s| add(s.to_string())),
+            .for_each(|s| add(&mut names, s.to_string())),
         _ => {}
     }
-    let commands: Vec<String> = match doc.get("process.command_line") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => vec![],
-    };
-    for cmd in commands.iter().filter(|c| !c.is_empty()) {
-        add(first_word(cmd));
+    for cmd in commands
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|c| !c.is_empty())
+    {
+        add(&mut names, first_word(cmd));
     }
     let mut ordered = java_hash_set_order(names);
     let value = if ordered.len() == 1 {
@@ -166,6 +221,12 @@ fn process_name_from_command_line(doc: &mut Doc) {
         Value::Array(ordered.into_iter().map(Value::String).collect())
     };
     doc.set("process.name", value);
+}
+
+/// `map.get(key)` by comparing keys: the maps of a document are small, and this is cheaper
+/// than the SipHash `Map::get` computes.
+fn scan<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// The script's executable: first space-separated token of the trimmed line, its last `/`
@@ -211,13 +272,81 @@ fn java_spread_hash(s: &str) -> u32 {
 /// Elastic's `date` processor with `formats: [ISO8601]` into `target`; on failure it appends
 /// the processor's message to `error.message` and leaves `target` unset.
 pub(crate) fn date(doc: &mut Doc, value: Option<&Value>, target: &str) {
+    if let Some(d) = date_string(doc, value) {
+        put(doc, target, Value::String(d));
+    }
+}
+
+/// What Elastic's `date` processor stores for `value`, `None` when it stores nothing; on
+/// failure the processor's message is appended to `error.message`.
+fn date_string(doc: &mut Doc, value: Option<&Value>) -> Option<String> {
     match value {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => match es_date_str(s) {
-            Some(d) => doc.set(target, d),
-            None => doc.append("error.message", format!("unable to parse date [{s}]")),
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let d = es_date_str(s);
+            if d.is_none() {
+                doc.append("error.message", format!("unable to parse date [{s}]"));
+            }
+            d
+        }
+        Some(other) => {
+            doc.append("error.message", format!("unable to parse date [{other}]"));
+            None
+        }
+    }
+}
+
+/// `doc.set(path, value)`, with a shortcut for the columns under `m365_defender.event` (most
+/// of what the families write): the walk to that object is a scan of two small maps, and the
+/// leaf is inserted by key, without first scanning the object for it (an existing key keeps
+/// its place and takes the new value, as with `Doc::set`).
+pub(crate) fn put(doc: &mut Doc, path: &str, value: Value) {
+    if value.is_null() {
+        return;
+    }
+    if let Some(rest) = path.strip_prefix("m365_defender.event.") {
+        if let Some(event) = event_object(doc) {
+            return put_in(event, rest, value);
+        }
+    }
+    doc.set(path, value);
+}
+
+/// The `m365_defender.event` object, when there is one.
+fn event_object(doc: &mut Doc) -> Option<&mut Map<String, Value>> {
+    match doc.0.iter_mut().find(|(k, _)| *k == "m365_defender") {
+        Some((_, Value::Object(vendor))) => match vendor.iter_mut().find(|(k, _)| *k == "event") {
+            Some((_, Value::Object(event))) => Some(event),
+            _ => None,
         },
-        Some(other) => doc.append("error.message", format!("unable to parse date [{other}]")),
+        _ => None,
+    }
+}
+
+fn put_in(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match split_dot(path) {
+        (leaf, None) => {
+            map.insert(leaf.to_string(), value);
+        }
+        (head, Some(tail)) => {
+            let found = if map.len() <= 32 {
+                map.iter_mut().find(|(k, _)| *k == head).map(|(_, v)| v)
+            } else {
+                map.get_mut(head)
+            };
+            let slot = match found {
+                Some(v) => v,
+                None => map
+                    .entry(head.to_string())
+                    .or_insert_with(|| Value::Object(Map::new())),
+            };
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(sub) = slot {
+                put_in(sub, tail, value);
+            }
+        }
     }
 }
 
@@ -235,15 +364,63 @@ pub(crate) fn prop_str<'a>(props: &'a Map<String, Value>, name: &str) -> Option<
 /// table of `(property, target)` pairs.
 pub(crate) fn renames(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str, &str)]) {
     for (from, to) in table {
-        doc.set_opt(to, prop(props, from));
+        if let Some(v) = prop(props, from) {
+            put(doc, to, v.clone());
+        }
     }
+}
+
+/// [`renames`] for a long table: one pass over the record's columns, each compared with the
+/// table's entries by a signature (length, first and last byte; built on first use) before
+/// its name, instead of one hashed lookup in the columns per table entry. The renames are
+/// applied in table order, so a target that two columns rename to ends up as [`renames`]
+/// leaves it.
+pub(crate) fn renames_scan(
+    doc: &mut Doc,
+    props: &Map<String, Value>,
+    table: &[(&str, &str)],
+    signatures: &OnceLock<Vec<u32>>,
+) {
+    const MAX: usize = 64;
+    // A short table in a wide record: the hashed lookups are fewer.
+    if table.len() > MAX || table.len() * 2 < props.len() {
+        return renames(doc, props, table);
+    }
+    let signatures = signatures.get_or_init(|| table.iter().map(|(n, _)| signature(n)).collect());
+    let mut hits: [Option<&Value>; MAX] = [None; MAX];
+    for (name, value) in props {
+        if value.is_null() {
+            continue;
+        }
+        let sig = signature(name);
+        for (i, s) in signatures.iter().enumerate() {
+            if *s == sig && table[i].0 == name {
+                hits[i] = Some(value);
+            }
+        }
+    }
+    for (i, hit) in hits.iter().take(table.len()).enumerate() {
+        if let Some(v) = hit {
+            put(doc, table[i].1, (*v).clone());
+        }
+    }
+}
+
+/// A cheap fingerprint of a name: its length, first and last byte.
+fn signature(name: &str) -> u32 {
+    let b = name.as_bytes();
+    let first = b.first().copied().unwrap_or(0);
+    let last = b.last().copied().unwrap_or(0);
+    ((b.len() as u32) << 16) | (u32::from(first) << 8) | u32::from(last)
 }
 
 /// Elastic's `convert` to `type: string`.
 pub(crate) fn convert_string(doc: &mut Doc, props: &Map<String, Value>, from: &str, to: &str) {
     if let Some(v) = prop(props, from) {
         if v.as_str() != Some("") {
-            doc.set_some(to, to_string_value(v).map(Value::String));
+            if let Some(s) = to_string_value(v) {
+                put(doc, to, Value::String(s));
+            }
         }
     }
 }
@@ -251,10 +428,66 @@ pub(crate) fn convert_string(doc: &mut Doc, props: &Map<String, Value>, from: &s
 /// The `remove_duplicate_custom_fields` step each sub-pipeline ends with: the vendor fields
 /// that were copied to ECS go unless the user keeps them.
 pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc, fields: &[&str]) {
-    if !opts.preserve_duplicate_custom_fields {
-        for f in fields {
-            doc.remove(f);
+    if opts.preserve_duplicate_custom_fields {
+        return;
+    }
+    // The fields under `m365_defender.event` (one or two levels down) go in one pass over
+    // each object on the way; a removal by key hashes the key and shifts the entries after it.
+    const PREFIX: &str = "m365_defender.event.";
+    // Keys are compared by signature first: most keys of the object are not in the list.
+    let mut under: Vec<(u32, &str, Option<&str>)> = Vec::with_capacity(fields.len());
+    for f in fields {
+        match f.strip_prefix(PREFIX).map(split_dot) {
+            Some((head, None)) => under.push((signature(head), head, None)),
+            Some((head, Some(tail))) if !tail.contains('.') => {
+                under.push((signature(head), head, Some(tail)))
+            }
+            _ => {
+                doc.remove(f);
+            }
         }
+    }
+    let event = match doc.0.iter_mut().find(|(k, _)| *k == "m365_defender") {
+        Some((_, Value::Object(vendor))) => match vendor.iter_mut().find(|(k, _)| *k == "event") {
+            Some((_, Value::Object(event))) => event,
+            _ => return,
+        },
+        _ => return,
+    };
+    let listed = |k: &str| {
+        let sig = signature(k);
+        under.iter().any(|(s, head, _)| *s == sig && *head == k)
+    };
+    // Nothing to do (the common case for some tables): no rebuild of the map's index.
+    if !event.keys().any(|k| listed(k)) {
+        return;
+    }
+    event.retain(|k, v| {
+        let sig = signature(k);
+        let mut nested = false;
+        for (s, head, tail) in &under {
+            if *s == sig && head == k {
+                match tail {
+                    None => return false,
+                    Some(_) => nested = true,
+                }
+            }
+        }
+        if let (true, Value::Object(sub)) = (nested, v) {
+            let gone = |sk: &str| under.iter().any(|(_, h, t)| h == k && *t == Some(sk));
+            if sub.keys().any(|sk| gone(sk)) {
+                sub.retain(|sk, _| !gone(sk));
+            }
+        }
+        true
+    });
+}
+
+/// `path` before and after its first `.`.
+fn split_dot(path: &str) -> (&str, Option<&str>) {
+    match path.bytes().position(|b| b == b'.') {
+        Some(i) => (&path[..i], Some(&path[i + 1..])),
+        None => (path, None),
     }
 }
 

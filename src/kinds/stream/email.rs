@@ -5,8 +5,12 @@
 //! Era: the `test-email` fixture is older than the others (ecs 8.10.0, no geo for sender
 //! addresses); that is what is reproduced here, `ecs.version` included.
 
-use super::common::{convert_string, prop, related, remove_custom_duplicates, renames};
-use super::xdr_helpers::{convert_ip, copy, event_action, json_rename, longs, truthies, uri_parts};
+use std::sync::OnceLock;
+
+use super::common::{convert_string, prop, remove_custom_duplicates, renames_scan};
+use super::xdr_helpers::{
+    convert_ip, copy, event_action, json_rename, longs, related_from, truthies, uri_parts,
+};
 use super::Record;
 use crate::doc::Doc;
 use crate::MapError;
@@ -86,6 +90,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("UrlChain", "m365_defender.event.url_chain"),
     ("Workload", "m365_defender.event.workload"),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// Columns converted to long.
 const LONGS: &[(&str, &str)] = &[
@@ -180,7 +185,7 @@ pub(crate) fn pipeline(
     convert_ip(doc, p, "SenderIPv6", "m365_defender.event.sender.ipv6");
     convert_string(doc, p, "ReportId", "m365_defender.event.report_id");
     longs(doc, p, LONGS);
-    renames(doc, p, RENAMES);
+    renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     extra(rec, doc)?;
 
     for (to, from) in COPIES {
@@ -197,8 +202,7 @@ pub(crate) fn pipeline(
             "m365_defender.event.recipient.email_address",
         ),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     copy(
         doc,
@@ -220,8 +224,7 @@ pub(crate) fn pipeline(
         "m365_defender.event.sender.ipv4",
         "m365_defender.event.sender.ipv6",
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, "source.ip", v.as_ref());
+        related_from(doc, "source.ip", from);
     }
     copy(doc, "m365_defender.event.ip_address", "host.ip");
     uri_parts(doc, "m365_defender.event.url");
@@ -243,8 +246,7 @@ pub(crate) fn pipeline(
         ),
         ("related.hosts", "m365_defender.event.url_domain"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())

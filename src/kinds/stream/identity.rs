@@ -5,9 +5,12 @@
 //! Era: the `test-app-and-identity` fixture (ecs 8.11.0, with `IdentityInfo` as `event.kind:
 //! asset`). That fixture has no geo enrichment and no `client.ip` for these tables.
 
-use super::common::{convert_string, related, remove_custom_duplicates, renames};
+use std::sync::OnceLock;
+
+use super::common::{convert_string, mustache, remove_custom_duplicates, renames, renames_scan};
 use super::xdr_helpers::{
-    convert_ip, copy, event_action, json_rename, longs, lowercase, truthies, user_agent,
+    convert_ip, copy, event_action, json_rename, longs, lowercase, related_from, truthies,
+    user_agent,
 };
 use super::Record;
 use crate::doc::Doc;
@@ -60,6 +63,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("ObjectType", "m365_defender.event.object.type"),
     ("UserAgentTags", "m365_defender.event.user_agent_tags"),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// Columns converted to long.
 const LONGS: &[(&str, &str)] = &[
@@ -111,6 +115,7 @@ const IDENTITY_INFO_RENAMES: &[(&str, &str)] = &[
     ("SourceProvider", "m365_defender.event.source_provider"),
     ("Type", "m365_defender.event.type"),
 ];
+static IDENTITY_INFO_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// `OSPlatform` substrings (lowercase) -> `host.os.type`, later entries winning.
 const OS_TYPES: &[(&str, &str)] = &[
@@ -190,7 +195,7 @@ pub(crate) fn pipeline(
     if table != "identityinfo" {
         renames(doc, p, &[("City", "m365_defender.event.city")]);
     }
-    renames(doc, p, RENAMES);
+    renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     extra(rec, doc)?;
 
     copy(
@@ -280,21 +285,21 @@ pub(crate) fn pipeline(
         ("related.ip", "destination.ip"),
         ("related.hosts", "host.name"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
-    if let Some(serde_json::Value::Array(ips)) = doc.get("host.ip").cloned() {
-        for ip in ips {
-            related(doc, "related.ip", Some(&ip));
-        }
+    let ips: Vec<String> = match doc.get("host.ip") {
+        Some(serde_json::Value::Array(ips)) => ips.iter().filter_map(mustache).collect(),
+        _ => Vec::new(),
+    };
+    for ip in ips {
+        doc.append("related.ip", ip);
     }
     for (field, from) in [
         ("related.ip", "client.ip"),
         ("related.hosts", "user.domain"),
         ("related.user", "m365_defender.event.account.name"),
     ] {
-        let v = doc.get(from).cloned();
-        related(doc, field, v.as_ref());
+        related_from(doc, field, from);
     }
     remove_custom_duplicates(rec.opts, doc, DUPLICATES);
     Ok(())
@@ -305,7 +310,7 @@ fn identity_info(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     if !rec.table.eq_ignore_ascii_case("IdentityInfo") {
         return Ok(());
     }
-    renames(doc, rec.props, IDENTITY_INFO_RENAMES);
+    renames_scan(doc, rec.props, IDENTITY_INFO_RENAMES, &IDENTITY_INFO_SIGS);
     truthies(
         doc,
         rec.props,

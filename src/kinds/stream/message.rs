@@ -2,7 +2,9 @@
 //! sends them through `pipeline_email` (see `email`) with these extra columns. Era: integration
 //! 5.x (the `test-message` fixture, ecs 8.11.0).
 
-use super::common::{related, renames};
+use std::sync::OnceLock;
+
+use super::common::{related, renames_scan};
 use super::email;
 use super::xdr_helpers::{copy, json_rename, truthies};
 use super::Record;
@@ -40,6 +42,7 @@ const RENAMES: &[(&str, &str)] = &[
     ),
     ("SenderObjectId", "m365_defender.event.sender.object_id"),
 ];
+static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
 
 /// Teams columns through the pipeline's `isTruthy` script.
 const BOOLEANS: &[(&str, &str)] = &[
@@ -70,7 +73,7 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 }
 
 fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
-    renames(doc, rec.props, RENAMES);
+    renames_scan(doc, rec.props, RENAMES, &RENAMES_SIGS);
     truthies(doc, rec.props, BOOLEANS);
     json_rename(
         doc,

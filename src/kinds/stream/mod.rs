@@ -118,7 +118,8 @@ pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
 }
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let mut doc = Doc::new();
+    // Sized for the top-level objects of a document (`event`, `host`, `related`, …).
+    let mut doc = Doc(Map::with_capacity(16));
     let category = common::pre(input, &mut doc)?;
     let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
     if let Some(family) = family_ecs(table) {

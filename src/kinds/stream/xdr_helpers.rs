@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::common::prop;
+use super::common::{mustache, prop, put};
 use crate::doc::Doc;
 use crate::Options;
 
@@ -22,19 +22,45 @@ pub(crate) fn copy(doc: &mut Doc, from: &str, to: &str) {
     }
 }
 
+/// Elastic's `append` to `field` (no duplicates) of the field at `from` rendered as mustache
+/// does; nothing when it is missing.
+pub(crate) fn related_from(doc: &mut Doc, field: &str, from: &str) {
+    if let Some(s) = doc.get(from).and_then(mustache) {
+        doc.append(field, s);
+    }
+}
+
 /// `lowercase` in place (`ignore_missing`); non-strings are left alone.
 pub(crate) fn lowercase(doc: &mut Doc, path: &str) {
-    if let Some(s) = doc.get_str(path).map(str::to_lowercase) {
+    // Setting a string that is already lowercase changes nothing.
+    let lower = doc
+        .get_str(path)
+        .filter(|s| !s.is_ascii() || s.bytes().any(|b| b.is_ascii_uppercase()))
+        .map(str::to_lowercase);
+    if let Some(s) = lower {
         doc.set(path, s);
     }
 }
 
 /// `event.action` from `m365_defender.event.action.type`: lowercased, spaces to dashes.
 pub(crate) fn event_action(doc: &mut Doc) {
-    copy(doc, "m365_defender.event.action.type", "event.action");
-    if let Some(s) = doc.get_str("event.action") {
-        let a = s.to_lowercase().replace(' ', "-");
-        doc.set("event.action", a);
+    let action = match doc.get("m365_defender.event.action.type") {
+        Some(Value::String(s)) if !s.is_empty() => Some(Value::String(action_name(s))),
+        Some(v) if !is_blank(v) => Some(v.clone()),
+        // Nothing copied: an `event.action` already there is still rewritten.
+        _ => doc
+            .get_str("event.action")
+            .map(|s| Value::String(action_name(s))),
+    };
+    doc.set_some("event.action", action);
+}
+
+fn action_name(s: &str) -> String {
+    let lower = s.to_lowercase();
+    if lower.contains(' ') {
+        lower.replace(' ', "-")
+    } else {
+        lower
     }
 }
 
@@ -43,13 +69,14 @@ pub(crate) fn event_action(doc: &mut Doc) {
 pub(crate) fn json_rename(doc: &mut Doc, props: &Map<String, Value>, from: &str, to: &str) {
     match prop(props, from) {
         Some(Value::String(s)) if !s.is_empty() => match serde_json::from_str::<Value>(s) {
-            Ok(v) => doc.set(to, v),
+            Ok(v) => put(doc, to, v),
             Err(e) => {
                 doc.append("error.message", format!("{from}: not valid JSON: {e}"));
-                doc.set(to, s.clone());
+                put(doc, to, Value::String(s.clone()));
             }
         },
-        other => doc.set_opt(to, other),
+        Some(other) => put(doc, to, other.clone()),
+        None => {}
     }
 }
 
@@ -60,7 +87,7 @@ pub(crate) fn convert_long(doc: &mut Doc, props: &Map<String, Value>, from: &str
         return;
     };
     match to_long(v) {
-        Some(n) => doc.set(to, n),
+        Some(n) => put(doc, to, Value::from(n)),
         None => doc.append(
             "error.message",
             format!("unable to convert [{}] to long", render(v)),
@@ -74,7 +101,7 @@ pub(crate) fn convert_ip(doc: &mut Doc, props: &Map<String, Value>, from: &str, 
         return;
     };
     match v.as_str().filter(|s| s.parse::<std::net::IpAddr>().is_ok()) {
-        Some(ip) => doc.set(to, ip),
+        Some(ip) => put(doc, to, Value::String(ip.to_string())),
         None => doc.append(
             "error.message",
             format!("'{}' is not an IP string literal.", render(v)),
@@ -140,7 +167,7 @@ pub(crate) fn truthy(v: Option<&Value>) -> Option<bool> {
 pub(crate) fn truthies(doc: &mut Doc, props: &Map<String, Value>, table: &[(&str, &str)]) {
     for (from, to) in table {
         if let Some(b) = truthy(props.get(*from)) {
-            doc.set(to, b);
+            put(doc, to, Value::Bool(b));
         }
     }
 }
