@@ -139,6 +139,22 @@ impl Doc {
     }
 }
 
+/// Inserts a field into an object under construction; nulls are skipped, as [`Doc::set`] skips
+/// them. Kinds that build an object whole and put it in the document once use this.
+pub fn put(obj: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
+    let v = v.into();
+    if !v.is_null() {
+        obj.insert(key.to_string(), v);
+    }
+}
+
+/// [`put`] of a value that may be absent.
+pub fn put_some(obj: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        put(obj, key, v);
+    }
+}
+
 /// Removes the dotted `path` under `map` and returns its value.
 fn remove_in(map: &mut Map<String, Value>, path: &str) -> Option<Value> {
     let (parent, last) = match rsplit_dot(path) {

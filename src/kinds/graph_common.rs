@@ -53,13 +53,7 @@ pub(crate) fn put_event(doc: &mut Doc, event: Map<String, Value>) {
     doc.0.insert("event".into(), Value::Object(event));
 }
 
-/// Inserts a field into an object under construction (nulls are skipped, as `Doc::set` does).
-pub(crate) fn put(obj: &mut Map<String, Value>, key: &str, v: impl Into<Value>) {
-    let v = v.into();
-    if !v.is_null() {
-        obj.insert(key.to_string(), v);
-    }
-}
+pub(crate) use crate::doc::put;
 
 /// A string field of a record found at `prefix` (`""`, or `alerts[0].` for an incident's
 /// alert); `Err` naming `{prefix}{key}` when it has another JSON type (the path is only built

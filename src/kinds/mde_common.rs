@@ -246,10 +246,8 @@ pub(crate) fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(&'a
     v
 }
 
-/// The order of [`sorted_names`]: by length, then by bytes.
-pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
+/// The order of [`sorted_names`]: by length, then by bytes (the Sentinel schemas' order).
+pub(crate) use crate::sentinel::name_order;
 
 /// The index of `key` in a table made by [`sorted_names`].
 pub(crate) fn find_name(sorted: &[(&str, usize)], key: &str) -> Option<usize> {

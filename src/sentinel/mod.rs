@@ -82,7 +82,7 @@ pub struct Table {
 impl Table {
     pub fn column(&self, name: &str) -> Option<ColumnType> {
         self.by_name
-            .binary_search_by(|&i| by_len_then_bytes(&self.columns[i].0, name))
+            .binary_search_by(|&i| name_order(&self.columns[i].0, name))
             .ok()
             .map(|at| self.columns[self.by_name[at]].1)
     }
@@ -106,10 +106,10 @@ impl Table {
     }
 }
 
-/// The order of `Table::by_name`: by length first, so that most steps of a search end on
-/// comparing two lengths instead of two names with long common prefixes (`DeviceName`,
-/// `DeviceId`, `InitiatingProcessFileName`, `InitiatingProcessFolderPath`, …).
-fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+/// The order of `Table::by_name` and of the kinds' sorted field tables: by length first, so that
+/// most steps of a binary search end on comparing two lengths instead of two names with long
+/// common prefixes (`DeviceName`, `DeviceId`, `InitiatingProcessFileName`, …).
+pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
@@ -137,7 +137,7 @@ fn load(text: &str) -> Vec<Table> {
                 })
                 .collect();
             let mut by_name: Vec<usize> = (0..columns.len()).collect();
-            by_name.sort_by(|&a, &b| by_len_then_bytes(&columns[a].0, &columns[b].0));
+            by_name.sort_by(|&a, &b| name_order(&columns[a].0, &columns[b].0));
             // The embedded schemas list every name once; were one listed twice, its first type wins.
             by_name.dedup_by(|a, b| columns[*a].0 == columns[*b].0);
             Table {

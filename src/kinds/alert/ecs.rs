@@ -4,7 +4,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 
 use super::is_placeholder;
-use crate::doc::{to_string_value, uri_parts};
+use crate::doc::{put, put_some, to_string_value, uri_parts};
 use crate::kinds::Input;
 use crate::{MapError, Options};
 
@@ -288,7 +288,7 @@ fn ecs_document(
     let mut d = Map::with_capacity(18);
     put(&mut d, "ecs", object([("version", ECS_VERSION.into())]));
     let mut cloud = Map::with_capacity(3);
-    put(&mut cloud, "provider", "azure".into());
+    put(&mut cloud, "provider", "azure");
     if let Some(v) = a.tenant {
         put(&mut cloud, "account", object([("id", v)]));
     }
@@ -297,19 +297,19 @@ fn ecs_document(
     }
     put(&mut d, "cloud", Value::Object(cloud));
     if let Some((t, _)) = updated {
-        put(&mut d, "@timestamp", t.into());
+        put(&mut d, "@timestamp", t);
     }
     put_some(&mut d, "message", a.title);
 
     let mut event = Map::with_capacity(14);
-    put(&mut event, "kind", "alert".into());
-    put(&mut event, "timezone", "UTC".into());
+    put(&mut event, "kind", "alert");
+    put(&mut event, "timezone", "UTC");
     if let Some(c) = &category {
-        put(&mut event, "action", c.as_str().into());
+        put(&mut event, "action", c.as_str());
     }
-    put(&mut event, "provider", "defender_endpoint".into());
+    put(&mut event, "provider", "defender_endpoint");
     if let Some((t, _)) = created {
-        put(&mut event, "created", t.into());
+        put(&mut event, "created", t);
     }
     let mut categories = vec![Value::from("host")];
     if category.as_deref() == Some("Malware") {
@@ -333,22 +333,22 @@ fn ecs_document(
     }
     put_some(&mut event, "id", a.id);
     if let Some((t, _)) = start {
-        put(&mut event, "start", t.into());
+        put(&mut event, "start", t);
     }
     if let Some((t, _)) = end {
-        put(&mut event, "end", t.into());
+        put(&mut event, "end", t);
     }
     if let Some(sev) = severity
         .as_deref()
         .and_then(|s| SEVERITY.iter().find(|(n, _)| *n == s))
     {
-        put(&mut event, "severity", sev.1.into());
+        put(&mut event, "severity", sev.1);
     }
     if let Some(ns) = duration {
-        put(&mut event, "duration", ns.into());
+        put(&mut event, "duration", ns);
     }
     if let Some(original) = original {
-        put(&mut event, "original", original.into());
+        put(&mut event, "original", original);
     }
     put(&mut d, "event", Value::Object(event));
 
@@ -398,13 +398,13 @@ fn ecs_document(
     put_some(&mut process, "pid", pid);
     put_some(&mut process, "command_line", command_line);
     if let Some((t, _)) = process_start {
-        put(&mut process, "start", t.into());
+        put(&mut process, "start", t);
     }
     if parent_pid.is_some() || parent_start.is_some() {
         let mut parent = Map::with_capacity(2);
         put_some(&mut parent, "pid", parent_pid);
         if let Some((t, _)) = parent_start {
-            put(&mut parent, "start", t.into());
+            put(&mut parent, "start", t);
         }
         put(&mut process, "parent", Value::Object(parent));
     }
@@ -412,8 +412,8 @@ fn ecs_document(
         put(&mut d, "process", Value::Object(process));
     }
     let mut observer = Map::with_capacity(3);
-    put(&mut observer, "product", "Defender for Endpoint".into());
-    put(&mut observer, "vendor", "Microsoft".into());
+    put(&mut observer, "product", "Defender for Endpoint");
+    put(&mut observer, "vendor", "Microsoft");
     put_some(&mut observer, "name", a.detection_source);
     put(&mut d, "observer", Value::Object(observer));
 
@@ -434,7 +434,7 @@ fn ecs_document(
             if !lower.is_empty() {
                 related_hosts = Some(lower.clone());
             }
-            put(&mut host, "name", lower.into());
+            put(&mut host, "name", lower);
         }
         put(&mut host, "hostname", h);
         put(&mut d, "host", Value::Object(host));
@@ -500,19 +500,6 @@ fn pruned_to_nothing(v: &mut Value) -> bool {
             m.is_empty()
         }
         _ => false,
-    }
-}
-
-/// Inserts a non-null value (Doc::set ignores nulls too).
-fn put(m: &mut Map<String, Value>, key: &str, v: Value) {
-    if !v.is_null() {
-        m.insert(key.to_string(), v);
-    }
-}
-
-fn put_some(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        put(m, key, v);
     }
 }
 
