@@ -253,7 +253,7 @@ const EVIDENCE_KEYS: &[&str] = &[
     "registryValueType",
 ];
 
-/// The alert fields the row is made of.
+/// The alert fields the row is made of; the last 15 go into `ExtendedProperties` (`EXTENDED`).
 const ALERT_KEYS: &[&str] = &[
     "id",
     "severity",
@@ -285,24 +285,8 @@ const ALERT_KEYS: &[&str] = &[
     "lastUpdateTime",
 ];
 
-/// The fields of `ALERT_KEYS` that go into `ExtendedProperties`, in order.
-const EXTENDED: [&str; 15] = [
-    "incidentId",
-    "investigationId",
-    "investigationState",
-    "assignedTo",
-    "classification",
-    "determination",
-    "detectionSource",
-    "detectorId",
-    "category",
-    "threatFamilyName",
-    "threatName",
-    "rbacGroupName",
-    "aadTenantId",
-    "resolvedTime",
-    "lastUpdateTime",
-];
+/// The fields of `ALERT_KEYS` that go into `ExtendedProperties`, in order: its last 15.
+const EXTENDED: &[&str] = ALERT_KEYS.split_at(ALERT_KEYS.len() - 15).1;
 
 /// A record's values of a fixed list of keys, read in one pass over the record (each key found
 /// by binary search in the sorted list) instead of one hashed lookup per use.
@@ -569,7 +553,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         .and_then(to_datetime)
         .map(Value::String);
     let mut ext: Vec<(&'static str, String)> = Vec::with_capacity(EXTENDED.len() + 2);
-    for key in EXTENDED {
+    for &key in EXTENDED {
         if let Some(v) = a.raw(key).filter(|v| !is_placeholder(v)) {
             ext.push((key, to_string_value(v).unwrap_or_default()));
         }
