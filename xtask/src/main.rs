@@ -281,7 +281,8 @@ fn bench(extra: &[String]) -> Result<(), String> {
          as the plugin and the WASM exports use them. Part 1's ratio is baseline time / mapping time,\n\
          the baseline being a `serde_json::from_slice::<Value>` + `serde_json::to_vec` round trip over\n\
          the same input bytes (1.0 = mapping costs as much as the round trip). Inputs are generated at\n\
-         run time (bench/src/main.rs), not committed.\n\n{table}",
+         run time (bench/src/main.rs), not committed. Where the time goes, instruction counts that do\n\
+         not move with the load, and what the targets need: [docs/performance.md](docs/performance.md).\n\n{table}",
         date.trim(),
         extra.join(" ")
     );
