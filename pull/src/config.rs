@@ -276,6 +276,10 @@ impl PullConfig {
     /// Reads settings by key name; keys are case-insensitive (the lookup receives lower case).
     /// Unknown keys are ignored, so a host can pass its own settings through.
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<PullConfig, ConfigError> {
+        Self::parse_lookup(get).map_err(|e| redact_secret(e, get))
+    }
+
+    fn parse_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<PullConfig, ConfigError> {
         let lookup = |key: &str| -> Option<String> {
             get(key)
                 .or_else(|| get(&key.to_ascii_uppercase()))
@@ -414,6 +418,26 @@ impl PullConfig {
     }
 }
 
+/// A config error quotes the bad value of a setting; when that value holds the client secret
+/// (pasted under the wrong key), the secret is cut out of the message, which goes to the log.
+/// Found by the plugin_abi fuzzer: `target = <the secret>` logged it in `unknown target "…"`.
+fn redact_secret(mut e: ConfigError, get: &dyn Fn(&str) -> Option<String>) -> ConfigError {
+    let lookup = |key: &str| {
+        get(key)
+            .or_else(|| get(&key.to_ascii_uppercase()))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    if let Ok(Credential::Secret(secret)) = read_credential(&lookup) {
+        let secret = secret.expose();
+        // Shorter "secrets" would redact ordinary words of the message.
+        if secret.len() >= 4 && e.message.contains(secret) {
+            e.message = e.message.replace(secret, "<redacted: the client secret>");
+        }
+    }
+    e
+}
+
 fn read_credential(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, ConfigError> {
     if let Some(s) = get("client_secret") {
         return Ok(Credential::Secret(Secret::new(s)));
@@ -466,6 +490,29 @@ fn read_credential(get: &dyn Fn(&str) -> Option<String>) -> Result<Credential, C
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_secret_pasted_under_another_key_is_not_quoted_in_the_error() {
+        let props = [
+            ("tenant_id", "t"),
+            ("client_id", "c"),
+            ("client_secret", "fuzz-S3cr3t-value"),
+            ("target", "fuzz-S3cr3t-value"),
+        ];
+        let get = |k: &str| {
+            props
+                .iter()
+                .find(|(p, _)| *p == k)
+                .map(|(_, v)| v.to_string())
+        };
+        let e = PullConfig::from_lookup(&get).unwrap_err();
+        assert_eq!(e.key, "target");
+        assert!(!e.to_string().contains("fuzz-S3cr3t-value"), "{e}");
+        assert!(
+            e.to_string().contains("<redacted: the client secret>"),
+            "{e}"
+        );
+    }
     use super::*;
     use std::collections::HashMap;
 
