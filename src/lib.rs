@@ -21,6 +21,7 @@ mod large;
 mod options;
 pub mod sentinel;
 pub mod split;
+pub mod tree;
 
 pub use detect::Kind;
 pub use error::MapError;
