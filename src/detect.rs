@@ -1,6 +1,6 @@
 //! Record kinds and how a record's kind is recognised from its fields.
 
-use serde_json::{Map, Value};
+use crate::tree::{Node, Obj};
 
 use crate::MapError;
 
@@ -67,22 +67,22 @@ impl std::str::FromStr for Kind {
 
 /// True when `map` is a page or envelope whose `key` array holds the records: nothing else in
 /// it but OData annotations (`@odata.context`, `@odata.nextLink`, …).
-pub(crate) fn is_wrapper(map: &Map<String, Value>, key: &str) -> bool {
-    matches!(map.get(key), Some(Value::Array(_)))
+pub(crate) fn is_wrapper(map: &Obj<'_>, key: &str) -> bool {
+    matches!(map.get(key), Some(Node::Array(_)))
         && map.keys().all(|k| k == key || k.starts_with('@'))
 }
 
-fn has(map: &Map<String, Value>, key: &str) -> bool {
+fn has(map: &Obj<'_>, key: &str) -> bool {
     map.contains_key(key)
 }
 
 /// The kind of one record: `forced` when given, else recognised from its fields.
-pub(crate) fn kind_of(map: &Map<String, Value>, forced: Option<Kind>) -> Result<Kind, MapError> {
+pub(crate) fn kind_of(map: &Obj<'_>, forced: Option<Kind>) -> Result<Kind, MapError> {
     if let Some(kind) = forced {
         return Ok(kind);
     }
-    let odata = map.get("@odata.type").and_then(Value::as_str).unwrap_or("");
-    let category = map.get("category").and_then(Value::as_str).unwrap_or("");
+    let odata = map.get("@odata.type").and_then(Node::as_str).unwrap_or("");
+    let category = map.get("category").and_then(Node::as_str).unwrap_or("");
     let kind = if category.starts_with("AdvancedHunting-")
         || (has(map, "properties") && has(map, "category"))
     {
@@ -115,7 +115,7 @@ pub(crate) fn kind_of(map: &Map<String, Value>, forced: Option<Kind>) -> Result<
             .take(6)
             .map(|k| match k.char_indices().nth(64) {
                 Some((end, _)) => &k[..end],
-                None => k.as_str(),
+                None => k,
             })
             .collect();
         if map.len() > keys.len() {
@@ -134,8 +134,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn kind(v: Value) -> Result<Kind, MapError> {
-        kind_of(v.as_object().unwrap(), None)
+    fn kind(v: serde_json::Value) -> Result<Kind, MapError> {
+        kind_of(Node::from_value(v).as_object().unwrap(), None)
     }
 
     #[test]
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn forced_kind_wins() {
-        let map = json!({"foo": 1});
+        let map = Node::from_value(json!({"foo": 1}));
         assert_eq!(
             kind_of(map.as_object().unwrap(), Some(Kind::Machine)).unwrap(),
             Kind::Machine

@@ -28,6 +28,7 @@ pub use error::MapError;
 pub use options::{EcsIntegration, GeoInfo, GeoLookup, Options, Target};
 
 use serde_json::Value;
+use tree::Node;
 
 /// The ECS version stamped on error records.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -132,15 +133,15 @@ impl Mapper {
                 return self.map_items(&items, pos, sink);
             }
         }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
+        let node = match tree::parse(text) {
+            Ok(n) => n,
             Err(e) => {
                 let err = MapError::new(format!("invalid JSON: {e}"));
                 sink.emit(error::record(&self.options, text, pos, &err));
                 return;
             }
         };
-        self.map_parsed(value, Some(text), pos, sink)
+        self.map_parsed(node, Some(text), pos, sink)
     }
 
     /// Maps the items of a large array, page or envelope one at a time (see `large`).
@@ -151,8 +152,8 @@ impl Mapper {
         sink: &mut dyn Sink,
     ) {
         for item in items {
-            match serde_json::from_str(item.get()) {
-                Ok(value) => self.map_parsed(value, None, pos, sink),
+            match tree::parse(item.get()) {
+                Ok(node) => self.map_parsed(node, None, pos, sink),
                 Err(e) => {
                     let err = MapError::new(format!("invalid JSON: {e}"));
                     sink.emit(error::record(&self.options, item.get(), pos, &err));
@@ -177,7 +178,7 @@ impl Mapper {
     /// Maps an already-parsed value. `original` is its exact source text when the caller has it
     /// (it becomes `event.original`); otherwise the value is re-serialised.
     pub fn map_value(&self, value: Value, sink: &mut dyn Sink) {
-        self.map_parsed(value, None, Position::default(), sink)
+        self.map_parsed(Node::from_value(value), None, Position::default(), sink)
     }
 
     /// Like [`Mapper::map_value`] for a value parsed from `text`, its exact source: `text`
@@ -185,7 +186,13 @@ impl Mapper {
     /// value being serialised again for them. The pull engine, which parses each record of a
     /// page to read its id and time, maps it with this.
     pub fn map_value_with_text(&self, value: Value, text: &str, sink: &mut dyn Sink) {
-        self.map_parsed(value, Some(text), Position::default(), sink)
+        self.map_parsed(Node::from_value(value), Some(text), Position::default(), sink)
+    }
+
+    /// Like [`Mapper::map_value_with_text`] for a record parsed with [`tree::parse`] from
+    /// `text`: its strings borrow `text`, and documents are built from them without copies.
+    pub fn map_node_with_text<'a>(&self, node: Node<'a>, text: &'a str, sink: &mut dyn Sink) {
+        self.map_parsed(node, Some(text), Position::default(), sink)
     }
 
     fn oversize_error(&self, head: &[u8], size: usize, pos: Position, sink: &mut dyn Sink) {
@@ -201,18 +208,24 @@ impl Mapper {
         ));
     }
 
-    fn map_parsed(&self, value: Value, original: Option<&str>, pos: Position, sink: &mut dyn Sink) {
-        match value {
-            Value::Array(items) => {
+    fn map_parsed<'a>(
+        &self,
+        node: Node<'a>,
+        original: Option<&'a str>,
+        pos: Position,
+        sink: &mut dyn Sink,
+    ) {
+        match node {
+            Node::Array(items) => {
                 for item in items {
                     self.map_parsed(item, None, pos, sink)
                 }
             }
-            Value::Object(mut map) => {
+            Node::Object(mut map) => {
                 // Pages and Event Hubs envelopes are split into their items.
                 for wrapper in ["value", "records"] {
                     if detect::is_wrapper(&map, wrapper) {
-                        if let Some(Value::Array(items)) = map.remove(wrapper) {
+                        if let Some(Node::Array(items)) = map.remove(wrapper) {
                             for item in items {
                                 self.map_parsed(item, None, pos, sink);
                             }
@@ -224,7 +237,7 @@ impl Mapper {
                 let original = match original {
                     Some(o) => o,
                     None => {
-                        owned = serde_json::to_string(&map).unwrap_or_default();
+                        owned = tree::to_string(&map);
                         &owned
                     }
                 };
@@ -235,10 +248,10 @@ impl Mapper {
                 }
             }
             other => {
-                let text = other.to_string();
+                let text = other.to_json_string();
                 let err = MapError::new(format!(
                     "expected a JSON object, got {}",
-                    error::type_name(&other)
+                    error::type_name(&other.to_value())
                 ));
                 sink.emit(error::record(
                     &self.options,

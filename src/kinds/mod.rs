@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::tree::{Node, Obj};
+
 use crate::{Kind, MapError, Options, Output, Sink, Target};
 
 mod alert;
@@ -24,15 +26,74 @@ pub(crate) struct Input<'a> {
 
 type MapFn = fn(&Input<'_>, &mut Vec<Value>) -> Result<(), MapError>;
 
+/// One record to map in the borrowed tree: the record (owned, so a kind may move its values
+/// into the document), its source text (for `event.original`), the options. Documents may
+/// borrow from all three.
+pub(crate) struct TreeInput<'a> {
+    pub record: Obj<'a>,
+    pub original: &'a str,
+    pub opts: &'a Options,
+}
+
+/// A kind's mapping to one target in the borrowed tree.
+type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapError>;
+
+/// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
+/// others still map a `serde_json::Value` copy of the record).
+fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
+    let _ = (kind, target);
+    None
+}
+
+/// [`add_option_tags`] for a tree document.
+fn tree_option_tags<'a>(map: &mut Obj<'a>, opts: &Options) {
+    let mut d = crate::tree::Doc(std::mem::take(map));
+    if opts.preserve_original_event {
+        d.append("tags", "preserve_original_event");
+    }
+    if opts.preserve_duplicate_custom_fields {
+        d.append("tags", "preserve_duplicate_custom_fields");
+    }
+    *map = d.0;
+}
+
 /// Maps one record of a known kind (it owns the record, so a kind may take values out of it
 /// instead of copying them). Either every document is emitted or, on error, none.
-pub(crate) fn map(
+pub(crate) fn map<'a>(
     kind: Kind,
-    record: Map<String, Value>,
-    original: &str,
+    record: Obj<'a>,
+    original: &'a str,
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Result<(), MapError> {
+    // Kinds moved to the borrowed tree map it as it is; the others get a `Value` copy.
+    if let Some(to_tree) = tree_fn(kind, opts.target) {
+        let mut docs = Vec::new();
+        to_tree(
+            TreeInput {
+                record,
+                original,
+                opts,
+            },
+            &mut docs,
+        )?;
+        for mut d in docs {
+            if let (Target::Ecs, Node::Object(map)) = (opts.target, &mut d) {
+                tree_option_tags(map, opts);
+                if let Some(now) = &opts.now {
+                    if !map.contains_key("@timestamp") {
+                        map.push("@timestamp", now.as_str());
+                    }
+                }
+            }
+            sink.emit(Output::Document(d.to_value()));
+        }
+        return Ok(());
+    }
+    let record = match Node::Object(record).to_value() {
+        Value::Object(m) => m,
+        _ => unreachable!("an object stays an object"),
+    };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
         Kind::Alert => (alert::to_ecs, alert::to_sentinel),
         Kind::Machine => (machine::to_ecs, machine::to_sentinel),

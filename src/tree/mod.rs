@@ -16,6 +16,7 @@ mod write;
 
 pub use doc::Doc;
 pub use parse::parse;
+pub use write::to_string;
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
 #[derive(Debug, Clone, PartialEq, Default)]
