@@ -186,7 +186,12 @@ impl Mapper {
     /// value being serialised again for them. The pull engine, which parses each record of a
     /// page to read its id and time, maps it with this.
     pub fn map_value_with_text(&self, value: Value, text: &str, sink: &mut dyn Sink) {
-        self.map_parsed(Node::from_value(value), Some(text), Position::default(), sink)
+        self.map_parsed(
+            Node::from_value(value),
+            Some(text),
+            Position::default(),
+            sink,
+        )
     }
 
     /// Like [`Mapper::map_value_with_text`] for a record parsed with [`tree::parse`] from

@@ -90,7 +90,7 @@ pub(crate) fn map<'a>(
         }
         return Ok(());
     }
-    let record = match Node::Object(record).to_value() {
+    let record = match Node::Object(record).into_value() {
         Value::Object(m) => m,
         _ => unreachable!("an object stays an object"),
     };

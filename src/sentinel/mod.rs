@@ -10,6 +10,8 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::tree::Node;
+
 /// A Log Analytics column type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -263,10 +265,141 @@ pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
     })
 }
 
+impl ColumnType {
+    /// [`ColumnType::accepts`] for a value of the borrowed tree.
+    pub fn accepts_node(self, v: &Node<'_>) -> bool {
+        match (self, v) {
+            (_, Node::Null) => true,
+            (ColumnType::String | ColumnType::Guid, Node::Str(_)) => true,
+            (ColumnType::Datetime, Node::Str(s)) => is_iso_utc(s),
+            (ColumnType::Bool, Node::Bool(_)) => true,
+            (ColumnType::Long, Node::UInt(_) | Node::Int(_)) => true,
+            (ColumnType::Int, n @ (Node::UInt(_) | Node::Int(_))) => {
+                n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
+            }
+            (ColumnType::Real, n) => n.is_number(),
+            (ColumnType::Dynamic, _) => true,
+            _ => false,
+        }
+    }
+}
+
+/// [`coerce`] for a value of the borrowed tree: the same conversions and messages; values that
+/// need no change keep their borrow of the record.
+pub fn coerce_node<'a>(v: &Node<'a>, t: ColumnType) -> Result<Node<'a>, String> {
+    let bad = || {
+        Err(format!(
+            "cannot convert {} to {}",
+            v.to_json_string(),
+            t.name()
+        ))
+    };
+    let scalar = v.is_number() || matches!(v, Node::Bool(_));
+    Ok(match (t, v) {
+        (_, Node::Null) => Node::Null,
+        (ColumnType::String | ColumnType::Guid, Node::Str(_)) => v.clone(),
+        (ColumnType::String | ColumnType::Guid, _) if scalar => Node::from(v.to_json_string()),
+        (ColumnType::String, Node::Array(_) | Node::Object(_)) => Node::from(v.to_json_string()),
+        (ColumnType::Datetime, Node::Str(s)) if s.is_empty() => Node::Null,
+        (ColumnType::Datetime, Node::Str(s)) if is_iso_utc(s) => v.clone(),
+        (ColumnType::Datetime, Node::Str(s)) => match to_datetime(s) {
+            Some(d) => Node::from(d),
+            None => return bad(),
+        },
+        (ColumnType::Bool, Node::Bool(_)) => v.clone(),
+        (ColumnType::Bool, Node::Str(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Node::Bool(true),
+            "false" => Node::Bool(false),
+            "" => Node::Null,
+            _ => return bad(),
+        },
+        (ColumnType::Bool, n) if n.is_number() => Node::Bool(n.as_f64() != Some(0.0)),
+        (ColumnType::Long | ColumnType::Int, Node::UInt(_) | Node::Int(_)) => {
+            if t == ColumnType::Int && !t.accepts_node(v) {
+                return bad();
+            }
+            v.clone()
+        }
+        (ColumnType::Long | ColumnType::Int, Node::Str(s)) if s.is_empty() => Node::Null,
+        (ColumnType::Long | ColumnType::Int, Node::Str(s)) => {
+            let parsed = match s.trim().parse::<i64>() {
+                Ok(i) => Node::from(i),
+                Err(_) => match s.trim().parse::<u64>() {
+                    Ok(u) => Node::from(u),
+                    Err(_) => return bad(),
+                },
+            };
+            if !t.accepts_node(&parsed) {
+                return bad();
+            }
+            parsed
+        }
+        (ColumnType::Real, n) if n.is_number() => v.clone(),
+        (ColumnType::Real, Node::Str(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => Node::Float(f),
+            _ => return bad(),
+        },
+        (ColumnType::Dynamic, Node::Str(s)) => {
+            let trimmed = s.trim_start();
+            if trimmed.starts_with('{') || trimmed.starts_with('[') {
+                // JSON inside a string always has escapes, so the string is owned: the parsed
+                // value is made owned too.
+                match crate::tree::parse(s) {
+                    Ok(parsed) => parsed.into_owned(),
+                    Err(_) => v.clone(),
+                }
+            } else if s.is_empty() {
+                Node::Null
+            } else {
+                v.clone()
+            }
+        }
+        (ColumnType::Dynamic, _) => v.clone(),
+        _ => return bad(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tree_coercion_is_value_coercion() {
+        let values = [
+            json!(null),
+            json!(""),
+            json!("x"),
+            json!("2024-01-01 10:00:00"),
+            json!("2024-01-01T10:00:00.1234567Z"),
+            json!("2024-01-01T10:00:00+02:00"),
+            json!("True"),
+            json!("no"),
+            json!(1),
+            json!(-7),
+            json!(0),
+            json!(4294967296u64),
+            json!(18446744073709551615u64),
+            json!(1.5),
+            json!(-0.0),
+            json!(true),
+            json!(" 42 "),
+            json!("1e3"),
+            json!(" 2.5 "),
+            json!("{\"a\": [1, {\"b\": null}]}"),
+            json!("[1"),
+            json!(["a"]),
+            json!({"k": 1}),
+        ];
+        for t in tables().iter().flat_map(|t| t.columns.iter().map(|c| c.1)) {
+            for v in &values {
+                let node = Node::from_value(v.clone());
+                let ours = coerce_node(&node, t).map(|n| n.to_value());
+                assert_eq!(ours, coerce(v, t), "{v} as {}", t.name());
+                assert_eq!(t.accepts_node(&node), t.accepts(v), "{v} as {}", t.name());
+            }
+        }
+    }
 
     #[test]
     fn every_column_is_found_by_name_and_nothing_else() {

@@ -269,7 +269,10 @@ mod tests {
         let field = String::from("x.y");
         d.set_owned(&field, 1u64);
         drop(field);
-        assert_eq!(d.into_node().to_value(), json!({"event": {}, "x": {"y": 1}}));
+        assert_eq!(
+            d.into_node().to_value(),
+            json!({"event": {}, "x": {"y": 1}})
+        );
     }
 
     #[test]

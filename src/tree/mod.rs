@@ -181,6 +181,19 @@ impl<'a> Node<'a> {
             ),
         }
     }
+    /// The equivalent `serde_json::Value`, moving owned strings instead of copying them.
+    pub fn into_value(self) -> Value {
+        match self {
+            Node::Str(s) => Value::String(s.into_owned()),
+            Node::Array(a) => Value::Array(a.into_iter().map(Node::into_value).collect()),
+            Node::Object(o) => Value::Object(
+                o.into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_value()))
+                    .collect(),
+            ),
+            scalar => scalar.to_value(),
+        }
+    }
     /// The equivalent of a `serde_json::Value`, taking its strings.
     pub fn from_value(v: Value) -> Node<'static> {
         match v {
@@ -203,9 +216,54 @@ impl<'a> Node<'a> {
                 .collect())),
         }
     }
+    /// The value as a string the way Elastic's `convert: type: string` renders it (as
+    /// [`crate::doc::to_string_value`]); strings keep their borrow.
+    pub fn to_text(&self) -> Option<Cow<'a, str>> {
+        match self {
+            Node::Null => None,
+            Node::Str(s) => Some(s.clone()),
+            Node::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Node::UInt(n) => Some(Cow::Owned(n.to_string())),
+            Node::Int(n) => Some(Cow::Owned(n.to_string())),
+            // serde_json's own float text, so that both paths agree to the digit.
+            Node::Float(f) => Some(Cow::Owned(
+                serde_json::Number::from_f64(*f).map_or_else(String::new, |n| n.to_string()),
+            )),
+            other => Some(Cow::Owned(other.to_json_string())),
+        }
+    }
     /// Compact JSON text (serde_json's bytes, written by sonic-rs's faster writer).
     pub fn to_json_string(&self) -> String {
         write::to_string(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_of_a_value_is_elastic_convert_to_string() {
+        for v in [
+            json!(null),
+            json!("a"),
+            json!(true),
+            json!(3),
+            json!(-3),
+            json!(1.5),
+            json!(1e300),
+            json!([1, "x"]),
+            json!({"a": null}),
+        ] {
+            let node = Node::from_value(v.clone());
+            assert_eq!(
+                node.to_text().map(Cow::into_owned),
+                crate::doc::to_string_value(&v),
+                "{v}"
+            );
+            assert_eq!(node.clone().into_value(), v);
+        }
     }
 }
 
@@ -233,7 +291,10 @@ impl<'a> Obj<'a> {
         self.0.iter().position(|(k, _)| k.as_ref() == key)
     }
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
-        self.0.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node<'a>> {
         self.0
@@ -246,7 +307,11 @@ impl<'a> Obj<'a> {
     }
     /// Sets `key` to `value`: in place when the key is there (its position kept), appended
     /// otherwise. Returns the old value.
-    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: impl Into<Node<'a>>) -> Option<Node<'a>> {
+    pub fn insert(
+        &mut self,
+        key: impl Into<Cow<'a, str>>,
+        value: impl Into<Node<'a>>,
+    ) -> Option<Node<'a>> {
         let key = key.into();
         let value = value.into();
         match self.position(&key) {
@@ -291,7 +356,9 @@ impl<'a> Obj<'a> {
         };
         &mut self.0[i].1
     }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Cow<'a, str>, &Node<'a>)> + ExactSizeIterator {
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&Cow<'a, str>, &Node<'a>)> + ExactSizeIterator {
         self.0.iter().map(|(k, v)| (k, v))
     }
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Cow<'a, str>, &mut Node<'a>)> {

@@ -171,7 +171,11 @@ mod tests {
         assert_eq!(ours, theirs, "{text}");
         if let (Ok(n), Ok(v)) = (parse(text), theirs) {
             // Same bytes out, in the same member order.
-            assert_eq!(n.to_json_string(), serde_json::to_string(&v).unwrap(), "{text}");
+            assert_eq!(
+                n.to_json_string(),
+                serde_json::to_string(&v).unwrap(),
+                "{text}"
+            );
         }
     }
 
