@@ -16,7 +16,7 @@ mod write;
 
 pub use doc::Doc;
 pub use parse::parse;
-pub use write::to_string;
+pub use write::{to_string, to_writer};
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
 #[derive(Debug, Clone, PartialEq, Default)]
