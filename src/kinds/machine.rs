@@ -6,10 +6,11 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use super::mde_common::{
-    convert, find_name, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
-    opt_text, os_type, pascal, present, sorted_names, time_generated, Schema, Vendor,
+use super::mde_common::value::{
+    convert, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str, opt_text,
+    present, time_generated, Vendor,
 };
+use super::mde_common::{find_name, os_type, pascal, sorted_names, Schema};
 use super::Input;
 use crate::doc::{join, Doc};
 use crate::MapError;
@@ -95,7 +96,7 @@ const ADDITIONAL: &[&str] = &[
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
     let rec = input.record;
-    let mut d = super::mde_common::event_doc(input);
+    let mut d = super::mde_common::value::event_doc(input);
     d.append("event.category", "host");
     d.append("event.type", "info");
     // The vendor object takes the place its first field gave it; it is filled at the end.

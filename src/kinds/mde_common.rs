@@ -4,127 +4,156 @@
 
 use std::net::IpAddr;
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use crate::doc::{es_date, Doc};
-use crate::error::type_name;
+use crate::doc::es_date;
 use crate::sentinel::{self, ColumnType};
+use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
 
-fn wrong(key: &str, want: &str, got: &Value) -> MapError {
+fn wrong(key: &str, want: &str, got: &Node<'_>) -> MapError {
     MapError::field(
         key,
-        format!("expected {want}, got {} {got}", type_name(got)),
+        format!(
+            "expected {want}, got {} {}",
+            type_name(got),
+            got.to_json_string()
+        ),
     )
 }
 
+/// The JSON type name of a value, for messages (as [`crate::error::type_name`]).
+pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
+    match v {
+        Node::Null => "null",
+        Node::Bool(_) => "boolean",
+        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+        Node::Str(_) => "string",
+        Node::Array(_) => "array",
+        Node::Object(_) => "object",
+    }
+}
+
 /// The value at `key`, `None` for missing or null.
-pub(crate) fn present<'a>(rec: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(crate) fn present<'r, 'a>(rec: &'r Obj<'a>, key: &str) -> Option<&'r Node<'a>> {
     rec.get(key).filter(|v| !v.is_null())
 }
 
-pub(crate) fn opt_str<'a>(
-    rec: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, MapError> {
+/// The string at `key`, keeping its borrow of the record's text.
+pub(crate) fn opt_str<'a>(rec: &Obj<'a>, key: &str) -> Result<Option<Cow<'a, str>>, MapError> {
     str_of(key, rec.get(key))
 }
 
 /// [`opt_str`] of a value already looked up (`v` is what the record has at `key`).
-pub(crate) fn str_of<'a>(key: &str, v: Option<&'a Value>) -> Result<Option<&'a str>, MapError> {
+pub(crate) fn str_of<'a>(
+    key: &str,
+    v: Option<&Node<'a>>,
+) -> Result<Option<Cow<'a, str>>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(wrong(key, "a string", other)),
     }
 }
 
 /// Elastic's `convert: type: string`: scalars become their text; objects and arrays are errors.
-pub(crate) fn opt_text(rec: &Map<String, Value>, key: &str) -> Result<Option<String>, MapError> {
+pub(crate) fn opt_text<'a>(rec: &Obj<'a>, key: &str) -> Result<Option<Cow<'a, str>>, MapError> {
     text_of(key, rec.get(key))
 }
 
-pub(crate) fn text_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
+pub(crate) fn text_of<'a>(
+    key: &str,
+    v: Option<&Node<'a>>,
+) -> Result<Option<Cow<'a, str>>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(other) => Err(wrong(key, "a string or number", other)),
+        None => Ok(None),
+        Some(Node::Array(_) | Node::Object(_)) => {
+            Err(wrong(key, "a string or number", v.expect("matched")))
+        }
+        Some(v) => Ok(v.to_text()),
     }
 }
 
 /// Elastic's `convert: type: boolean`: a boolean, or the strings `true` / `false`.
-pub(crate) fn opt_bool(rec: &Map<String, Value>, key: &str) -> Result<Option<bool>, MapError> {
+pub(crate) fn opt_bool(rec: &Obj<'_>, key: &str) -> Result<Option<bool>, MapError> {
     bool_of(key, rec.get(key))
 }
 
-pub(crate) fn bool_of(key: &str, v: Option<&Value>) -> Result<Option<bool>, MapError> {
+pub(crate) fn bool_of(key: &str, v: Option<&Node<'_>>) -> Result<Option<bool>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Bool(b)) => Ok(Some(*b)),
+        Some(Node::Str(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Node::Str(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(other) => Err(wrong(key, "a boolean", other)),
     }
 }
 
 /// Elastic's `convert: type: long`: an integer, or a string holding one.
-pub(crate) fn opt_long(rec: &Map<String, Value>, key: &str) -> Result<Option<i64>, MapError> {
+pub(crate) fn opt_long(rec: &Obj<'_>, key: &str) -> Result<Option<i64>, MapError> {
     match present(rec, key) {
         None => Ok(None),
-        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse().ok()),
+        Some(n @ (Node::UInt(_) | Node::Int(_))) if n.is_i64() => Ok(n.as_i64()),
+        Some(Node::Str(s)) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse().ok()),
         Some(other) => Err(wrong(key, "an integer", other)),
     }
 }
 
 /// A number kept as the source wrote it (`7` stays `7`, `5.5` stays `5.5`).
-pub(crate) fn number_of(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
+pub(crate) fn number_of<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Node<'a>>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Number(_)) => Ok(Some(v.clone())),
+        None | Some(Node::Null) => Ok(None),
+        Some(n) if n.is_number() => Ok(Some(n.clone())),
         Some(other) => Err(wrong(key, "a number", other)),
     }
 }
 
-pub(crate) fn opt_array<'a>(
-    rec: &'a Map<String, Value>,
+pub(crate) fn opt_array<'r, 'a>(
+    rec: &'r Obj<'a>,
     key: &str,
-) -> Result<Option<&'a Vec<Value>>, MapError> {
+) -> Result<Option<&'r Vec<Node<'a>>>, MapError> {
     array_of(key, rec.get(key))
 }
 
-pub(crate) fn array_of<'a>(
+pub(crate) fn array_of<'r, 'a>(
     key: &str,
-    v: Option<&'a Value>,
-) -> Result<Option<&'a Vec<Value>>, MapError> {
+    v: Option<&'r Node<'a>>,
+) -> Result<Option<&'r Vec<Node<'a>>>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(a)),
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Array(a)) => Ok(Some(a)),
         Some(other) => Err(wrong(key, "an array", other)),
     }
 }
 
-pub(crate) fn opt_object<'a>(
-    rec: &'a Map<String, Value>,
+/// Takes the array at `key` out of the record (checked as [`opt_array`]), instead of copying it.
+pub(crate) fn take_array<'a>(rec: &mut Obj<'a>, key: &str) -> Result<Option<Node<'a>>, MapError> {
+    match rec.get_mut(key) {
+        None | Some(Node::Null) => Ok(None),
+        Some(v @ Node::Array(_)) => Ok(Some(v.take())),
+        Some(other) => Err(wrong(key, "an array", other)),
+    }
+}
+
+pub(crate) fn opt_object<'r, 'a>(
+    rec: &'r Obj<'a>,
     key: &str,
-) -> Result<Option<&'a Map<String, Value>>, MapError> {
+) -> Result<Option<&'r Obj<'a>>, MapError> {
     match present(rec, key) {
         None => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(Node::Object(o)) => Ok(Some(o)),
         Some(other) => Err(wrong(key, "an object", other)),
     }
 }
 
 /// Elastic's `date` processor output for a timestamp field; empty strings count as missing
 /// (the pipelines skip them), anything unparsable is an error.
-pub(crate) fn opt_es_date(rec: &Map<String, Value>, key: &str) -> Result<Option<String>, MapError> {
+pub(crate) fn opt_es_date(rec: &Obj<'_>, key: &str) -> Result<Option<String>, MapError> {
     es_date_of(key, rec.get(key))
 }
 
-pub(crate) fn es_date_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
-    match str_of(key, v)? {
+pub(crate) fn es_date_of(key: &str, v: Option<&Node<'_>>) -> Result<Option<String>, MapError> {
+    match str_of(key, v)?.as_deref() {
         None | Some("") => Ok(None),
         Some(s) => crate::doc::parse_time(s)
             .map(|t| Some(es_date(t)))
@@ -133,12 +162,10 @@ pub(crate) fn es_date_of(key: &str, v: Option<&Value>) -> Result<Option<String>,
 }
 
 /// Elastic's `convert: type: ip`: the address text as given; empty strings count as missing.
-pub(crate) fn opt_ip<'a>(
-    rec: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, MapError> {
+pub(crate) fn opt_ip<'a>(rec: &Obj<'a>, key: &str) -> Result<Option<Cow<'a, str>>, MapError> {
     match opt_str(rec, key)? {
-        None | Some("") => Ok(None),
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
         Some(s) if s.parse::<IpAddr>().is_ok() => Ok(Some(s)),
         Some(s) => Err(MapError::field(key, format!("not an IP address: {s:?}"))),
     }
@@ -158,13 +185,13 @@ pub(crate) fn os_type(platform: &str) -> Option<&'static str> {
 /// The first of `candidates` (source key, value) that is a usable timestamp, as ISO-8601 UTC;
 /// else the ingest time the shell passed in. `None` when there is neither.
 pub(crate) fn time_generated(
-    rec: &Map<String, Value>,
+    rec: &Obj<'_>,
     keys: &[&str],
     now: Option<&str>,
 ) -> Result<Option<String>, MapError> {
     for key in keys {
         if let Some(s) = opt_str(rec, key)?.filter(|s| !s.is_empty()) {
-            return sentinel::to_datetime(s)
+            return sentinel::to_datetime(&s)
                 .map(Some)
                 .ok_or_else(|| MapError::field(*key, format!("not a timestamp: {s:?}")));
         }
@@ -201,20 +228,26 @@ impl Schema {
     }
 }
 
-/// Converts a source value for a column of type `t`; the error names the source field.
-pub(crate) fn convert(t: ColumnType, key: &str, v: &Value) -> Result<Value, MapError> {
-    // A whole number sent as a float (`5.0`) fits long/int columns.
-    let whole;
-    let v = match (t, v.as_f64()) {
-        (ColumnType::Long | ColumnType::Int, Some(f))
-            if v.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 =>
+/// Converts a source value for a column of type `t`; the error names the source field. Values
+/// the column takes as they are are moved, not copied (arrays and objects in dynamic columns).
+pub(crate) fn convert<'a>(t: ColumnType, key: &str, v: Node<'a>) -> Result<Node<'a>, MapError> {
+    let v = match (t, v) {
+        // A whole number sent as a float (`5.0`) fits long/int columns.
+        (ColumnType::Long | ColumnType::Int, Node::Float(f))
+            if f.fract() == 0.0 && f.abs() < 9.0e15 =>
         {
-            whole = Value::from(f as i64);
-            &whole
+            Node::from(f as i64)
         }
-        _ => v,
+        (_, v) => v,
     };
-    sentinel::coerce(v, t).map_err(|e| MapError::field(key, e))
+    match (t, &v) {
+        (ColumnType::String | ColumnType::Guid, Node::Str(_))
+        | (ColumnType::Bool, Node::Bool(_))
+        | (ColumnType::Long, Node::UInt(_) | Node::Int(_))
+        | (ColumnType::Dynamic, Node::Array(_) | Node::Object(_) | Node::Bool(_)) => Ok(v),
+        (ColumnType::Real | ColumnType::Dynamic, n) if n.is_number() => Ok(v),
+        _ => sentinel::coerce_node(&v, t).map_err(|e| MapError::field(key, e)),
+    }
 }
 
 /// `someField` -> `SomeField`, the column name given to source fields a table does not name.
@@ -260,19 +293,19 @@ pub(crate) fn find_name(sorted: &[(&str, usize)], key: &str) -> Option<usize> {
 /// The start of an ECS document of Elastic's `machine` and `machine_action` streams (ecs 8.11.0):
 /// their pipelines never remove `event.original`. Built as objects of the right size: growing
 /// them one `Doc::set` at a time cost more than the fields themselves.
-pub(crate) fn event_doc(input: &super::Input<'_>) -> Doc {
-    let mut top = Map::with_capacity(16);
-    let mut ecs = Map::with_capacity(1);
-    ecs.insert("version".into(), "8.11.0".into());
-    top.insert("ecs".into(), Value::Object(ecs));
-    let mut event = Map::with_capacity(10);
-    event.insert("original".into(), input.original.into());
-    event.insert("kind".into(), "event".into());
-    top.insert("event".into(), Value::Object(event));
-    let mut observer = Map::with_capacity(2);
-    observer.insert("vendor".into(), "Microsoft".into());
-    observer.insert("product".into(), "Defender for Endpoint".into());
-    top.insert("observer".into(), Value::Object(observer));
+pub(crate) fn event_doc(original: &str) -> Doc<'_> {
+    let mut top = Obj::with_capacity(16);
+    let mut ecs = Obj::with_capacity(1);
+    ecs.push("version", "8.11.0");
+    top.push("ecs", ecs);
+    let mut event = Obj::with_capacity(10);
+    event.push("original", original);
+    event.push("kind", "event");
+    top.push("event", event);
+    let mut observer = Obj::with_capacity(2);
+    observer.push("vendor", "Microsoft");
+    observer.push("product", "Defender for Endpoint");
+    top.push("observer", observer);
     Doc(top)
 }
 
@@ -280,39 +313,285 @@ pub(crate) fn event_doc(input: &super::Input<'_>) -> Doc {
 /// from the document and put in once: every `Doc::set` of a three-level path walked the whole
 /// path again. Nulls are ignored (as `Doc::set` does), and so are the fields Elastic drops
 /// unless `preserve_duplicate_custom_fields` (`duplicates`).
-pub(crate) struct Vendor {
-    pub(crate) fields: Map<String, Value>,
+pub(crate) struct Vendor<'a> {
+    pub(crate) fields: Obj<'a>,
     duplicates: &'static [&'static str],
 }
 
-impl Vendor {
+impl<'a> Vendor<'a> {
     pub(crate) fn new(
         capacity: usize,
         duplicates: &'static [&'static str],
         preserve_duplicates: bool,
     ) -> Self {
         Vendor {
-            fields: Map::with_capacity(capacity),
+            fields: Obj::with_capacity(capacity),
             duplicates: if preserve_duplicates { &[] } else { duplicates },
         }
     }
 
-    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
+    /// Sets a field the kind sets once (appended without looking for it).
+    pub(crate) fn set(&mut self, key: &'static str, value: impl Into<Node<'a>>) {
         let value = value.into();
         if value.is_null() || self.duplicates.contains(&key) {
             return;
         }
-        self.fields.insert(key.to_string(), value);
+        self.fields.push(key, value);
+    }
+
+    /// Sets a field that may be there already (its first position kept, as a map insert).
+    pub(crate) fn replace(&mut self, key: &'static str, value: impl Into<Node<'a>>) {
+        let value = value.into();
+        if value.is_null() || self.duplicates.contains(&key) {
+            return;
+        }
+        self.fields.insert(key, value);
+    }
+}
+
+/// The `serde_json::Value` forms of the helpers, for the kinds not yet moved to the tree.
+pub(crate) mod value {
+    use std::net::IpAddr;
+
+    use serde_json::{Map, Value};
+
+    use crate::doc::{es_date, Doc};
+    use crate::error::type_name;
+    use crate::sentinel::{self, ColumnType};
+    use crate::MapError;
+
+    fn wrong(key: &str, want: &str, got: &Value) -> MapError {
+        MapError::field(
+            key,
+            format!("expected {want}, got {} {got}", type_name(got)),
+        )
+    }
+
+    /// The value at `key`, `None` for missing or null.
+    pub(crate) fn present<'a>(rec: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+        rec.get(key).filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn opt_str<'a>(
+        rec: &'a Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'a str>, MapError> {
+        str_of(key, rec.get(key))
+    }
+
+    /// [`opt_str`] of a value already looked up (`v` is what the record has at `key`).
+    pub(crate) fn str_of<'a>(key: &str, v: Option<&'a Value>) -> Result<Option<&'a str>, MapError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(wrong(key, "a string", other)),
+        }
+    }
+
+    /// Elastic's `convert: type: string`: scalars become their text; objects and arrays are errors.
+    pub(crate) fn opt_text(
+        rec: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<String>, MapError> {
+        text_of(key, rec.get(key))
+    }
+
+    pub(crate) fn text_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(other) => Err(wrong(key, "a string or number", other)),
+        }
+    }
+
+    /// Elastic's `convert: type: boolean`: a boolean, or the strings `true` / `false`.
+    pub(crate) fn opt_bool(rec: &Map<String, Value>, key: &str) -> Result<Option<bool>, MapError> {
+        bool_of(key, rec.get(key))
+    }
+
+    pub(crate) fn bool_of(key: &str, v: Option<&Value>) -> Result<Option<bool>, MapError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(other) => Err(wrong(key, "a boolean", other)),
+        }
+    }
+
+    /// Elastic's `convert: type: long`: an integer, or a string holding one.
+    pub(crate) fn opt_long(rec: &Map<String, Value>, key: &str) -> Result<Option<i64>, MapError> {
+        match present(rec, key) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse().ok()),
+            Some(other) => Err(wrong(key, "an integer", other)),
+        }
+    }
+
+    /// A number kept as the source wrote it (`7` stays `7`, `5.5` stays `5.5`).
+    pub(crate) fn number_of(key: &str, v: Option<&Value>) -> Result<Option<Value>, MapError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Number(_)) => Ok(Some(v.clone())),
+            Some(other) => Err(wrong(key, "a number", other)),
+        }
+    }
+
+    pub(crate) fn opt_array<'a>(
+        rec: &'a Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'a Vec<Value>>, MapError> {
+        array_of(key, rec.get(key))
+    }
+
+    pub(crate) fn array_of<'a>(
+        key: &str,
+        v: Option<&'a Value>,
+    ) -> Result<Option<&'a Vec<Value>>, MapError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a)),
+            Some(other) => Err(wrong(key, "an array", other)),
+        }
+    }
+
+    pub(crate) fn opt_object<'a>(
+        rec: &'a Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'a Map<String, Value>>, MapError> {
+        match present(rec, key) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(other) => Err(wrong(key, "an object", other)),
+        }
+    }
+
+    /// Elastic's `date` processor output for a timestamp field; empty strings count as missing
+    /// (the pipelines skip them), anything unparsable is an error.
+    pub(crate) fn opt_es_date(
+        rec: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<String>, MapError> {
+        es_date_of(key, rec.get(key))
+    }
+
+    pub(crate) fn es_date_of(key: &str, v: Option<&Value>) -> Result<Option<String>, MapError> {
+        match str_of(key, v)? {
+            None | Some("") => Ok(None),
+            Some(s) => crate::doc::parse_time(s)
+                .map(|t| Some(es_date(t)))
+                .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}"))),
+        }
+    }
+
+    /// Elastic's `convert: type: ip`: the address text as given; empty strings count as missing.
+    pub(crate) fn opt_ip<'a>(
+        rec: &'a Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'a str>, MapError> {
+        match opt_str(rec, key)? {
+            None | Some("") => Ok(None),
+            Some(s) if s.parse::<IpAddr>().is_ok() => Ok(Some(s)),
+            Some(s) => Err(MapError::field(key, format!("not an IP address: {s:?}"))),
+        }
+    }
+
+    /// The first of `candidates` (source key, value) that is a usable timestamp, as ISO-8601 UTC;
+    /// else the ingest time the shell passed in. `None` when there is neither.
+    pub(crate) fn time_generated(
+        rec: &Map<String, Value>,
+        keys: &[&str],
+        now: Option<&str>,
+    ) -> Result<Option<String>, MapError> {
+        for key in keys {
+            if let Some(s) = opt_str(rec, key)?.filter(|s| !s.is_empty()) {
+                return sentinel::to_datetime(s)
+                    .map(Some)
+                    .ok_or_else(|| MapError::field(*key, format!("not a timestamp: {s:?}")));
+            }
+        }
+        Ok(now.and_then(sentinel::to_datetime))
+    }
+
+    /// Converts a source value for a column of type `t`; the error names the source field.
+    pub(crate) fn convert(t: ColumnType, key: &str, v: &Value) -> Result<Value, MapError> {
+        // A whole number sent as a float (`5.0`) fits long/int columns.
+        let whole;
+        let v = match (t, v.as_f64()) {
+            (ColumnType::Long | ColumnType::Int, Some(f))
+                if v.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 =>
+            {
+                whole = Value::from(f as i64);
+                &whole
+            }
+            _ => v,
+        };
+        sentinel::coerce(v, t).map_err(|e| MapError::field(key, e))
+    }
+
+    /// The start of an ECS document of Elastic's `machine` and `machine_action` streams (ecs 8.11.0):
+    /// their pipelines never remove `event.original`. Built as objects of the right size: growing
+    /// them one `Doc::set` at a time cost more than the fields themselves.
+    pub(crate) fn event_doc(input: &super::super::Input<'_>) -> Doc {
+        let mut top = Map::with_capacity(16);
+        let mut ecs = Map::with_capacity(1);
+        ecs.insert("version".into(), "8.11.0".into());
+        top.insert("ecs".into(), Value::Object(ecs));
+        let mut event = Map::with_capacity(10);
+        event.insert("original".into(), input.original.into());
+        event.insert("kind".into(), "event".into());
+        top.insert("event".into(), Value::Object(event));
+        let mut observer = Map::with_capacity(2);
+        observer.insert("vendor".into(), "Microsoft".into());
+        observer.insert("product".into(), "Defender for Endpoint".into());
+        top.insert("observer".into(), Value::Object(observer));
+        Doc(top)
+    }
+
+    /// The vendor fields of an ECS document (`microsoft_defender_endpoint.<stream>`), built apart
+    /// from the document and put in once: every `Doc::set` of a three-level path walked the whole
+    /// path again. Nulls are ignored (as `Doc::set` does), and so are the fields Elastic drops
+    /// unless `preserve_duplicate_custom_fields` (`duplicates`).
+    pub(crate) struct Vendor {
+        pub(crate) fields: Map<String, Value>,
+        duplicates: &'static [&'static str],
+    }
+
+    impl Vendor {
+        pub(crate) fn new(
+            capacity: usize,
+            duplicates: &'static [&'static str],
+            preserve_duplicates: bool,
+        ) -> Self {
+            Vendor {
+                fields: Map::with_capacity(capacity),
+                duplicates: if preserve_duplicates { &[] } else { duplicates },
+            }
+        }
+
+        pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) {
+            let value = value.into();
+            if value.is_null() || self.duplicates.contains(&key) {
+                return;
+            }
+            self.fields.insert(key.to_string(), value);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn rec(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn rec(v: Value) -> Obj<'static> {
+        match Node::from_value(v) {
+            Node::Object(o) => o,
+            _ => Obj::new(),
+        }
     }
 
     #[test]

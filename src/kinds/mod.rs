@@ -41,8 +41,11 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
-    let _ = (kind, target);
-    None
+    match (kind, target) {
+        (Kind::MachineAction, Target::Ecs) => Some(machine_action::to_ecs),
+        (Kind::MachineAction, Target::Sentinel) => Some(machine_action::to_sentinel),
+        _ => None,
+    }
 }
 
 /// [`add_option_tags`] for a tree document.
@@ -97,11 +100,11 @@ pub(crate) fn map<'a>(
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
         Kind::Alert => (alert::to_ecs, alert::to_sentinel),
         Kind::Machine => (machine::to_ecs, machine::to_sentinel),
-        Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
         Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
         Kind::Incident => (incident::to_ecs, incident::to_sentinel),
+        Kind::MachineAction => unreachable!("mapped in the tree (tree_fn)"),
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
@@ -179,6 +182,31 @@ pub(crate) fn run_kind(
         Target::Sentinel => sentinel(&input, &mut out)?,
     }
     Ok(out)
+}
+
+/// [`run_kind`] for a kind mapped in the tree: the documents come back as `Value`s.
+#[cfg(test)]
+pub(crate) fn run_tree(
+    (ecs, sentinel): (TreeFn, TreeFn),
+    record: Value,
+    opts: &Options,
+) -> Result<Vec<Value>, MapError> {
+    let text = record.to_string();
+    let record = match crate::tree::parse(&text) {
+        Ok(Node::Object(o)) => o,
+        _ => Obj::new(),
+    };
+    let input = TreeInput {
+        record,
+        original: &text,
+        opts,
+    };
+    let mut out = Vec::new();
+    match opts.target {
+        Target::Ecs => ecs(input, &mut out)?,
+        Target::Sentinel => sentinel(input, &mut out)?,
+    }
+    Ok(out.iter().map(Node::to_value).collect())
 }
 
 #[cfg(test)]
