@@ -4,15 +4,17 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use super::mde_common::value::{
-    convert, opt_array, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str, opt_text,
-    present, time_generated, Vendor,
+use serde_json::Value;
+
+use super::mde_common::{
+    convert, event_doc, find_name, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
+    opt_text, os_type, pascal, sorted_names, take_array, time_generated, Schema, Vendor,
 };
-use super::mde_common::{find_name, os_type, pascal, sorted_names, Schema};
-use super::Input;
-use crate::doc::{join, Doc};
+use super::TreeInput;
+use crate::doc::join;
+use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
 
 /// Elastic's machine pipeline stamps this ECS version.
@@ -94,139 +96,157 @@ const ADDITIONAL: &[&str] = &[
     "vmMetadata",
 ];
 
-pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let rec = input.record;
-    let mut d = super::mde_common::value::event_doc(input);
+pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Result<(), MapError> {
+    let mut rec = input.record;
+    let mut d = event_doc(input.original);
     d.append("event.category", "host");
     d.append("event.type", "info");
     // The vendor object takes the place its first field gave it; it is filled at the end.
-    d.set(NS, Value::Object(Map::new()));
+    d.set(NS, Obj::new());
     let mut m = Vendor::new(32, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
 
-    if let Some(aad) = opt_str(rec, "aadDeviceId")? {
+    if let Some(aad) = opt_str(&rec, "aadDeviceId")? {
+        d.set("device.id", aad.clone());
+        d.append("related.hosts", aad.clone());
         m.set("aad_device_id", aad);
-        d.set("device.id", aad);
-        d.append("related.hosts", aad);
     }
     for (src, dst) in RENAMED {
-        m.set(dst, opt_str(rec, src)?);
+        m.set(dst, opt_str(&rec, src)?);
     }
-    if let Some(name) = opt_str(rec, "computerDnsName")? {
+    if let Some(name) = opt_str(&rec, "computerDnsName")? {
+        d.set("host.name", name.clone());
+        d.set("host.hostname", name.clone());
+        d.append("related.hosts", name.clone());
         m.set("computer_dns_name", name);
-        d.set("host.name", name);
-        d.set("host.hostname", name);
-        d.append("related.hosts", name);
     }
-    m.set("first_seen", opt_es_date(rec, "firstSeen")?);
-    if let Some(id) = opt_str(rec, "id")? {
+    m.set("first_seen", opt_es_date(&rec, "firstSeen")?);
+    if let Some(id) = opt_str(&rec, "id")? {
+        d.set("host.id", id.clone());
+        d.append("related.hosts", id.clone());
         m.set("id", id);
-        d.set("host.id", id);
-        d.append("related.hosts", id);
     }
-    if let Some(list) = opt_array(rec, "ipAddresses")? {
+    if let Some(Node::Array(list)) = take_array(&mut rec, "ipAddresses")? {
         let mut mapped = Vec::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
+        for (i, item) in list.into_iter().enumerate() {
             let entry = ip_address_entry(item, i)?;
             if let Some(ip) = entry.get("ip_address") {
                 d.append("related.ip", ip.clone());
             }
-            mapped.push(Value::Object(entry));
+            mapped.push(Node::Object(entry));
         }
         m.set("ip_addresses", mapped);
     }
-    m.set("is_aad_joined", opt_bool(rec, "isAadJoined")?);
-    m.set("is_excluded", opt_bool(rec, "isExcluded")?);
+    m.set("is_aad_joined", opt_bool(&rec, "isAadJoined")?);
+    m.set("is_excluded", opt_bool(&rec, "isExcluded")?);
     m.set(
         "is_potential_duplication",
-        opt_bool(rec, "isPotentialDuplication")?,
+        opt_bool(&rec, "isPotentialDuplication")?,
     );
-    if let Some(ip) = opt_ip(rec, "lastExternalIpAddress")? {
-        m.set("last_external_ip_address", ip);
-        d.append("host.ip", ip);
-        d.append("related.ip", ip);
+    if let Some(ip) = opt_ip(&rec, "lastExternalIpAddress")? {
+        d.append("host.ip", ip.clone());
+        d.append("related.ip", ip.clone());
         // Elastic's geoip processor on host.ip (city database only for this stream).
-        if let Some(geo) = input.opts.geo.as_ref().and_then(|g| g.city(ip)) {
-            d.set("host.geo", Value::Object(geo));
+        if let Some(geo) = input.opts.geo.as_ref().and_then(|g| g.city(&ip)) {
+            d.set("host.geo", Node::from_value(Value::Object(geo)));
         }
+        m.set("last_external_ip_address", ip);
     }
-    if let Some(ip) = opt_ip(rec, "lastIpAddress")? {
+    if let Some(ip) = opt_ip(&rec, "lastIpAddress")? {
+        d.append("related.ip", ip.clone());
         m.set("last_ip_address", ip);
-        d.append("related.ip", ip);
     }
-    m.set("last_seen", opt_es_date(rec, "lastSeen")?);
-    m.set("machine_tags", opt_array(rec, "machineTags")?.cloned());
+    m.set("last_seen", opt_es_date(&rec, "lastSeen")?);
+    m.set("machine_tags", take_array(&mut rec, "machineTags")?);
     m.set(
         "merged_into_machine_id",
-        opt_text(rec, "mergedIntoMachineId")?,
+        opt_text(&rec, "mergedIntoMachineId")?,
     );
-    m.set("os_build", opt_long(rec, "osBuild")?);
-    let platform = opt_str(rec, "osPlatform")?;
-    if let Some(platform) = platform {
-        m.set("os_platform", platform);
-        d.set("host.os.platform", platform);
+    m.set("os_build", opt_long(&rec, "osBuild")?);
+    let platform = opt_str(&rec, "osPlatform")?;
+    if let Some(platform) = &platform {
+        m.set("os_platform", platform.clone());
+        d.set("host.os.platform", platform.clone());
         d.set("host.os.type", os_type(platform));
     }
-    if let Some(cpu) = opt_str(rec, "osProcessor")? {
+    if let Some(cpu) = opt_str(&rec, "osProcessor")? {
+        d.set("host.architecture", cpu.clone());
         m.set("os_processor", cpu);
-        d.set("host.architecture", cpu);
     }
-    m.set("os_version", opt_text(rec, "osVersion")?);
-    if let Some(group) = opt_text(rec, "rbacGroupId")? {
-        m.set("rbac_group_id", group.as_str());
-        d.set("group.id", group);
+    m.set("os_version", opt_text(&rec, "osVersion")?);
+    if let Some(group) = opt_text(&rec, "rbacGroupId")? {
+        d.set("group.id", group.clone());
+        m.set("rbac_group_id", group);
     }
-    if let Some(group) = opt_str(rec, "rbacGroupName")? {
+    if let Some(group) = opt_str(&rec, "rbacGroupName")? {
+        d.set("group.name", group.clone());
         m.set("rbac_group_name", group);
-        d.set("group.name", group);
     }
-    if let Some(risk) = opt_str(rec, "riskScore")? {
+    if let Some(risk) = opt_str(&rec, "riskScore")? {
+        d.set("host.risk.calculated_level", risk.clone());
         m.set("risk_score", risk);
-        d.set("host.risk.calculated_level", risk);
     }
-    if let Some(version) = opt_str(rec, "version")? {
-        m.set("version", version);
-        d.set("host.os.version", version);
-        if let Some(platform) = platform {
-            d.set("host.os.name", format!("{platform} {version}"));
+    if let Some(version) = opt_str(&rec, "version")? {
+        d.set("host.os.version", version.clone());
+        if let Some(platform) = &platform {
+            let mut name = String::with_capacity(platform.len() + 1 + version.len());
+            name.push_str(platform);
+            name.push(' ');
+            name.push_str(&version);
+            d.set("host.os.name", name);
         }
+        m.set("version", version);
     }
-    if let Some(vm) = opt_object(rec, "vmMetadata")? {
-        let mut meta = Map::new();
+    if let Some(vm) = opt_object(&rec, "vmMetadata")? {
+        let mut meta = Obj::with_capacity(VM_METADATA.len());
         for (src, dst) in VM_METADATA {
             let v = opt_str(vm, src).map_err(|e| prefixed("vmMetadata", e))?;
             if let Some(v) = v {
-                meta.insert((*dst).into(), v.into());
+                meta.push(*dst, v);
             }
         }
         if !meta.is_empty() {
             m.set("vm_metadata", meta);
         }
     }
-    d.set(NS, Value::Object(m.fields));
+    d.set(NS, m.fields);
     d.prune_empty();
-    out.push(d.into_value());
+    out.push(d.into_node());
     Ok(())
 }
 
 /// One `ipAddresses` entry as Elastic's foreach processors leave it: `ip_address`,
 /// `mac_address` (upper case, dash-separated pairs), `operational_status`, other keys as they are.
-fn ip_address_entry(item: &Value, i: usize) -> Result<Map<String, Value>, MapError> {
-    let at = format!("ipAddresses[{i}]");
-    let Value::Object(src) = item else {
-        return Err(MapError::field(at, "expected an object"));
+fn ip_address_entry(item: Node<'_>, i: usize) -> Result<Obj<'_>, MapError> {
+    let Node::Object(src) = item else {
+        return Err(MapError::field(
+            format!("ipAddresses[{i}]"),
+            "expected an object",
+        ));
     };
-    let mut entry = src.clone();
-    entry.remove("ipAddress");
-    entry.remove("macAddress");
-    entry.remove("operationalStatus");
-    if let Some(ip) = opt_ip(src, "ipAddress").map_err(|e| prefixed(&at, e))? {
-        entry.insert("ip_address".into(), ip.into());
+    let at = |e| prefixed(&format!("ipAddresses[{i}]"), e);
+    let ip = opt_ip(&src, "ipAddress").map_err(at)?;
+    let mac = opt_str(&src, "macAddress").map_err(at)?;
+    // The pipeline's removes move the last member into the removed one's place (serde_json's
+    // `Map::remove` with `preserve_order`), which decides the order the entry is written in.
+    let mut members: Vec<_> = src.into_iter().collect();
+    let mut status = None;
+    for key in ["ipAddress", "macAddress", "operationalStatus"] {
+        if let Some(at) = members.iter().position(|(k, _)| k == key) {
+            let (_, v) = members.swap_remove(at);
+            if key == "operationalStatus" {
+                status = Some(v);
+            }
+        }
     }
-    if let Some(mac) = opt_str(src, "macAddress").map_err(|e| prefixed(&at, e))? {
-        entry.insert("mac_address".into(), dashed_mac(mac).into());
+    let mut entry = Obj::from_vec(members);
+    if let Some(ip) = ip {
+        entry.insert("ip_address", ip);
     }
-    if let Some(status) = present(src, "operationalStatus") {
-        entry.insert("operational_status".into(), status.clone());
+    if let Some(mac) = mac {
+        entry.insert("mac_address", dashed_mac(&mac));
+    }
+    if let Some(status) = status.filter(|s| !s.is_null()) {
+        entry.insert("operational_status", status);
     }
     Ok(entry)
 }
@@ -264,51 +284,56 @@ fn sentinel_schema() -> &'static (Schema, Vec<(&'static str, usize)>) {
     })
 }
 
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+pub(crate) fn to_sentinel<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
     let rec = input.record;
     let (schema, columns) = sentinel_schema();
-    let mut row = Map::with_capacity(COLUMNS.len() + 3);
-    if let Some(t) = time_generated(rec, &["lastSeen"], input.opts.now.as_deref())? {
-        row.insert("TimeGenerated".into(), t.into());
+    let mut row = Obj::with_capacity(COLUMNS.len() + 3);
+    if let Some(t) = time_generated(&rec, &["lastSeen"], input.opts.now.as_deref())? {
+        row.push("TimeGenerated", t);
     }
     // One pass over the record: the fields that are columns are kept for the columns (in
     // `COLUMNS` order below), the others go to `AdditionalFields`.
-    let mut values: [Option<&Value>; COLUMNS.len()] = [None; COLUMNS.len()];
-    let mut extra = Map::new();
+    let mut values: [Option<(Cow<'a, str>, Node<'a>)>; COLUMNS.len()] =
+        std::array::from_fn(|_| None);
+    let mut extra = Obj::new();
     for (key, v) in rec {
-        if let Some(i) = find_name(columns, key) {
-            values[i] = Some(v);
+        if let Some(i) = find_name(columns, &key) {
+            values[i] = Some((key, v));
             continue;
         }
         if key == "lastSeen" || v.is_null() {
             continue;
         }
-        if input.opts.strict_schema && !ADDITIONAL.contains(&key.as_str()) {
+        if input.opts.strict_schema && !ADDITIONAL.contains(&key.as_ref()) {
             continue;
         }
-        extra.insert(pascal(key), v.clone());
+        extra.insert(pascal(&key), v);
     }
-    for (i, (src, col)) in COLUMNS.iter().enumerate() {
-        if let Some(v) = values[i].filter(|v| !v.is_null()) {
-            let v = convert(schema.types[i], src, v)?;
+    for (i, value) in values.into_iter().enumerate() {
+        if let Some((key, v)) = value.filter(|(_, v)| !v.is_null()) {
+            let v = convert(schema.types[i], &key, v)?;
             if !v.is_null() {
-                row.insert((*col).into(), v);
+                // Each column once, and none of them is TimeGenerated.
+                row.push(COLUMNS[i].1, v);
             }
         }
     }
     // The API's osVersion is mostly null; its `version` (22H2, 9.5, …) is the OS version then.
     if !row.contains_key("OSVersion") {
         if let Some(v) = row.get("OSVersionInfo").cloned() {
-            row.insert("OSVersion".into(), v);
+            row.push("OSVersion", v);
         }
     }
     let mut extra = Doc(extra);
     extra.prune_empty();
     if !extra.0.is_empty() {
-        row.insert("AdditionalFields".into(), extra.into_value());
+        row.push("AdditionalFields", extra.0);
     }
-    row.insert("Type".into(), SENTINEL_TABLE.into());
-    out.push(Value::Object(row));
+    row.push("Type", SENTINEL_TABLE);
+    out.push(Node::Object(row));
     Ok(())
 }
 
@@ -316,7 +341,7 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
 mod tests {
     use super::*;
     use crate::{EcsIntegration, GeoLookup, Options, Target};
-    use serde_json::json;
+    use serde_json::{json, Map};
     use std::sync::Arc;
 
     fn machine() -> Value {
@@ -347,7 +372,7 @@ mod tests {
     }
 
     fn run(record: Value, opts: &Options) -> Result<Vec<Value>, MapError> {
-        crate::kinds::run_kind((to_ecs, to_sentinel), record, opts)
+        crate::kinds::run_tree((to_ecs, to_sentinel), record, opts)
     }
 
     struct OneCity;

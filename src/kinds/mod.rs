@@ -44,6 +44,8 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
     match (kind, target) {
         (Kind::MachineAction, Target::Ecs) => Some(machine_action::to_ecs),
         (Kind::MachineAction, Target::Sentinel) => Some(machine_action::to_sentinel),
+        (Kind::Machine, Target::Ecs) => Some(machine::to_ecs),
+        (Kind::Machine, Target::Sentinel) => Some(machine::to_sentinel),
         _ => None,
     }
 }
@@ -99,12 +101,11 @@ pub(crate) fn map<'a>(
     };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
         Kind::Alert => (alert::to_ecs, alert::to_sentinel),
-        Kind::Machine => (machine::to_ecs, machine::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
         Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
         Kind::Incident => (incident::to_ecs, incident::to_sentinel),
-        Kind::MachineAction => unreachable!("mapped in the tree (tree_fn)"),
+        Kind::MachineAction | Kind::Machine => unreachable!("mapped in the tree (tree_fn)"),
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
