@@ -46,6 +46,10 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
         (Kind::MachineAction, Target::Sentinel) => Some(machine_action::to_sentinel),
         (Kind::Machine, Target::Ecs) => Some(machine::to_ecs),
         (Kind::Machine, Target::Sentinel) => Some(machine::to_sentinel),
+        (Kind::Vulnerability, _) => Some(match target {
+            Target::Ecs => vulnerability::to_ecs,
+            Target::Sentinel => vulnerability::to_sentinel,
+        }),
         _ => None,
     }
 }
@@ -101,11 +105,12 @@ pub(crate) fn map<'a>(
     };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
         Kind::Alert => (alert::to_ecs, alert::to_sentinel),
-        Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
         Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
         Kind::Incident => (incident::to_ecs, incident::to_sentinel),
-        Kind::MachineAction | Kind::Machine => unreachable!("mapped in the tree (tree_fn)"),
+        Kind::MachineAction | Kind::Machine | Kind::Vulnerability => {
+            unreachable!("mapped in the tree (tree_fn)")
+        }
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
