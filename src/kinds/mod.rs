@@ -168,29 +168,8 @@ fn default_timestamp(doc: &mut Value, opts: &Options) {
     }
 }
 
-/// Runs one kind module's mapping on a JSON value, for the kind modules' unit tests.
-#[cfg(test)]
-pub(crate) fn run_kind(
-    (ecs, sentinel): (MapFn, MapFn),
-    record: Value,
-    opts: &Options,
-) -> Result<Vec<Value>, MapError> {
-    let rec = record.as_object().cloned().unwrap_or_default();
-    let text = record.to_string();
-    let input = Input {
-        record: &rec,
-        original: &text,
-        opts,
-    };
-    let mut out = Vec::new();
-    match opts.target {
-        Target::Ecs => ecs(&input, &mut out)?,
-        Target::Sentinel => sentinel(&input, &mut out)?,
-    }
-    Ok(out)
-}
-
-/// [`run_kind`] for a kind mapped in the tree: the documents come back as `Value`s.
+/// Runs one tree kind's mapping on a JSON value, for the kind modules' unit tests: the
+/// documents come back as `Value`s.
 #[cfg(test)]
 pub(crate) fn run_tree(
     (ecs, sentinel): (TreeFn, TreeFn),
