@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::mde_common::{
-    convert, event_doc, find_name, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str,
-    opt_text, os_type, pascal, sorted_names, take_array, time_generated, Schema, Vendor,
+    convert, event_doc, opt_bool, opt_es_date, opt_ip, opt_long, opt_object, opt_str, opt_text,
+    os_type, pascal, take_array, time_generated, Names, Schema, Vendor,
 };
 use super::TreeInput;
 use crate::doc::join;
@@ -273,13 +273,13 @@ fn prefixed(parent: &str, e: MapError) -> MapError {
 }
 
 /// The `DeviceInfo` schema with the types of [`COLUMNS`], and the machine fields that are
-/// columns (sorted, to find a record's keys by binary search), looked up once.
-fn sentinel_schema() -> &'static (Schema, Vec<(&'static str, usize)>) {
-    static SCHEMA: OnceLock<(Schema, Vec<(&'static str, usize)>)> = OnceLock::new();
+/// columns (to find a record's keys among), looked up once.
+fn sentinel_schema() -> &'static (Schema, Names) {
+    static SCHEMA: OnceLock<(Schema, Names)> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         (
             Schema::new(SENTINEL_TABLE, COLUMNS.iter().map(|(_, col)| *col)),
-            sorted_names(COLUMNS.iter().map(|(src, _)| *src)),
+            Names::new(COLUMNS.iter().enumerate().map(|(i, (src, _))| (*src, i))),
         )
     })
 }
@@ -300,7 +300,7 @@ pub(crate) fn to_sentinel<'a>(
         std::array::from_fn(|_| None);
     let mut extra = Obj::new();
     for (key, v) in rec {
-        if let Some(i) = find_name(columns, &key) {
+        if let Some(i) = columns.find(&key) {
             values[i] = Some((key, v));
             continue;
         }

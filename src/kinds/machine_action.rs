@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use std::borrow::Cow;
 
 use super::mde_common::{
-    convert, event_doc, find_name, opt_es_date, opt_long, opt_object, opt_str, pascal,
-    sorted_names, take_array, time_generated, Schema, Vendor,
+    convert, event_doc, opt_es_date, opt_long, opt_object, opt_str, pascal, take_array,
+    time_generated, Names, Schema, Vendor,
 };
 use super::TreeInput;
 use crate::tree::{Doc, Node, Obj};
@@ -200,14 +200,14 @@ fn related_file<'a>(d: &mut Doc<'a>, m: &mut Vendor<'a>, info: &Obj<'a>) -> Resu
     Ok(())
 }
 
-/// The table's schema with the types of [`COLUMNS`], and the source fields of `COLUMNS` sorted
-/// for binary search, looked up once.
-fn sentinel_schema() -> &'static (Schema, Vec<(&'static str, usize)>) {
-    static SCHEMA: OnceLock<(Schema, Vec<(&'static str, usize)>)> = OnceLock::new();
+/// The table's schema with the types of [`COLUMNS`], and the source fields of `COLUMNS` (to
+/// find a record's keys among), looked up once.
+fn sentinel_schema() -> &'static (Schema, Names) {
+    static SCHEMA: OnceLock<(Schema, Names)> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         (
             Schema::new(SENTINEL_TABLE, COLUMNS.iter().map(|(_, col)| *col)),
-            sorted_names(COLUMNS.iter().map(|(src, _)| *src)),
+            Names::new(COLUMNS.iter().enumerate().map(|(i, (src, _))| (*src, i))),
         )
     })
 }
@@ -225,8 +225,9 @@ pub(crate) fn to_sentinel<'a>(
     }
     for (key, v) in rec {
         // Elastic's spelling of externalId is the same column.
-        let known = find_name(sources, &key)
-            .or_else(|| (key == "externalID").then(|| find_name(sources, "externalId"))?);
+        let known = sources
+            .find(&key)
+            .or_else(|| (key == "externalID").then(|| sources.find("externalId"))?);
         let (column, t) = match known {
             Some(i) => (Cow::Borrowed(COLUMNS[i].1), schema.types[i]),
             None if input.opts.strict_schema => continue,

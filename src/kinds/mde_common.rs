@@ -148,9 +148,133 @@ pub(crate) fn opt_es_date(rec: &Obj<'_>, key: &str) -> Result<Option<String>, Ma
 pub(crate) fn es_date_of(key: &str, v: Option<&Node<'_>>) -> Result<Option<String>, MapError> {
     match str_of(key, v)?.as_deref() {
         None | Some("") => Ok(None),
-        Some(s) => crate::doc::parse_time(s)
-            .map(|t| Some(es_date(t)))
+        Some(s) => es_date_text(s)
+            .map(Some)
             .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}"))),
+    }
+}
+
+/// A timestamp in one of the two forms MDE sends, read without chrono's general parsers (which
+/// cost more than the rest of a field's mapping): ISO-8601 UTC (`2025-05-01T10:05:00.2222222Z`)
+/// or the export API's zone-less `2025-05-01 10:05:00.123`, with a valid date and time and at
+/// most nine fractional digits. Any other form goes through the general parsers, which accept
+/// every timestamp this does and read it the same.
+struct Stamp<'s> {
+    /// The `…Z` form (else the zone-less one).
+    zulu: bool,
+    /// `YYYY-MM-DD`, then `HH:MM:SS` (the separator between them is not kept).
+    date: &'s str,
+    time: &'s str,
+    /// The fractional digits (none, or one to nine).
+    fraction: &'s [u8],
+}
+
+fn stamp(s: &str) -> Option<Stamp<'_>> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b.len() > 30 {
+        return None;
+    }
+    let zulu = match (b[10], b[b.len() - 1]) {
+        (b'T', b'Z') => true,
+        (b' ', last) if last.is_ascii_digit() => false,
+        _ => return None,
+    };
+    let shape_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && b[13] == b':'
+        && b[16] == b':'
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit());
+    if !shape_ok {
+        return None;
+    }
+    let rest = &b[19..b.len() - usize::from(zulu)];
+    let fraction = match rest {
+        [] => rest,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => digits,
+        _ => return None,
+    };
+    if !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let num = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    let year = num(0) * 100 + num(2);
+    let (month, day) = (num(5), num(8));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    // Second 60 (a leap second) is left to chrono.
+    if day == 0 || day > days || num(11) > 23 || num(14) > 59 || num(17) > 59 {
+        return None;
+    }
+    Some(Stamp {
+        zulu,
+        date: &s[..10],
+        time: &s[11..19],
+        fraction,
+    })
+}
+
+impl Stamp<'_> {
+    /// `YYYY-MM-DDTHH:MM:SS`, the fraction written by `digits`, then `Z`.
+    fn write(&self, digits: usize) -> String {
+        let mut out = String::with_capacity(30);
+        out.push_str(self.date);
+        out.push('T');
+        out.push_str(self.time);
+        if digits > 0 {
+            out.push('.');
+            for i in 0..digits {
+                out.push(self.fraction.get(i).map_or('0', |&c| char::from(c)));
+            }
+        }
+        out.push('Z');
+        out
+    }
+
+    /// Elastic's `date` output: milliseconds, cut (not rounded), as chrono writes them.
+    fn es_date(&self) -> String {
+        self.write(3)
+    }
+
+    /// [`sentinel::to_datetime`]: a `…Z` timestamp as it is, else chrono's `AutoSi` digits.
+    fn sentinel(&self, s: &str) -> String {
+        if self.zulu {
+            return s.to_owned();
+        }
+        let nanos = (0..9).fold(0u32, |n, i| {
+            n * 10 + self.fraction.get(i).map_or(0, |&c| u32::from(c - b'0'))
+        });
+        let digits = match nanos {
+            0 => 0,
+            n if n % 1_000_000 == 0 => 3,
+            n if n % 1_000 == 0 => 6,
+            _ => 9,
+        };
+        self.write(digits)
+    }
+}
+
+/// Elastic's `date` output of a timestamp (`2025-05-01T10:05:00.222Z`), as
+/// [`crate::doc::es_date_str`] gives it.
+fn es_date_text(s: &str) -> Option<String> {
+    match stamp(s) {
+        Some(t) => Some(t.es_date()),
+        None => crate::doc::parse_time(s).map(es_date),
+    }
+}
+
+/// [`sentinel::to_datetime`], with MDE's usual forms read without chrono.
+fn sentinel_datetime(s: &str) -> Option<String> {
+    match stamp(s) {
+        Some(t) => Some(t.sentinel(s)),
+        None => sentinel::to_datetime(s),
     }
 }
 
@@ -184,7 +308,7 @@ pub(crate) fn time_generated(
 ) -> Result<Option<String>, MapError> {
     for key in keys {
         if let Some(s) = opt_str(rec, key)?.filter(|s| !s.is_empty()) {
-            return sentinel::to_datetime(&s)
+            return sentinel_datetime(&s)
                 .map(Some)
                 .ok_or_else(|| MapError::field(*key, format!("not a timestamp: {s:?}")));
         }
@@ -239,6 +363,11 @@ pub(crate) fn convert<'a>(t: ColumnType, key: &str, v: Node<'a>) -> Result<Node<
         | (ColumnType::Long, Node::UInt(_) | Node::Int(_))
         | (ColumnType::Dynamic, Node::Array(_) | Node::Object(_) | Node::Bool(_)) => Ok(v),
         (ColumnType::Real | ColumnType::Dynamic, n) if n.is_number() => Ok(v),
+        (ColumnType::Datetime, Node::Str(s)) => match stamp(s) {
+            Some(ts) if ts.zulu => Ok(v),
+            Some(ts) => Ok(Node::from(ts.sentinel(s))),
+            None => sentinel::coerce_node(&v, t).map_err(|e| MapError::field(key, e)),
+        },
         _ => sentinel::coerce_node(&v, t).map_err(|e| MapError::field(key, e)),
     }
 }
@@ -260,6 +389,46 @@ pub(crate) fn pascal(key: &str) -> String {
                 None => String::new(),
             }
         }
+    }
+}
+
+/// A kind's fixed source names, each with an index of the kind's, found by a hash of a few of
+/// the key's bytes: a record's every key is looked up, and a binary search by comparing names
+/// cost more than the field's mapping.
+pub(crate) struct Names {
+    buckets: Vec<Vec<(&'static str, usize)>>,
+}
+
+const NAME_BUCKETS: usize = 128;
+
+fn name_bucket(key: &[u8]) -> usize {
+    match key {
+        [] => 0,
+        [first, ..] => {
+            let n = key.len();
+            (n * 7
+                + usize::from(*first) * 3
+                + usize::from(key[n / 2])
+                + usize::from(key[n - 1]) * 5)
+                % NAME_BUCKETS
+        }
+    }
+}
+
+impl Names {
+    pub(crate) fn new(names: impl Iterator<Item = (&'static str, usize)>) -> Self {
+        let mut buckets = vec![Vec::new(); NAME_BUCKETS];
+        for (name, i) in names {
+            buckets[name_bucket(name.as_bytes())].push((name, i));
+        }
+        Names { buckets }
+    }
+
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
+        self.buckets[name_bucket(key.as_bytes())]
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, i)| *i)
     }
 }
 
@@ -373,6 +542,59 @@ mod tests {
         assert_eq!(opt_bool(&r, "t").unwrap(), Some(true));
         assert_eq!(opt_ip(&r, "ip").unwrap(), None);
         assert_eq!(opt_str(&r, "z").unwrap(), None);
+    }
+
+    #[test]
+    fn usual_timestamps_read_as_chrono_reads_them() {
+        for s in [
+            "2025-05-01T10:05:00.2222222Z",
+            "2025-05-01T10:05:00Z",
+            "2025-05-01T10:05:00.1Z",
+            "2025-05-01T10:05:00.123456789Z",
+            "2025-05-01T10:05:00.1234567891Z",
+            "2025-05-01T10:05:00.Z",
+            "2024-02-29T23:59:59.999Z",
+            "2023-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-04-00T00:00:00Z",
+            "2025-05-01T24:00:00Z",
+            "2025-05-01T23:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "2025-05-01t10:05:00z",
+            "2025-05-01 10:05:00Z",
+            "2025-05-01T10:05:00+02:00",
+            " 2025-05-01T10:05:00Z",
+            "2025-05-01T10:05:00.12a4Z",
+            "2025-0a-01T10:05:00Z",
+            "2099-06-01 12:00:00",
+            "2099-06-01 12:00:00.5",
+            "2099-06-01 12:00:00.000",
+            "2099-06-01 12:00:00.0001",
+            "2099-06-01 12:00:00.123456",
+            "2099-06-01 12:00:00.123456789",
+            "2099-06-01 12:00:00.1234567891",
+            "2099-06-01 12:00:00Z",
+            "2099-06-01 12:00:00.",
+            "2099-06-01T12:00:00",
+            "2099-02-29 12:00:00",
+        ] {
+            assert_eq!(
+                es_date_text(s),
+                crate::doc::parse_time(s).map(es_date),
+                "{s}"
+            );
+            assert_eq!(sentinel_datetime(s), sentinel::to_datetime(s), "{s}");
+            let node = Node::from(s);
+            assert_eq!(
+                convert(ColumnType::Datetime, "t", node.clone()).ok(),
+                sentinel::coerce_node(&node, ColumnType::Datetime).ok(),
+                "{s}"
+            );
+        }
     }
 
     #[test]
