@@ -7,15 +7,12 @@ use std::sync::OnceLock;
 use std::borrow::Cow;
 
 use super::mde_common::{
-    convert, event_doc, opt_es_date, opt_long, opt_object, opt_str, pascal, take_array,
-    time_generated, Names, Schema, Vendor,
+    convert, event_doc, opt_es_date, opt_long, opt_object, opt_str, pascal, pruned, put,
+    take_array, time_generated, Names, Schema, Vendor,
 };
 use super::TreeInput;
-use crate::tree::{Doc, Node, Obj};
+use crate::tree::{Node, Obj};
 use crate::MapError;
-
-/// Elastic's machine action pipeline stamps this ECS version.
-const NS: &str = "microsoft_defender_endpoint.machine_action";
 
 /// Action type -> ECS categorization (Elastic's `set_ecs_categorization_fields` script).
 const CATEGORIZATION: &[(&str, &[&str], &[&str])] = &[
@@ -79,25 +76,28 @@ const COLUMNS: &[(&str, &str)] = &[
 
 pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Result<(), MapError> {
     let mut rec = input.record;
-    let mut d = event_doc(input.original);
-    // The vendor object takes the place its first field gave it; it is filled at the end.
-    d.set(NS, Obj::new());
+    let mut top = event_doc(input.original).0;
+    let event = top
+        .get_mut("event")
+        .and_then(Node::as_object_mut)
+        .expect("event_doc makes it");
+    let mut f = Fields::default();
     let mut m = Vendor::new(24, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
 
     if let Some(action) = opt_str(&rec, "type")? {
-        d.set("event.action", action.clone());
+        put(event, "action", action.clone().into());
         if let Some((_, category, kind)) = CATEGORIZATION.iter().find(|(t, _, _)| *t == action) {
             // The script replaces the fields with the listed values.
-            d.set("event.category", category.to_vec());
-            d.set("event.type", kind.to_vec());
+            put(event, "category", category.to_vec().into());
+            put(event, "type", kind.to_vec().into());
         }
         m.set("type", action);
     }
     if let Some(status) = opt_str(&rec, "status")? {
         if status.eq_ignore_ascii_case("succeeded") {
-            d.set("event.outcome", "success");
+            put(event, "outcome", "success".into());
         } else if status.eq_ignore_ascii_case("failed") {
-            d.set("event.outcome", "failure");
+            put(event, "outcome", "failure".into());
         }
         m.set("status", status);
     }
@@ -109,61 +109,127 @@ pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Resul
         opt_es_date(&rec, "cancellationDateTimeUtc")?,
     );
     if let Some(who) = opt_str(&rec, "cancellationRequestor")? {
-        d.append("related.user", who.clone());
+        f.related("user", who.clone().into());
         m.set("cancellation_requestor", who);
     }
     m.set("commands", take_array(&mut rec, "commands")?);
     if let Some(name) = opt_str(&rec, "computerDnsName")? {
-        d.set("host.name", name.clone());
-        d.set("host.hostname", name.clone());
-        d.append("related.hosts", name.clone());
+        f.touch("host");
+        f.host.push("name", name.clone());
+        f.host.push("hostname", name.clone());
+        f.related("hosts", name.clone().into());
         m.set("computer_dns_name", name);
     }
     if let Some(created) = opt_es_date(&rec, "creationDateTimeUtc")? {
         m.set("creation_date_time_utc", created.clone());
-        d.set("event.created", created);
+        put(event, "created", created.into());
     }
     m.set("error_h_result", opt_long(&rec, "errorHResult")?);
     // The API spells it externalId; Elastic's pipeline reads externalID. Both are taken.
     for key in ["externalId", "externalID"] {
         if let Some(ext) = opt_str(&rec, key)? {
-            d.append("related.user", ext.clone());
+            f.related("user", ext.clone().into());
             m.replace("external_id", ext);
         }
     }
     if let Some(id) = opt_str(&rec, "id")? {
-        d.set("event.id", id.clone());
+        put(event, "id", id.clone().into());
         m.set("id", id);
     }
     if let Some(updated) = opt_es_date(&rec, "lastUpdateDateTimeUtc")? {
         m.set("last_update_date_time_utc", updated.clone());
-        d.set("@timestamp", updated);
+        f.touch("@timestamp");
+        f.timestamp = updated.into();
     }
     if let Some(machine) = opt_str(&rec, "machineId")? {
-        d.set("host.id", machine.clone());
-        d.append("related.hosts", machine.clone());
+        f.touch("host");
+        f.host.push("id", machine.clone());
+        f.related("hosts", machine.clone().into());
         m.set("machine_id", machine);
     }
     if let Some(info) = opt_object(&rec, "relatedFileInfo")? {
-        related_file(&mut d, &mut m, info)?;
+        related_file(&mut f, &mut m, info)?;
     }
     if let Some(who) = opt_str(&rec, "requestor")? {
-        d.set("user.name", who.clone());
-        d.append("related.user", who.clone());
+        f.touch("user");
+        f.user_name = who.clone().into();
+        f.related("user", who.clone().into());
         m.set("requestor", who);
     }
     m.set(
         "troubleshoot_info",
         rec.get_mut("troubleshootInfo").map(Node::take),
     );
-    d.set(NS, m.fields);
-    d.prune_empty();
-    out.push(d.into_node());
+    if let Some(fields) = pruned(Node::Object(m.fields)) {
+        let mut ns = Obj::with_capacity(1);
+        ns.push("machine_action", fields);
+        top.push("microsoft_defender_endpoint", ns);
+    }
+    for key in std::mem::take(&mut f.order) {
+        let value = match key {
+            "host" => Node::Object(std::mem::take(&mut f.host)),
+            "related" => Node::Object(std::mem::take(&mut f.related)),
+            "@timestamp" => f.timestamp.take(),
+            "file" => {
+                let mut file = Obj::with_capacity(1);
+                file.push("hash", std::mem::take(&mut f.file_hash));
+                Node::Object(file)
+            }
+            _ => {
+                let mut user = Obj::with_capacity(1);
+                user.push("name", f.user_name.take());
+                Node::Object(user)
+            }
+        };
+        put(&mut top, key, value);
+    }
+    out.push(Node::Object(top));
     Ok(())
 }
 
+/// The ECS fields outside `event`, gathered apart and put in the document at the end in the
+/// order Elastic's processors first made them: walking the document by dotted path for every
+/// field cost more than the fields themselves. Empty values are pruned as they are put in.
+#[derive(Default)]
+struct Fields<'a> {
+    /// Top-level fields in the order they were first set (`host`, `related`, `@timestamp`,
+    /// `file`, `user`).
+    order: Vec<&'static str>,
+    host: Obj<'a>,
+    related: Obj<'a>,
+    timestamp: Node<'a>,
+    file_hash: Obj<'a>,
+    user_name: Node<'a>,
+}
+
+impl<'a> Fields<'a> {
+    fn touch(&mut self, key: &'static str) {
+        if !self.order.contains(&key) {
+            self.order.push(key);
+        }
+    }
+
+    /// Elastic's `append` (without duplicates) to `related.<key>`.
+    fn related(&mut self, key: &'static str, value: Node<'a>) {
+        self.touch("related");
+        let slot = self.related.slot(key);
+        match slot {
+            Node::Array(items) => {
+                if !items.contains(&value) {
+                    items.push(value);
+                }
+            }
+            _ => *slot = Node::Array(vec![value]),
+        }
+    }
+}
+
 /// `relatedFileInfo` -> vendor fields, `related.hash` and `file.hash.<algorithm>`.
-fn related_file<'a>(d: &mut Doc<'a>, m: &mut Vendor<'a>, info: &Obj<'a>) -> Result<(), MapError> {
+fn related_file<'a>(
+    f: &mut Fields<'a>,
+    m: &mut Vendor<'a>,
+    info: &Obj<'a>,
+) -> Result<(), MapError> {
     let at = |e: MapError| {
         MapError::field(
             format!("relatedFileInfo.{}", e.path.unwrap_or_default()),
@@ -182,19 +248,18 @@ fn related_file<'a>(d: &mut Doc<'a>, m: &mut Vendor<'a>, info: &Obj<'a>) -> Resu
     if !file_info.is_empty() {
         m.set("related_file_info", file_info);
     }
-    d.append("related.hash", id.clone());
+    if let Some(id) = &id {
+        f.related("hash", id.clone().into());
+    }
     if let (Some(id), Some(kind)) = (id, kind) {
         let kind = kind.to_lowercase();
         // Checked in Elastic's order: sha1, md5, sha256.
-        if let Some(path) = [
-            ("sha1", "file.hash.sha1"),
-            ("md5", "file.hash.md5"),
-            ("sha256", "file.hash.sha256"),
-        ]
-        .into_iter()
-        .find_map(|(a, path)| kind.contains(a).then_some(path))
+        if let Some(algo) = ["sha1", "md5", "sha256"]
+            .into_iter()
+            .find(|a| kind.contains(a))
         {
-            d.set(path, id);
+            f.touch("file");
+            f.file_hash.push(algo, id);
         }
     }
     Ok(())

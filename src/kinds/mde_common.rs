@@ -471,6 +471,37 @@ pub(crate) fn event_doc(original: &str) -> Doc<'_> {
     Doc(top)
 }
 
+/// Appends a member unless it is empty (for objects built whole, whose keys are distinct).
+/// Values are pruned as they go in, as Elastic's "remove empty values" script would prune them
+/// afterwards: null, `""`, `[]` and `{}` are left out, at any depth.
+pub(crate) fn put<'a>(obj: &mut Obj<'a>, key: &'static str, v: Node<'a>) {
+    if let Some(v) = pruned(v) {
+        obj.push(key, v);
+    }
+}
+
+/// The value without its empty parts; `None` when nothing is left.
+pub(crate) fn pruned(mut v: Node<'_>) -> Option<Node<'_>> {
+    prune(&mut v).then_some(v)
+}
+
+/// Drops the empty parts of `v` in place; false when `v` is empty itself.
+fn prune(v: &mut Node<'_>) -> bool {
+    match v {
+        Node::Null => false,
+        Node::Str(s) => !s.is_empty(),
+        Node::Array(items) => {
+            items.retain_mut(prune);
+            !items.is_empty()
+        }
+        Node::Object(members) => {
+            members.retain(|_, v| prune(v));
+            !members.is_empty()
+        }
+        _ => true,
+    }
+}
+
 /// The vendor fields of an ECS document (`microsoft_defender_endpoint.<stream>`), built apart
 /// from the document and put in once: every `Doc::set` of a three-level path walked the whole
 /// path again. Nulls are ignored (as `Doc::set` does), and so are the fields Elastic drops
