@@ -179,14 +179,13 @@ fn stamp(s: &str) -> Option<Stamp<'_>> {
         (b' ', last) if last.is_ascii_digit() => false,
         _ => return None,
     };
-    let shape_ok = b[4] == b'-'
-        && b[7] == b'-'
-        && b[13] == b':'
-        && b[16] == b':'
-        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-            .iter()
-            .all(|&i| b[i].is_ascii_digit());
-    if !shape_ok {
+    let head: &[u8; 19] = b[..19].try_into().ok()?;
+    let mut not_digit = 0u8;
+    for i in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18] {
+        not_digit |= u8::from(!head[i].is_ascii_digit());
+    }
+    if not_digit != 0 || head[4] != b'-' || head[7] != b'-' || head[13] != b':' || head[16] != b':'
+    {
         return None;
     }
     let rest = &b[19..b.len() - usize::from(zulu)];
@@ -198,7 +197,7 @@ fn stamp(s: &str) -> Option<Stamp<'_>> {
     if !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let num = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    let num = |i: usize| u32::from(head[i] - b'0') * 10 + u32::from(head[i + 1] - b'0');
     let year = num(0) * 100 + num(2);
     let (month, day) = (num(5), num(8));
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
@@ -291,12 +290,25 @@ pub(crate) fn opt_ip<'a>(rec: &Obj<'a>, key: &str) -> Result<Option<Cow<'a, str>
 /// The `host.os.type` script of Elastic's MDE pipelines: the first OS family named inside the
 /// platform (`WindowsServer2019` -> windows, `RedHatEnterpriseLinux` -> linux).
 pub(crate) fn os_type(platform: &str) -> Option<&'static str> {
-    let p = platform.to_lowercase();
     const FAMILIES: [&str; 6] = ["linux", "macos", "unix", "windows", "ios", "android"];
+    let lower;
+    // ASCII platforms (all of MDE's) are searched as they are, ignoring case, without a
+    // lower-case copy; others are lower-cased as the script does (Unicode rules).
+    let contains: &dyn Fn(&str) -> bool = if platform.is_ascii() {
+        &|f: &str| {
+            platform
+                .as_bytes()
+                .windows(f.len())
+                .any(|w| w.eq_ignore_ascii_case(f.as_bytes()))
+        }
+    } else {
+        lower = platform.to_lowercase();
+        &|f: &str| lower.contains(f)
+    };
     FAMILIES
         .into_iter()
-        .find(|f| p.contains(f))
-        .or_else(|| (p.contains("centos") || p.contains("ubuntu")).then_some("linux"))
+        .find(|f| contains(f))
+        .or_else(|| (contains("centos") || contains("ubuntu")).then_some("linux"))
 }
 
 /// The first of `candidates` (source key, value) that is a usable timestamp, as ISO-8601 UTC;
