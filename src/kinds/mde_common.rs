@@ -486,6 +486,7 @@ pub(crate) fn event_doc(original: &str) -> Doc<'_> {
 /// Appends a member unless it is empty (for objects built whole, whose keys are distinct).
 /// Values are pruned as they go in, as Elastic's "remove empty values" script would prune them
 /// afterwards: null, `""`, `[]` and `{}` are left out, at any depth.
+#[inline]
 pub(crate) fn put<'a>(obj: &mut Obj<'a>, key: &'static str, v: Node<'a>) {
     if let Some(v) = pruned(v) {
         obj.push(key, v);
@@ -493,6 +494,7 @@ pub(crate) fn put<'a>(obj: &mut Obj<'a>, key: &'static str, v: Node<'a>) {
 }
 
 /// The value without its empty parts; `None` when nothing is left.
+#[inline]
 pub(crate) fn pruned(mut v: Node<'_>) -> Option<Node<'_>> {
     prune(&mut v).then_some(v)
 }
