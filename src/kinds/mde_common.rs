@@ -538,6 +538,7 @@ impl<'a> Vendor<'a> {
     }
 
     /// Sets a field the kind sets once (appended without looking for it).
+    #[inline]
     pub(crate) fn set(&mut self, key: &'static str, value: impl Into<Node<'a>>) {
         let value = value.into();
         if value.is_null() || self.duplicates.contains(&key) {
