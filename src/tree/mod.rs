@@ -400,6 +400,15 @@ impl<'a> Obj<'a> {
         let last = self.0.len() - 1;
         &mut self.0[last].1
     }
+    /// An object of these members, whose keys the caller knows to be distinct (no check:
+    /// for generated objects with literal keys).
+    pub fn from_members(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
+        debug_assert!(members
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| members[..i].iter().all(|(other, _)| other != k)));
+        Obj(members)
+    }
     /// The members, without the duplicate-key check of [`Obj::insert`] (for parsing).
     pub(crate) fn from_vec(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
         Obj(members)
