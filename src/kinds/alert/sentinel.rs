@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::{evidence_items, is_placeholder};
-use crate::kinds::mde_common::{find_name, sorted_names};
+use crate::kinds::mde_common::sorted_names;
 use crate::kinds::TreeInput;
 use crate::sentinel::{to_datetime, ColumnType};
 use crate::tree::{Node, Obj};
@@ -296,73 +296,137 @@ const ALERT_KEYS: &[&str] = &[
 /// The fields of `ALERT_KEYS` that go into `ExtendedProperties`, in order: its last 15.
 const EXTENDED: &[&str] = ALERT_KEYS.split_at(ALERT_KEYS.len() - 15).1;
 
-/// A record's values of a fixed list of keys, read in one pass over the record (each key found
-/// by binary search in the sorted list) instead of one hashed lookup per use.
+/// The index of `key` in `keys`, for [`alert!`] and [`ev!`]: evaluated at compile time, so a
+/// key that is not in the list does not compile and a lookup costs nothing at run time.
+const fn index_of(keys: &[&str], key: &str) -> usize {
+    let mut i = 0;
+    while i < keys.len() {
+        let (a, b) = (keys[i].as_bytes(), key.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("key not in the list")
+}
+
+/// The index of an alert field in [`ALERT_KEYS`].
+macro_rules! alert {
+    ($key:literal) => {
+        const { index_of(ALERT_KEYS, $key) }
+    };
+}
+
+/// The index of an evidence field in [`EVIDENCE_KEYS`].
+macro_rules! ev {
+    ($key:literal) => {
+        const { index_of(EVIDENCE_KEYS, $key) }
+    };
+}
+
+/// The longest key a [`Names`] holds.
+const MAX_KEY: usize = 31;
+
+/// A fixed list of keys, grouped by length: a record's key is compared only with the few of
+/// its length (binary search by name cost more than the rest of the row).
+struct Names {
+    /// (key, index in the list), by length.
+    by_len: Vec<(&'static str, usize)>,
+    /// The keys of length `n` are `by_len[starts[n]..starts[n + 1]]`.
+    starts: [usize; MAX_KEY + 2],
+}
+
+impl Names {
+    fn new(keys: &'static [&'static str]) -> Self {
+        let by_len = sorted_names(keys.iter().copied());
+        let mut starts = [0; MAX_KEY + 2];
+        for (n, start) in starts.iter_mut().enumerate() {
+            *start = by_len.partition_point(|(k, _)| k.len() < n);
+        }
+        debug_assert!(keys.iter().all(|k| k.len() <= MAX_KEY));
+        Names { by_len, starts }
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        let n = key.len();
+        if n > MAX_KEY {
+            return None;
+        }
+        self.by_len[self.starts[n]..self.starts[n + 1]]
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, i)| *i)
+    }
+}
+
+/// A record's values of a fixed list of keys, read in one pass over the record and then
+/// addressed by their index in the list ([`alert!`], [`ev!`]).
 struct Fields<'r, 'a> {
-    names: &'static [(&'static str, usize)],
+    keys: &'static [&'static str],
     values: [Option<&'r Node<'a>>; 32],
 }
 
 impl<'r, 'a> Fields<'r, 'a> {
-    fn of(names: &'static [(&'static str, usize)], m: &'r Obj<'a>) -> Self {
+    fn of(keys: &'static [&'static str], names: &Names, m: &'r Obj<'a>) -> Self {
         let mut values = [None; 32];
         for (k, v) in m.iter() {
-            if let Some(i) = find_name(names, k.as_ref()) {
+            if let Some(i) = names.find(k) {
                 values[i] = Some(v);
             }
         }
-        Fields { names, values }
+        Fields { keys, values }
     }
 
-    /// What the record has at `key` (one of the list's keys).
-    fn raw(&self, key: &str) -> Option<&'r Node<'a>> {
-        let i = find_name(self.names, key);
-        debug_assert!(i.is_some(), "{key} is not in the list");
-        self.values[i?]
+    /// What the record has at index `i` of the list.
+    fn raw(&self, i: usize) -> Option<&'r Node<'a>> {
+        self.values[i]
     }
 
-    /// A copy of the value at `key` unless it is absent or a placeholder.
-    fn get(&self, key: &str) -> Option<Node<'a>> {
-        self.raw(key).filter(|v| !is_placeholder(v)).cloned()
+    /// A copy of the value at index `i` unless it is absent or a placeholder.
+    fn get(&self, i: usize) -> Option<Node<'a>> {
+        self.raw(i).filter(|v| !is_placeholder(v)).cloned()
     }
 }
 
-fn sorted(
-    list: &'static OnceLock<Vec<(&'static str, usize)>>,
-    keys: &'static [&'static str],
-) -> &'static [(&'static str, usize)] {
-    list.get_or_init(|| sorted_names(keys.iter().copied()))
+fn evidence_fields<'r, 'a>(e: &'r Obj<'a>) -> Fields<'r, 'a> {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    Fields::of(
+        EVIDENCE_KEYS,
+        NAMES.get_or_init(|| Names::new(EVIDENCE_KEYS)),
+        e,
+    )
 }
 
-fn evidence_keys() -> &'static [(&'static str, usize)] {
-    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    sorted(&SORTED, EVIDENCE_KEYS)
-}
-
-fn alert_keys() -> &'static [(&'static str, usize)] {
-    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    sorted(&SORTED, ALERT_KEYS)
+fn alert_fields<'r, 'a>(a: &'r Obj<'a>) -> Fields<'r, 'a> {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    Fields::of(ALERT_KEYS, NAMES.get_or_init(|| Names::new(ALERT_KEYS)), a)
 }
 
 /// Windows paths put the file name in `fileName` and the folder in `filePath`.
 fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
-    let e = Fields::of(evidence_keys(), e);
-    let hashes: Vec<Node<'a>> = [("SHA1", "sha1"), ("SHA256", "sha256")]
+    let e = evidence_fields(e);
+    let hashes: Vec<Node<'a>> = [("SHA1", ev!("sha1")), ("SHA256", ev!("sha256"))]
         .iter()
         .filter_map(|(alg, key)| {
-            let v = e.get(key)?;
+            let v = e.get(*key)?;
             reference(ents.add(
                 "filehash",
                 props([("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
             ))
         })
         .collect();
-    let file = if e.get("fileName").is_some() || !hashes.is_empty() {
+    let file = if e.get(ev!("fileName")).is_some() || !hashes.is_empty() {
         ents.add(
             "file",
             props([
-                ("Name", e.get("fileName")),
-                ("Directory", e.get("filePath")),
+                ("Name", e.get(ev!("fileName"))),
+                ("Directory", e.get(ev!("filePath"))),
                 (
                     "FileHashes",
                     (!hashes.is_empty()).then(|| Node::Array(hashes)),
@@ -372,14 +436,17 @@ fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
     } else {
         None
     };
-    let kind = e.raw("entityType").and_then(Node::as_str).unwrap_or("");
-    if kind == "Process" || e.get("processId").is_some() {
-        let parent = e.get("parentProcessId").map(|pid| {
+    let kind = e
+        .raw(ev!("entityType"))
+        .and_then(Node::as_str)
+        .unwrap_or("");
+    if kind == "Process" || e.get(ev!("processId")).is_some() {
+        let parent = e.get(ev!("parentProcessId")).map(|pid| {
             ents.add(
                 "process",
                 props([
                     ("ProcessId", pid.to_text().map(Node::Str)),
-                    ("CreationTimeUtc", e.get("parentProcessCreationTime")),
+                    ("CreationTimeUtc", e.get(ev!("parentProcessCreationTime"))),
                 ]),
             )
         });
@@ -388,10 +455,12 @@ fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
             props([
                 (
                     "ProcessId",
-                    e.get("processId").and_then(|p| p.to_text()).map(Node::Str),
+                    e.get(ev!("processId"))
+                        .and_then(|p| p.to_text())
+                        .map(Node::Str),
                 ),
-                ("CommandLine", e.get("processCommandLine")),
-                ("CreationTimeUtc", e.get("processCreationTime")),
+                ("CommandLine", e.get(ev!("processCommandLine"))),
+                ("CreationTimeUtc", e.get(ev!("processCreationTime"))),
                 ("ImageFile", reference(file)),
                 ("ParentProcess", reference(parent.flatten())),
                 // Host + ProcessId + CreationTimeUtc is a process entity's strong identifier.
@@ -399,11 +468,11 @@ fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
             ]),
         );
     }
-    if e.get("accountName").is_some()
-        || e.get("userSid").is_some()
-        || e.get("userPrincipalName").is_some()
+    if e.get(ev!("accountName")).is_some()
+        || e.get(ev!("userSid")).is_some()
+        || e.get(ev!("userPrincipalName")).is_some()
     {
-        let upn = e.get("userPrincipalName");
+        let upn = e.get(ev!("userPrincipalName"));
         let suffix = upn.as_ref().and_then(Node::as_cow).and_then(|u| match u {
             Cow::Borrowed(u) => u.split_once('@').map(|(_, s)| Node::from(s)),
             Cow::Owned(u) => u.split_once('@').map(|(_, s)| Node::from(s.to_owned())),
@@ -411,32 +480,32 @@ fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
         ents.add(
             "account",
             props([
-                ("Name", e.get("accountName")),
-                ("NTDomain", e.get("domainName")),
-                ("Sid", e.get("userSid")),
-                ("AadUserId", e.get("aadUserId")),
+                ("Name", e.get(ev!("accountName"))),
+                ("NTDomain", e.get(ev!("domainName"))),
+                ("Sid", e.get(ev!("userSid"))),
+                ("AadUserId", e.get(ev!("aadUserId"))),
                 ("UPNSuffix", suffix),
             ]),
         );
     }
-    if let Some(ip) = e.get("ipAddress") {
+    if let Some(ip) = e.get(ev!("ipAddress")) {
         ents.add("ip", props([("Address", Some(ip))]));
     }
-    if let Some(url) = e.get("url") {
+    if let Some(url) = e.get(ev!("url")) {
         ents.add("url", props([("Url", Some(url))]));
     }
-    if let Some(key) = e.get("registryKey") {
+    if let Some(key) = e.get(ev!("registryKey")) {
         let key_id = ents.add(
             "registry-key",
-            props([("Hive", e.get("registryHive")), ("Key", Some(key))]),
+            props([("Hive", e.get(ev!("registryHive"))), ("Key", Some(key))]),
         );
-        if e.get("registryValueName").is_some() || e.get("registryValue").is_some() {
+        if e.get(ev!("registryValueName")).is_some() || e.get(ev!("registryValue")).is_some() {
             ents.add(
                 "registry-value",
                 props([
-                    ("Name", e.get("registryValueName")),
-                    ("Value", e.get("registryValue")),
-                    ("ValueType", e.get("registryValueType")),
+                    ("Name", e.get(ev!("registryValueName"))),
+                    ("Value", e.get(ev!("registryValue"))),
+                    ("ValueType", e.get(ev!("registryValueType"))),
                     ("Key", reference(key_id)),
                 ]),
             );
@@ -456,13 +525,26 @@ fn str_value<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Cow<'a, str>>
     }
 }
 
-fn datetime<'a>(a: &Fields<'_, 'a>, key: &str) -> Result<Option<Node<'a>>, MapError> {
-    match str_value(key, a.raw(key))?.as_deref() {
-        None | Some("") => Ok(None),
-        Some(s) => to_datetime(s)
-            .map(|d| Some(Node::from(d)))
-            .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}"))),
+/// A time column's value, and whether it is already in Sentinel's form (the row then need not
+/// check it again: the check parses the time, which costs more than copying it).
+type Stamp<'a> = (Node<'a>, bool);
+
+fn datetime<'a>(a: &Fields<'_, 'a>, i: usize) -> Result<Option<Stamp<'a>>, MapError> {
+    let key = a.keys[i];
+    let Some(s) = str_value(key, a.raw(i))? else {
+        return Ok(None);
+    };
+    if s.is_empty() {
+        return Ok(None);
     }
+    let v = Node::Str(s);
+    if ColumnType::Datetime.accepts_node(&v) {
+        return Ok(Some((v, true)));
+    }
+    let s = v.as_str().unwrap_or_default();
+    to_datetime(s)
+        .map(|d| Some((Node::from(d), false)))
+        .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}")))
 }
 
 /// The columns of a row, in order.
@@ -509,19 +591,20 @@ pub(crate) fn to_sentinel<'a>(
     out: &mut Vec<Node<'a>>,
 ) -> Result<(), MapError> {
     let record = input.record;
-    let a = Fields::of(alert_keys(), &record);
-    let items = evidence_items(a.raw("evidence"))?;
-    let id = str_value("id", a.raw("id"))?.ok_or_else(|| MapError::field("id", "missing"))?;
-    let severity = str_value("severity", a.raw("severity"))?;
-    let created = datetime(&a, "alertCreationTime")?;
-    let updated = datetime(&a, "lastUpdateTime")?;
-    let start = datetime(&a, "firstEventTime")?;
-    let end = datetime(&a, "lastEventTime")?;
+    let a = alert_fields(&record);
+    let items = evidence_items(a.raw(alert!("evidence")))?;
+    let id =
+        str_value("id", a.raw(alert!("id")))?.ok_or_else(|| MapError::field("id", "missing"))?;
+    let severity = str_value("severity", a.raw(alert!("severity")))?;
+    let created = datetime(&a, alert!("alertCreationTime"))?;
+    let updated = datetime(&a, alert!("lastUpdateTime"))?;
+    let start = datetime(&a, alert!("firstEventTime"))?;
+    let end = datetime(&a, alert!("lastEventTime"))?;
 
     let mut ents = Entities::default();
-    let host = a.get("computerDnsName");
+    let host = a.get(alert!("computerDnsName"));
     let mut host_id = None;
-    if host.is_some() || a.get("machineId").is_some() {
+    if host.is_some() || a.get(alert!("machineId")).is_some() {
         let (name, domain) = match host.as_ref().and_then(Node::as_cow) {
             Some(Cow::Borrowed(h)) => match h.split_once('.') {
                 Some((n, d)) => (Some(Node::from(n)), Some(Node::from(d))),
@@ -541,11 +624,11 @@ pub(crate) fn to_sentinel<'a>(
             props([
                 ("HostName", name),
                 ("DnsDomain", domain),
-                ("MdatpDeviceId", a.get("machineId")),
+                ("MdatpDeviceId", a.get(alert!("machineId"))),
             ]),
         );
     }
-    if let Some(Node::Object(u)) = a.raw("relatedUser") {
+    if let Some(Node::Object(u)) = a.raw(alert!("relatedUser")) {
         ents.add(
             "account",
             props([
@@ -558,9 +641,9 @@ pub(crate) fn to_sentinel<'a>(
         add_evidence(&mut ents, e, host_id.as_deref());
     }
 
-    let (techniques, sub_techniques) = mitre_columns(a.raw("mitreTechniques"));
+    let (techniques, sub_techniques) = mitre_columns(a.raw(alert!("mitreTechniques")));
     let tactic = a
-        .get("category")
+        .get(alert!("category"))
         .filter(|c| c.as_str().is_some_and(|c| MITRE_TACTICS.contains(&c)));
     let now = input
         .opts
@@ -569,8 +652,9 @@ pub(crate) fn to_sentinel<'a>(
         .and_then(to_datetime)
         .map(Node::from);
     let mut ext: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(EXTENDED.len() + 2);
-    for &key in EXTENDED {
-        if let Some(v) = a.raw(key).filter(|v| !is_placeholder(v)) {
+    for (i, &key) in EXTENDED.iter().enumerate() {
+        let i = ALERT_KEYS.len() - EXTENDED.len() + i;
+        if let Some(v) = a.raw(i).filter(|v| !is_placeholder(v)) {
             ext.push((key, v.to_text().unwrap_or_default()));
         }
     }
@@ -587,14 +671,26 @@ pub(crate) fn to_sentinel<'a>(
             ext.push((legacy, v));
         }
     }
-    let status = str_value("status", a.raw("status"))?.map(Node::Str);
-    let title = a.get("title");
+    let status = str_value("status", a.raw(alert!("status")))?.map(Node::Str);
+    let title = a.get(alert!("title"));
     let mut link = String::with_capacity(ALERT_LINK_BASE.len() + id.len());
     link.push_str(ALERT_LINK_BASE);
     link.push_str(&id);
 
+    let time_generated = updated.or_else(|| created.clone());
+    // The time columns in Sentinel's form already.
+    let mut checked = [false; 26];
+    for (column, stamp) in [
+        (const { index_of(&ROW, "TimeGenerated") }, &time_generated),
+        (const { index_of(&ROW, "StartTime") }, &start),
+        (const { index_of(&ROW, "EndTime") }, &end),
+        (const { index_of(&ROW, "ProcessingEndTime") }, &created),
+    ] {
+        checked[column] = stamp.as_ref().is_some_and(|(_, ok)| *ok);
+    }
+    let stamp = |s: Option<Stamp<'a>>| s.map(|(v, _)| v);
     let row: [Option<Node<'a>>; 26] = [
-        updated.clone().or_else(|| created.clone()).or(now),
+        stamp(time_generated).or(now),
         title.clone(),
         title,
         severity.map(|s| {
@@ -604,20 +700,21 @@ pub(crate) fn to_sentinel<'a>(
                 Node::Str(s)
             }
         }),
-        a.get("description"),
+        a.get(alert!("description")),
         Some(PROVIDER_NAME.into()),
         Some("Microsoft".into()),
         Some(PRODUCT_NAME.into()),
-        a.get("detectionSource"),
+        a.get(alert!("detectionSource")),
         Some(Node::Str(id.clone())),
         Some(Node::Str(id)),
-        a.get("detectorId").or_else(|| a.get("category")),
+        a.get(alert!("detectorId"))
+            .or_else(|| a.get(alert!("category"))),
         status,
-        start,
-        end,
-        created,
+        stamp(start),
+        stamp(end),
+        stamp(created),
         host,
-        a.get("machineId"),
+        a.get(alert!("machineId")),
         Some(link.into()),
         tactic,
         techniques,
@@ -633,7 +730,7 @@ pub(crate) fn to_sentinel<'a>(
     let mut m = Obj::with_capacity(ROW.len());
     for (i, v) in row.into_iter().enumerate() {
         let Some(mut v) = v else { continue };
-        if let Some(ty) = types[i].filter(|ty| !ty.accepts_node(&v)) {
+        if let Some(ty) = types[i].filter(|ty| !checked[i] && !ty.accepts_node(&v)) {
             v = crate::sentinel::coerce_node(&v, ty).map_err(|e| MapError::field(ROW[i], e))?;
         }
         m.push(ROW[i], v);
