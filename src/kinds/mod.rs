@@ -41,8 +41,11 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
-    let _ = (kind, target);
-    None
+    match (kind, target) {
+        (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
+        (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
+        _ => None,
+    }
 }
 
 /// [`add_option_tags`] for a tree document.
@@ -95,7 +98,7 @@ pub(crate) fn map<'a>(
         _ => unreachable!("an object stays an object"),
     };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
-        Kind::Alert => (alert::to_ecs, alert::to_sentinel),
+        Kind::Alert => unreachable!("alerts map in the tree (tree_fn)"),
         Kind::Machine => (machine::to_ecs, machine::to_sentinel),
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
@@ -109,7 +112,6 @@ pub(crate) fn map<'a>(
         (Target::Sentinel, Kind::StreamEvent) => {
             stream::to_sentinel_owned(record, opts, &mut docs)?
         }
-        (Target::Ecs, Kind::Alert) => alert::to_ecs_owned(record, original, opts, &mut docs)?,
         (target, _) => {
             let input = Input {
                 record: &record,
