@@ -1,32 +1,43 @@
 //! Pieces the Graph security `incident` and `alert` mappings share: the severity score, the
 //! start of every document, typed field access, and the Sentinel severity spelling.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::ops::Range;
 
-use super::Input;
-use crate::doc::{es_date_str, Doc};
-use crate::{MapError, ECS_VERSION};
+use crate::doc::es_date_str;
+use crate::tree::{Doc, Node, Obj};
+use crate::{MapError, Options, ECS_VERSION};
 
 /// Graph severity -> `event.severity` (Elastic's 21/47/73/99 scale; the incident fixture pins
 /// medium = 47 and high = 73; informational shares low's 21).
 pub(crate) fn severity_score(severity: &str) -> Option<i64> {
-    match severity.to_ascii_lowercase().as_str() {
-        "informational" | "low" => Some(21),
-        "medium" => Some(47),
-        "high" => Some(73),
-        "critical" => Some(99),
-        _ => None,
+    let is = |name: &str| severity.eq_ignore_ascii_case(name);
+    if is("informational") || is("low") {
+        Some(21)
+    } else if is("medium") {
+        Some(47)
+    } else if is("high") {
+        Some(73)
+    } else if is("critical") {
+        Some(99)
+    } else {
+        None
     }
 }
 
 /// Graph severity -> Sentinel's spelling (`High`, `Medium`, `Low`, `Informational`).
 pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
-    match severity.to_ascii_lowercase().as_str() {
-        "high" | "critical" => Some("High"),
-        "medium" => Some("Medium"),
-        "low" => Some("Low"),
-        "informational" => Some("Informational"),
-        _ => None,
+    let is = |name: &str| severity.eq_ignore_ascii_case(name);
+    if is("high") || is("critical") {
+        Some("High")
+    } else if is("medium") {
+        Some("Medium")
+    } else if is("low") {
+        Some("Low")
+    } else if is("informational") {
+        Some("Informational")
+    } else {
+        None
     }
 }
 
@@ -35,76 +46,111 @@ pub(crate) fn sentinel_severity(severity: &str) -> Option<&'static str> {
 /// one insert instead of a walk down the document; [`put_event`] puts the object in its place.
 /// Until then the document's `event` is a placeholder (null): nothing may write `event.*`
 /// through the document before `put_event`. The option tags are added by the dispatcher.
-pub(crate) fn base_doc(input: &Input<'_>) -> (Doc, Map<String, Value>) {
-    let mut doc = Doc(Map::with_capacity(16));
-    let mut ecs = Map::with_capacity(1);
-    ecs.insert("version".into(), ECS_VERSION.into());
-    doc.0.insert("ecs".into(), Value::Object(ecs));
-    doc.0.insert("event".into(), Value::Null);
-    let mut event = Map::with_capacity(16);
-    if input.opts.preserve_original_event {
-        event.insert("original".into(), input.original.into());
+pub(crate) fn base_doc<'a>(original: &'a str, opts: &Options) -> (Doc<'a>, Obj<'a>) {
+    let mut doc = Doc(Obj::with_capacity(16));
+    let mut ecs = Obj::with_capacity(1);
+    ecs.push("version", ECS_VERSION);
+    doc.0.push("ecs", ecs);
+    doc.0.push("event", Node::Null);
+    let mut event = Obj::with_capacity(16);
+    if opts.preserve_original_event {
+        event.push("original", original);
     }
     (doc, event)
 }
 
 /// Puts the `event` object collected since [`base_doc`] in its place in the document.
-pub(crate) fn put_event(doc: &mut Doc, event: Map<String, Value>) {
-    doc.0.insert("event".into(), Value::Object(event));
+pub(crate) fn put_event<'a>(doc: &mut Doc<'a>, event: Obj<'a>) {
+    doc.0.insert("event", event);
 }
 
-pub(crate) use crate::doc::put;
+/// Where the fields read by [`str_at`] and [`date_at`] are, for error paths: the record itself
+/// or the `i`th alert of an incident (`alerts[i].`). The path is only built for an error.
+#[derive(Clone, Copy)]
+pub(crate) enum At {
+    Record,
+    Alert(usize),
+}
 
-/// A string field of a record found at `prefix` (`""`, or `alerts[0].` for an incident's
-/// alert); `Err` naming `{prefix}{key}` when it has another JSON type (the path is only built
-/// for an error).
+pub(crate) fn field_path(at: At, key: &str) -> String {
+    match at {
+        At::Record => key.to_owned(),
+        At::Alert(i) => {
+            use std::fmt::Write;
+            let mut p = String::with_capacity(key.len() + 12);
+            let _ = write!(p, "alerts[{i}].{key}");
+            p
+        }
+    }
+}
+
+/// The JSON type name of a value, for messages (as `crate::error::type_name`).
+pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
+    match v {
+        Node::Null => "null",
+        Node::Bool(_) => "boolean",
+        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+        Node::Str(_) => "string",
+        Node::Array(_) => "array",
+        Node::Object(_) => "object",
+    }
+}
+
+/// A string field of a record at `at`; `Err` naming the field when it has another JSON type.
+/// The string keeps its borrow of the input.
 pub(crate) fn str_at<'a>(
-    rec: &'a Map<String, Value>,
-    prefix: &str,
+    rec: &Obj<'a>,
+    at: At,
     key: &str,
-) -> Result<Option<&'a str>, MapError> {
+) -> Result<Option<Cow<'a, str>>, MapError> {
     match rec.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(MapError::field(
-            at(prefix, key),
-            format!("expected a string, got {}", crate::error::type_name(other)),
+            field_path(at, key),
+            format!("expected a string, got {}", type_name(other)),
         )),
     }
 }
 
-fn at(prefix: &str, key: &str) -> String {
-    let mut path = String::with_capacity(prefix.len() + key.len());
-    path.push_str(prefix);
-    path.push_str(key);
-    path
-}
-
 /// A date field in Elastic's date format; an unparsable date is an error naming the field
 /// (Elastic's `date` processor records an `error.message` and drops the value; we refuse).
-/// `prefix` as for [`str_at`].
-pub(crate) fn date_at(
-    rec: &Map<String, Value>,
-    prefix: &str,
-    key: &str,
-) -> Result<Option<String>, MapError> {
-    match str_at(rec, prefix, key)? {
-        None | Some("") => Ok(None),
-        Some(s) => es_date_str(s)
+pub(crate) fn date_at(rec: &Obj<'_>, at: At, key: &str) -> Result<Option<String>, MapError> {
+    match rec.get(key) {
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Str(s)) if s.is_empty() => Ok(None),
+        Some(Node::Str(s)) => es_date_str(s)
             .map(Some)
-            .ok_or_else(|| MapError::field(at(prefix, key), format!("not a date: {s:?}"))),
+            .ok_or_else(|| MapError::field(field_path(at, key), format!("not a date: {:?}", &**s))),
+        Some(_) => str_at(rec, at, key).map(|_| None),
+    }
+}
+
+/// The part `range` of `s`, borrowing the input when `s` does.
+pub(crate) fn slice<'a>(s: &Cow<'a, str>, range: Range<usize>) -> Cow<'a, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
+        Cow::Owned(o) => Cow::Owned(o[range].to_owned()),
     }
 }
 
 /// `user@domain` -> (`user`, `domain`); `DOMAIN\user` -> (`user`, `DOMAIN`).
-pub(crate) fn split_user(s: &str) -> (Option<&str>, Option<&str>) {
-    if let Some((name, domain)) = s.rsplit_once('@') {
-        return (Some(name), Some(domain));
+pub(crate) fn split_user<'a>(s: &Cow<'a, str>) -> (Cow<'a, str>, Option<Cow<'a, str>>) {
+    if let Some(i) = s.rfind('@') {
+        return (slice(s, 0..i), Some(slice(s, i + 1..s.len())));
     }
-    if let Some((domain, name)) = s.split_once('\\') {
-        return (Some(name), Some(domain));
+    if let Some(i) = s.find('\\') {
+        return (slice(s, i + 1..s.len()), Some(slice(s, 0..i)));
     }
-    (Some(s), None)
+    (s.clone(), None)
+}
+
+/// Elastic's `uri_parts` (as [`crate::doc::uri_parts`]) for a tree document.
+pub(crate) fn uri_parts<'a>(full: &str) -> Option<Obj<'a>> {
+    match Node::from_value(serde_json::Value::Object(crate::doc::uri_parts(full)?)) {
+        Node::Object(o) => Some(o),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -120,10 +166,15 @@ mod tests {
 
     #[test]
     fn users_split() {
+        let s = |t: &'static str| Cow::Borrowed(t);
         assert_eq!(
-            split_user("admin@contoso.com"),
-            (Some("admin"), Some("contoso.com"))
+            split_user(&s("admin@contoso.com")),
+            (s("admin"), Some(s("contoso.com")))
         );
-        assert_eq!(split_user("CONTOSO\\bob"), (Some("bob"), Some("CONTOSO")));
+        assert_eq!(
+            split_user(&s("CONTOSO\\bob")),
+            (s("bob"), Some(s("CONTOSO")))
+        );
+        assert_eq!(split_user(&s("bob")), (s("bob"), None));
     }
 }

@@ -41,8 +41,13 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
-    let _ = (kind, target);
-    None
+    match (kind, target) {
+        (Kind::GraphAlert, Target::Ecs) => Some(graph_alert::to_ecs),
+        (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
+        (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
+        (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
+        _ => None,
+    }
 }
 
 /// [`add_option_tags`] for a tree document.
@@ -100,8 +105,8 @@ pub(crate) fn map<'a>(
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
-        Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
-        Kind::Incident => (incident::to_ecs, incident::to_sentinel),
+        Kind::GraphAlert => unreachable!("mapped in the tree"),
+        Kind::Incident => unreachable!("mapped in the tree"),
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
@@ -179,6 +184,30 @@ pub(crate) fn run_kind(
         Target::Sentinel => sentinel(&input, &mut out)?,
     }
     Ok(out)
+}
+
+/// Runs one tree mapping on a JSON value (as the record and `original` text), for the kind
+/// modules' unit tests.
+#[cfg(test)]
+pub(crate) fn run_tree(
+    to_tree: TreeFn,
+    record: Value,
+    original: &str,
+    opts: &Options,
+) -> Result<Vec<Value>, MapError> {
+    let Node::Object(record) = Node::from_value(record) else {
+        panic!("a record is an object");
+    };
+    let mut out = Vec::new();
+    to_tree(
+        TreeInput {
+            record,
+            original,
+            opts,
+        },
+        &mut out,
+    )?;
+    Ok(out.iter().map(Node::to_value).collect())
 }
 
 #[cfg(test)]
