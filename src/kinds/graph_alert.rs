@@ -27,12 +27,11 @@
 use std::borrow::Cow;
 
 use super::graph_common::{
-    base_doc, date_at, put_event, sentinel_severity, severity_score, split_user, str_at, uri_parts,
-    At,
+    base_doc, date_at, is_absolute_url, put_event, sentinel_datetime, sentinel_severity,
+    severity_score, split_user, str_at, uri_parts, At,
 };
 use super::graph_evidence::{self, Flavor};
 use super::TreeInput;
-use crate::sentinel::to_datetime;
 use crate::tree::{self, Doc, Node, Obj};
 use crate::MapError;
 
@@ -200,7 +199,7 @@ fn write_fields<'a>(
                 alert.put("web_url", parts);
                 event.put("url", u);
             }
-        } else if url::Url::parse(&u).is_ok() {
+        } else if is_absolute_url(&u) {
             event.put("url", u);
         }
     }
@@ -294,7 +293,7 @@ fn security_alert<'a>(rec: &Obj<'a>, now: Option<&str>) -> Result<Obj<'a>, MapEr
         match s(k)? {
             None => Ok(None),
             Some(v) if v.is_empty() => Ok(None),
-            Some(v) => to_datetime(&v)
+            Some(v) => sentinel_datetime(&v)
                 .map(Some)
                 .ok_or_else(|| MapError::field(k, format!("not a timestamp: {:?}", &*v))),
         }
@@ -304,7 +303,7 @@ fn security_alert<'a>(rec: &Obj<'a>, now: Option<&str>) -> Result<Obj<'a>, MapEr
         Some(t) => t,
         None => match time("lastUpdateDateTime")? {
             Some(t) => t,
-            None => now.and_then(to_datetime).ok_or_else(|| {
+            None => now.and_then(sentinel_datetime).ok_or_else(|| {
                 MapError::field("createdDateTime", "missing, and no \"now\" was given")
             })?,
         },

@@ -251,15 +251,22 @@ const DUPLICATES: &[&str] = &[
 
 // ---- paths inside one evidence object ("a/b/c") ----
 
+/// `path` before and after its first `/` (a byte search: the generic char searcher of
+/// `split_once` costs more than the lookups it serves).
+fn split_slash(path: &str) -> Option<(&str, &str)> {
+    let i = path.bytes().position(|b| b == b'/')?;
+    Some((&path[..i], &path[i + 1..]))
+}
+
 fn take<'a>(obj: &mut Obj<'a>, path: &str) -> Option<Node<'a>> {
-    match path.split_once('/') {
+    match split_slash(path) {
         None => obj.remove(path),
         Some((head, rest)) => take(obj.get_mut(head)?.as_object_mut()?, rest),
     }
 }
 
 fn get<'r, 'a>(obj: &'r Obj<'a>, path: &str) -> Option<&'r Node<'a>> {
-    match path.split_once('/') {
+    match split_slash(path) {
         None => obj.get(path),
         Some((head, rest)) => get(obj.get(head)?.as_object()?, rest),
     }
@@ -267,7 +274,7 @@ fn get<'r, 'a>(obj: &'r Obj<'a>, path: &str) -> Option<&'r Node<'a>> {
 
 /// Sets `path`: an existing key keeps its place, a new one goes last (as `Map::insert`).
 fn put<'a>(obj: &mut Obj<'a>, path: &'static str, v: Node<'a>) {
-    match path.split_once('/') {
+    match split_slash(path) {
         None => {
             obj.insert(path, v);
         }
@@ -336,7 +343,7 @@ fn apply<'a>(step: &Step, flavor: Flavor, obj: &mut Obj<'a>, doc: &mut Doc<'a>) 
 fn step_head(step: &Step) -> &'static str {
     match step.list {
         Some(list) => list,
-        None => step.from.split_once('/').map_or(step.from, |(h, _)| h),
+        None => split_slash(step.from).map_or(step.from, |(h, _)| h),
     }
 }
 
@@ -345,37 +352,60 @@ type Mask = u128;
 
 const _: () = assert!(STEPS.len() <= Mask::BITS as usize && DUPLICATES.len() <= 64);
 
-/// Top-level evidence keys -> the steps that read them and the duplicates stored under them,
-/// sorted by key (built once): an evidence object's keys select the few steps that can apply,
-/// instead of every step probing every object.
+/// Top-level evidence keys -> the steps that read them and the duplicates stored under them
+/// (built once): an evidence object's keys select the few steps that can apply, instead of
+/// every step probing every object.
 struct Index {
-    steps: Vec<(&'static str, Mask)>,
-    duplicates: Vec<(&'static str, u64)>,
+    steps: KeyTable<Mask>,
+    duplicates: KeyTable<u64>,
     /// The steps of each flavor: [alert, incident].
     flavors: [Mask; 2],
+}
+
+/// Keys -> bit sets, bucketed by key length: a lookup compares the key with the two or three
+/// keys of its length only (a binary search compared it with seven, most of a record's keys
+/// being absent from the table).
+struct KeyTable<M>(Vec<Vec<(&'static str, M)>>);
+
+impl<M: Copy + Default + std::ops::BitOrAssign> KeyTable<M> {
+    fn new(entries: impl IntoIterator<Item = (&'static str, M)>) -> Self {
+        let mut buckets: Vec<Vec<(&'static str, M)>> = Vec::new();
+        for (key, bits) in entries {
+            if buckets.len() <= key.len() {
+                buckets.resize_with(key.len() + 1, Vec::new);
+            }
+            let bucket = &mut buckets[key.len()];
+            match bucket.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, m)) => *m |= bits,
+                None => bucket.push((key, bits)),
+            }
+        }
+        KeyTable(buckets)
+    }
+
+    fn get(&self, key: &str) -> M {
+        self.0
+            .get(key.len())
+            .and_then(|b| b.iter().find(|(k, _)| *k == key))
+            .map_or_else(M::default, |(_, m)| *m)
+    }
 }
 
 fn index() -> &'static Index {
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut steps: Vec<(&'static str, Mask)> = Vec::new();
-        for (i, step) in STEPS.iter().enumerate() {
-            let head = step_head(step);
-            match steps.iter_mut().find(|(k, _)| *k == head) {
-                Some((_, m)) => *m |= 1 << i,
-                None => steps.push((head, 1 << i)),
-            }
-        }
-        steps.sort_unstable_by_key(|(k, _)| *k);
-        let mut duplicates: Vec<(&'static str, u64)> = Vec::new();
-        for (i, path) in DUPLICATES.iter().enumerate() {
-            let head = path.split_once('/').map_or(*path, |(h, _)| h);
-            match duplicates.iter_mut().find(|(k, _)| *k == head) {
-                Some((_, m)) => *m |= 1 << i,
-                None => duplicates.push((head, 1 << i)),
-            }
-        }
-        duplicates.sort_unstable_by_key(|(k, _)| *k);
+        let steps = KeyTable::new(
+            STEPS
+                .iter()
+                .enumerate()
+                .map(|(i, step)| (step_head(step), (1 as Mask) << i)),
+        );
+        let duplicates = KeyTable::new(
+            DUPLICATES
+                .iter()
+                .enumerate()
+                .map(|(i, path)| (split_slash(path).map_or(*path, |(h, _)| h), 1u64 << i)),
+        );
         let flavors = [Flavor::Alert, Flavor::Incident].map(|flavor| {
             let mut m: Mask = 0;
             for (i, step) in STEPS.iter().enumerate() {
@@ -393,12 +423,6 @@ fn index() -> &'static Index {
     })
 }
 
-fn lookup<M: Copy + Default>(table: &[(&'static str, M)], key: &str) -> M {
-    table
-        .binary_search_by(|(k, _)| (*k).cmp(key))
-        .map_or_else(|_| M::default(), |i| table[i].1)
-}
-
 /// The steps of `flavor` that may find something in `obj` (a superset: `apply` still checks).
 /// Exact because no step writes a key that a later step reads (see the test
 /// `no_step_reads_what_an_earlier_one_wrote`).
@@ -406,7 +430,7 @@ fn steps_for(obj: &Obj<'_>, flavor: Flavor) -> Mask {
     let index = index();
     let mut mask: Mask = 0;
     for k in obj.keys() {
-        mask |= lookup(&index.steps, k);
+        mask |= index.steps.get(k);
     }
     mask & index.flavors[flavor as usize]
 }
@@ -461,7 +485,7 @@ pub(crate) fn to_ecs<'a>(
     if !preserve_duplicates {
         let table = &index().duplicates;
         for obj in items.iter_mut().filter_map(Node::as_object_mut) {
-            let mut dups: u64 = obj.keys().fold(0, |m, k| m | lookup(table, k));
+            let mut dups: u64 = obj.keys().fold(0, |m, k| m | table.get(k));
             while dups != 0 {
                 let i = dups.trailing_zeros() as usize;
                 dups &= dups - 1;

@@ -29,12 +29,11 @@ use std::borrow::Cow;
 
 use super::graph_alert::assigned_user;
 use super::graph_common::{
-    base_doc, date_at, field_path, put_event, sentinel_severity, severity_score, str_at, uri_parts,
-    At,
+    base_doc, date_at, field_path, is_absolute_url, put_event, sentinel_datetime,
+    sentinel_severity, severity_score, str_at, uri_parts, At,
 };
 use super::graph_evidence::{self, Flavor};
 use super::TreeInput;
-use crate::sentinel::to_datetime;
 use crate::tree::{Doc, Node, Obj};
 use crate::{MapError, Options};
 
@@ -206,7 +205,7 @@ fn incident_doc<'a>(
                 inc.put("web_url", parts);
                 event.put("url", u);
             }
-        } else if url::Url::parse(&u).is_ok() {
+        } else if is_absolute_url(&u) {
             event.put("url", u);
         }
     }
@@ -377,7 +376,7 @@ pub(crate) fn to_sentinel<'a>(
         match s(k)? {
             None => Ok(None),
             Some(v) if v.is_empty() => Ok(None),
-            Some(v) => to_datetime(&v)
+            Some(v) => sentinel_datetime(&v)
                 .map(Some)
                 .ok_or_else(|| MapError::field(k, format!("not a timestamp: {:?}", &*v))),
         }
@@ -394,7 +393,7 @@ pub(crate) fn to_sentinel<'a>(
                 .opts
                 .now
                 .as_deref()
-                .and_then(to_datetime)
+                .and_then(sentinel_datetime)
                 .ok_or_else(|| {
                     MapError::field("lastUpdateDateTime", "missing, and no \"now\" was given")
                 })?,
@@ -514,7 +513,7 @@ fn activity(alerts: &[Node<'_>]) -> (Option<String>, Option<String>) {
         alerts
             .iter()
             .filter_map(|a| a.get(key)?.as_str())
-            .filter_map(|s| Some((crate::doc::parse_time(s)?, to_datetime(s)?)))
+            .filter_map(|s| Some((crate::doc::parse_time(s)?, sentinel_datetime(s)?)))
             .collect()
     };
     let first = times("firstActivityDateTime")
