@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::graph_common::{
     base_doc, date_at, is_absolute_url, put_event, sentinel_datetime, sentinel_severity,
-    severity_score, split_user, str_at, uri_parts, At,
+    severity_score, split_user, str_at, uri_parts, At, PutNew,
 };
 use super::graph_evidence::{self, Flavor};
 use super::TreeInput;
@@ -109,7 +109,9 @@ pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Resul
     // `m365_defender.alert` is built as its own object and set once (one walk down the
     // document instead of one per field); the fields Elastic removes as duplicates of ECS
     // fields (DUPLICATES) are not written unless they are kept.
-    let mut alert = Obj::with_capacity(if preserve { 32 } else { 20 });
+    // 16 members are 896 bytes: under glibc's 1 KiB "large request", which first merges
+    // every small block freed since the last one (a few thousand instructions per record).
+    let mut alert = Obj::with_capacity(if preserve { 32 } else { 16 });
     write_fields(&mut rec, &mut doc, &mut event, &mut alert, preserve)?;
     put_event(&mut doc, event);
     let ev = graph_evidence::to_ecs(evidence, Flavor::Alert, &mut doc, preserve);
@@ -134,61 +136,61 @@ fn write_fields<'a>(
     const AT: At = At::Record;
     if let Some(t) = date_at(rec, AT, "lastUpdateDateTime")? {
         if preserve {
-            alert.put("last_update_datetime", t.clone());
+            alert.put_new("last_update_datetime", t.clone());
         }
         doc.set("@timestamp", t);
     }
     if let Some(d) = str_at(rec, AT, "description")? {
         if preserve {
-            alert.put("description", d.clone());
+            alert.put_new("description", d.clone());
         }
         doc.set("message", d);
     }
     if let Some(t) = str_at(rec, AT, "tenantId")? {
         if preserve {
-            alert.put("tenant_id", t.clone());
+            alert.put_new("tenant_id", t.clone());
         }
         doc.set("cloud.account.id", t);
     }
     if let Some(c) = date_at(rec, AT, "createdDateTime")? {
         if preserve {
-            alert.put("created_datetime", c.clone());
+            alert.put_new("created_datetime", c.clone());
         }
-        event.put("created", c);
+        event.put_new("created", c);
     }
     let end = date_at(rec, AT, "lastActivityDateTime")?;
     if let Some(e) = &end {
         if preserve {
-            alert.put("last_activity_datetime", e.clone());
+            alert.put_new("last_activity_datetime", e.clone());
         }
-        event.put("end", e.clone());
+        event.put_new("end", e.clone());
     }
     if let Some(id) = str_at(rec, AT, "id")? {
         if preserve {
-            alert.put("id", id.clone());
+            alert.put_new("id", id.clone());
         }
-        event.put("id", id);
+        event.put_new("id", id);
     }
     if let Some(s) = str_at(rec, AT, "serviceSource")? {
         if preserve {
-            alert.put("service_source", s.clone());
+            alert.put_new("service_source", s.clone());
         }
-        event.put("provider", s);
+        event.put_new("provider", s);
     }
     if let Some(s) = str_at(rec, AT, "severity")? {
         event_severity(&s, event);
-        alert.put("severity", s);
+        alert.put_new("severity", s);
     }
     let start = date_at(rec, AT, "firstActivityDateTime")?;
     if let Some(s) = &start {
         if preserve {
-            alert.put("first_activity_datetime", s.clone());
+            alert.put_new("first_activity_datetime", s.clone());
         }
-        event.put("start", s.clone());
+        event.put_new("start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
         if let (Some(s), Some(e)) = (crate::doc::parse_time(s), crate::doc::parse_time(e)) {
-            event.put_some("duration", (e - s).num_nanoseconds());
+            event.put_new_some("duration", (e - s).num_nanoseconds());
         }
     }
     if let Some(u) = str_at(rec, AT, "alertWebUrl")? {
@@ -196,35 +198,35 @@ fn write_fields<'a>(
         // themselves only when `web_url` is kept.
         if preserve {
             if let Some(parts) = uri_parts(&u) {
-                alert.put("web_url", parts);
-                event.put("url", u);
+                alert.put_new("web_url", parts);
+                event.put_new("url", u);
             }
         } else if is_absolute_url(&u) {
-            event.put("url", u);
+            event.put_new("url", u);
         }
     }
     if let Some(a) = str_at(rec, AT, "assignedTo")? {
         if preserve {
-            alert.put("assigned_to", a.clone());
+            alert.put_new("assigned_to", a.clone());
         }
         assigned_user(a, doc);
     }
     if let Some(t) = str_at(rec, AT, "threatFamilyName")? {
         if preserve {
-            alert.put("threat_family_name", t.clone());
+            alert.put_new("threat_family_name", t.clone());
         }
         doc.set("threat.group.name", t);
     }
     if let Some(c) = str_at(rec, AT, "category")? {
         if preserve {
-            alert.put("category", c.clone());
+            alert.put_new("category", c.clone());
         }
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = rec.get_mut("mitreTechniques").map(Node::take) {
         if !m.is_null() {
             if preserve {
-                alert.put("mitre_techniques", m.clone());
+                alert.put_new("mitre_techniques", m.clone());
             }
             doc.set("threat.technique.subtechnique.id", m);
         }
@@ -235,27 +237,27 @@ fn write_fields<'a>(
                 doc.append("related.user", n);
             }
         }
-        alert.put("comments", comments);
+        alert.put_new("comments", comments);
     }
-    for (from, to) in RENAMES {
+    for &(from, to) in RENAMES {
         if let Some(v) = rec.get_mut(from).map(Node::take) {
-            alert.put(*to, v);
+            alert.put_new(to, v);
         }
     }
     if let Some(u) = str_at(rec, AT, "incidentWebUrl")? {
         if let Some(parts) = uri_parts(&u) {
-            alert.put("incident_web_url", parts);
+            alert.put_new("incident_web_url", parts);
         }
     }
     if let Some(r) = date_at(rec, AT, "resolvedDateTime")? {
-        alert.put("resolved_datetime", r);
+        alert.put_new("resolved_datetime", r);
     }
     Ok(())
 }
 
 /// `event.severity` of a Graph severity (none for an unknown one).
 fn event_severity(severity: &str, event: &mut Obj<'_>) {
-    event.put_some("severity", severity_score(severity));
+    event.put_new_some("severity", severity_score(severity));
 }
 
 /// `assignedTo` as the incident fixture shows it: `source.user.name`/`email`/`domain` and
@@ -266,7 +268,7 @@ pub(crate) fn assigned_user<'a>(a: Cow<'a, str>, doc: &mut Doc<'a>) {
     if a.contains('@') {
         let (name, domain) = split_user(&a);
         user.push("email", a.clone());
-        user.put_some("domain", domain);
+        user.put_new_some("domain", domain);
         user.push("name", name.clone());
         doc.set("source.user", user);
         doc.append("related.user", name);

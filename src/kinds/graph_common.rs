@@ -64,6 +64,26 @@ pub(crate) fn put_event<'a>(doc: &mut Doc<'a>, event: Obj<'a>) {
     doc.0.insert("event", event);
 }
 
+/// Members of an object that the mapping writes once each: appended without looking for the
+/// key (`Obj::put` searches for it first), nulls skipped as `put` skips them.
+pub(crate) trait PutNew<'a> {
+    fn put_new(&mut self, key: &'static str, value: impl Into<Node<'a>>);
+    fn put_new_some(&mut self, key: &'static str, value: Option<impl Into<Node<'a>>>) {
+        if let Some(v) = value {
+            self.put_new(key, v);
+        }
+    }
+}
+
+impl<'a> PutNew<'a> for Obj<'a> {
+    fn put_new(&mut self, key: &'static str, value: impl Into<Node<'a>>) {
+        let value = value.into();
+        if !value.is_null() {
+            self.push(key, value);
+        }
+    }
+}
+
 /// Where the fields read by [`str_at`] and [`date_at`] are, for error paths: the record itself
 /// or the `i`th alert of an incident (`alerts[i].`). The path is only built for an error.
 #[derive(Clone, Copy)]
@@ -119,8 +139,7 @@ pub(crate) fn date_at(rec: &Obj<'_>, at: At, key: &str) -> Result<Option<String>
     match rec.get(key) {
         None | Some(Node::Null) => Ok(None),
         Some(Node::Str(s)) if s.is_empty() => Ok(None),
-        Some(Node::Str(s)) => fast_es_date(s)
-            .or_else(|| es_date_str(s))
+        Some(Node::Str(s)) => es_date(s)
             .map(Some)
             .ok_or_else(|| MapError::field(field_path(at, key), format!("not a date: {:?}", &**s))),
         Some(_) => str_at(rec, at, key).map(|_| None),
@@ -163,6 +182,11 @@ fn plain_utc(s: &str) -> Option<&[u8]> {
         && num(17..19) < 60
         && chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10)).is_some();
     valid.then_some(fraction)
+}
+
+/// [`es_date_str`], without the general parser for the form Graph sends.
+pub(crate) fn es_date(s: &str) -> Option<String> {
+    fast_es_date(s).or_else(|| es_date_str(s))
 }
 
 /// [`es_date_str`] of a [`plain_utc`] timestamp: the same text, milliseconds truncated.
@@ -245,59 +269,65 @@ fn plain_url(s: &str) -> Option<PlainUrl> {
     } else {
         return None;
     };
+    // One pass over the bytes (this runs for every link of every record).
     let host_start = scheme_end + 3;
-    let host_end = host_start
-        + b[host_start..]
-            .iter()
-            .position(|&c| c == b'/' || c == b'?' || c == b'#')?;
-    let host = &s[host_start..host_end];
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-        && !host.starts_with('.')
-        && !host.ends_with('.')
-        && !host.contains("..")
-        && !host.contains("xn--")
-        && host
-            .rsplit('.')
-            .next()
-            .is_some_and(|last| last.as_bytes()[0].is_ascii_lowercase());
-    if !host_ok || b[host_end] != b'/' {
-        return None;
-    }
-    let plain = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'~' | b'/');
-    let in_query = |c: u8| plain(c) || matches!(c, b'.' | b'=' | b'&');
-    let end_of = |from: usize, stop: &[u8]| {
-        from + b[from..]
-            .iter()
-            .position(|c| stop.contains(c))
-            .unwrap_or(b.len() - from)
-    };
-    let path_end = end_of(host_end, b"?#");
-    let path = &s[host_end..path_end];
-    let segments_ok = path
-        .split('/')
-        .all(|seg| seg != "." && seg != ".." && seg.bytes().all(|c| plain(c) || c == b'.'));
-    if !segments_ok {
-        return None;
-    }
-    let mut query = None;
-    let mut at = path_end;
-    if b.get(at) == Some(&b'?') {
-        let end = end_of(at + 1, b"#");
-        if !b[at + 1..end].iter().all(|&c| in_query(c)) {
-            return None;
+    let mut i = host_start;
+    let mut label_start = i;
+    while i < b.len() && b[i] != b'/' {
+        match b[i] {
+            b'a'..=b'z' | b'0'..=b'9' => {}
+            b'-' if i >= host_start + 3 && &b[i - 3..=i] == b"xn--" => return None,
+            b'-' => {}
+            b'.' if i > label_start => label_start = i + 1,
+            _ => return None,
         }
-        query = Some(at + 1..end);
-        at = end;
+        i += 1;
+    }
+    // A path must follow; the last label is not empty and starts with a letter.
+    if i == b.len() || i == label_start || !b[label_start].is_ascii_lowercase() {
+        return None;
+    }
+    let host_end = i;
+    let plain = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'~');
+    let mut segment = i + 1;
+    i += 1;
+    while i < b.len() && b[i] != b'?' && b[i] != b'#' {
+        match b[i] {
+            b'/' => {
+                if matches!(&b[segment..i], b"." | b"..") {
+                    return None;
+                }
+                segment = i + 1;
+            }
+            b'.' => {}
+            c if plain(c) => {}
+            _ => return None,
+        }
+        i += 1;
+    }
+    if matches!(&b[segment..i], b"." | b"..") {
+        return None;
+    }
+    let path_end = i;
+    let in_query = |c: u8| plain(c) || matches!(c, b'/' | b'.' | b'=' | b'&');
+    let mut query = None;
+    if i < b.len() && b[i] == b'?' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i] != b'#' {
+            if !in_query(b[i]) {
+                return None;
+            }
+            i += 1;
+        }
+        query = Some(start..i);
     }
     let mut fragment = None;
-    if b.get(at) == Some(&b'#') {
-        if !b[at + 1..].iter().all(|&c| in_query(c)) {
+    if i < b.len() {
+        if !b[i + 1..].iter().all(|&c| in_query(c)) {
             return None;
         }
-        fragment = Some(at + 1..b.len());
+        fragment = Some(i + 1..b.len());
     }
     Some(PlainUrl {
         scheme: 0..scheme_end,

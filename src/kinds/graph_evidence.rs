@@ -8,8 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::graph_common::slice;
-use crate::doc::es_date_str;
+use super::graph_common::{es_date, slice};
 use crate::tree::{Doc, Node, Obj};
 
 /// How a moved value is converted (Elastic's `convert` / `date` processors).
@@ -298,7 +297,7 @@ fn is_ip(s: &str) -> bool {
 fn convert(v: Node<'_>, conv: Conv) -> Option<Node<'_>> {
     match conv {
         Keep => Some(v),
-        Date => v.as_str().and_then(es_date_str).map(Node::from),
+        Date => v.as_str().and_then(es_date).map(Node::from),
         Str => v.to_text().map(Node::Str),
         Long => match v {
             Node::UInt(_) | Node::Int(_) => Some(v),

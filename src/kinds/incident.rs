@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use super::graph_alert::assigned_user;
 use super::graph_common::{
     base_doc, date_at, field_path, is_absolute_url, put_event, sentinel_datetime,
-    sentinel_severity, severity_score, str_at, uri_parts, At,
+    sentinel_severity, severity_score, str_at, uri_parts, At, PutNew,
 };
 use super::graph_evidence::{self, Flavor};
 use super::TreeInput;
@@ -162,64 +162,66 @@ fn incident_doc<'a>(
     }
     // `m365_defender.incident` is built as its own object and set once; the fields of
     // DUPLICATES are not written unless they are kept (Elastic removes them at the end).
-    let mut inc = Obj::with_capacity(24);
+    // 16 members are 896 bytes: under glibc's 1 KiB "large request", which first merges
+    // every small block freed since the last one (a few thousand instructions per record).
+    let mut inc = Obj::with_capacity(16);
     if let Some(t) = rec.get("@odata.type") {
-        inc.put("odata_type", t.clone());
+        inc.put_new("odata_type", t.clone());
     }
     if let Some(t) = date_at(rec, AT, "lastUpdateDateTime")? {
         if preserve {
-            inc.put("last_update_datetime", t.clone());
+            inc.put_new("last_update_datetime", t.clone());
         }
         doc.set("@timestamp", t);
     }
     if let Some(n) = str_at(rec, AT, "displayName")? {
-        inc.put("display_name", n.clone());
+        inc.put_new("display_name", n.clone());
         doc.set("message", n);
     }
     if let Some(t) = str_at(rec, AT, "tenantId")? {
         if preserve {
-            inc.put("tenant_id", t.clone());
+            inc.put_new("tenant_id", t.clone());
         }
         doc.set("cloud.account.id", t);
     }
     if let Some(c) = date_at(rec, AT, "createdDateTime")? {
         if preserve {
-            inc.put("created_datetime", c.clone());
+            inc.put_new("created_datetime", c.clone());
         }
-        event.put("created", c);
+        event.put_new("created", c);
     }
     if let Some(id) = str_at(rec, AT, "id")? {
         if preserve {
-            inc.put("id", id.clone());
+            inc.put_new("id", id.clone());
         }
-        event.put("id", id);
+        event.put_new("id", id);
     }
     if let Some(s) = str_at(rec, AT, "severity")? {
-        event.put_some("severity", severity_score(&s));
-        inc.put("severity", lowercase(s));
+        event.put_new_some("severity", severity_score(&s));
+        inc.put_new("severity", lowercase(s));
     }
     if let Some(u) = str_at(rec, AT, "incidentWebUrl")? {
         // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then).
         if preserve {
             if let Some(parts) = uri_parts(&u) {
-                inc.put("web_url", parts);
-                event.put("url", u);
+                inc.put_new("web_url", parts);
+                event.put_new("url", u);
             }
         } else if is_absolute_url(&u) {
-            event.put("url", u);
+            event.put_new("url", u);
         }
     }
     if let Some(a) = str_at(rec, AT, "assignedTo")? {
         if preserve {
-            inc.put("assigned_to", a.clone());
+            inc.put_new("assigned_to", a.clone());
         }
         assigned_user(a, &mut doc);
     }
     put_event(&mut doc, event);
     if let Some((i, alert)) = alert {
-        let mut fields = Obj::with_capacity(24);
+        let mut fields = Obj::with_capacity(16);
         alert_fields(alert, At::Alert(i), &mut doc, &mut fields, preserve)?;
-        inc.put("alert", fields);
+        inc.put_new("alert", fields);
     }
     if let Some(Node::Array(comments)) = rec.get("comments") {
         for key in ["createdByDisplayName", "createdBy"] {
@@ -229,11 +231,11 @@ fn incident_doc<'a>(
                 }
             }
         }
-        inc.put("comments", comments.clone());
+        inc.put_new("comments", comments.clone());
     }
-    for (from, to) in RENAMES {
+    for &(from, to) in RENAMES {
         if let Some(v) = rec.get(from) {
-            inc.put(*to, v.clone());
+            inc.put_new(to, v.clone());
         }
     }
     doc.set(P, inc);
@@ -262,26 +264,26 @@ fn alert_fields<'a>(
 ) -> Result<(), MapError> {
     if let Some(s) = str_at(&alert, at, "serviceSource")? {
         if preserve {
-            out.put("service_source", s.clone());
+            out.put_new("service_source", s.clone());
         }
         doc.set("event.provider", s);
     }
     if let Some(t) = str_at(&alert, at, "threatFamilyName")? {
         if preserve {
-            out.put("threat_family_name", t.clone());
+            out.put_new("threat_family_name", t.clone());
         }
         doc.set("threat.group.name", t);
     }
     if let Some(c) = str_at(&alert, at, "category")? {
         if preserve {
-            out.put("category", c.clone());
+            out.put_new("category", c.clone());
         }
         doc.append("threat.tactic.name", c);
     }
     if let Some(m) = alert.get_mut("mitreTechniques").map(Node::take) {
         if !m.is_null() {
             if preserve {
-                out.put("mitre_techniques", m.clone());
+                out.put_new("mitre_techniques", m.clone());
             }
             doc.set("threat.technique.subtechnique.id", m);
         }
@@ -292,7 +294,7 @@ fn alert_fields<'a>(
     ] {
         if let Some(u) = str_at(&alert, at, key)? {
             if let Some(parts) = uri_parts(&u) {
-                out.put(to, parts);
+                out.put_new(to, parts);
             }
         }
     }
@@ -302,16 +304,16 @@ fn alert_fields<'a>(
                 doc.append("related.user", n);
             }
         }
-        out.put("comments", comments);
+        out.put_new("comments", comments);
     }
-    for (from, to) in ALERT_DATES {
+    for &(from, to) in ALERT_DATES {
         if let Some(d) = date_at(&alert, at, from)? {
-            out.put(*to, d);
+            out.put_new(to, d);
         }
     }
-    for (from, to) in ALERT_RENAMES {
+    for &(from, to) in ALERT_RENAMES {
         if let Some(v) = alert.get_mut(from).map(Node::take) {
-            out.put(*to, v);
+            out.put_new(to, v);
         }
     }
     match alert.get_mut("evidence") {
@@ -319,7 +321,7 @@ fn alert_fields<'a>(
         Some(Node::Array(ev)) => {
             let mapped =
                 graph_evidence::to_ecs(std::mem::take(ev), Flavor::Incident, doc, preserve);
-            out.put("evidence", mapped);
+            out.put_new("evidence", mapped);
         }
         Some(_) => {
             return Err(MapError::field(
