@@ -27,8 +27,8 @@
 use std::borrow::Cow;
 
 use super::graph_common::{
-    base_doc, date_at, is_absolute_url, put_event, sentinel_datetime, sentinel_severity,
-    severity_score, split_user, str_at, uri_parts, At, PutNew,
+    base_doc, date_at, is_absolute_url, parse_time, put_event, sentinel_datetime,
+    sentinel_severity, severity_score, split_user, str_at, uri_parts, At, PutNew,
 };
 use super::graph_evidence::{self, Flavor};
 use super::TreeInput;
@@ -189,7 +189,7 @@ fn write_fields<'a>(
         event.put_new("start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
-        if let (Some(s), Some(e)) = (crate::doc::parse_time(s), crate::doc::parse_time(e)) {
+        if let (Some(s), Some(e)) = (parse_time(s), parse_time(e)) {
             event.put_new_some("duration", (e - s).num_nanoseconds());
         }
     }

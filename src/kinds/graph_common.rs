@@ -202,6 +202,21 @@ fn fast_es_date(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// [`crate::doc::parse_time`], without the general parser for a [`plain_utc`] timestamp.
+pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let Some(fraction) = plain_utc(s) else {
+        return crate::doc::parse_time(s);
+    };
+    let b = s.as_bytes();
+    let num = |r: Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let nanos = (0..9).fold(0u32, |n, i| {
+        n * 10 + fraction.get(i).map_or(0, |d| u32::from(d - b'0'))
+    });
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))?;
+    let time = date.and_hms_nano_opt(num(11..13), num(14..16), num(17..19), nanos)?;
+    Some(time.and_utc().fixed_offset())
+}
+
 /// [`crate::sentinel::to_datetime`], which keeps a valid UTC timestamp as it is.
 pub(crate) fn sentinel_datetime(s: &str) -> Option<String> {
     match plain_utc(s) {

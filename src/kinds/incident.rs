@@ -29,7 +29,7 @@ use std::borrow::Cow;
 
 use super::graph_alert::assigned_user;
 use super::graph_common::{
-    base_doc, date_at, field_path, is_absolute_url, put_event, sentinel_datetime,
+    base_doc, date_at, field_path, is_absolute_url, parse_time, put_event, sentinel_datetime,
     sentinel_severity, severity_score, str_at, uri_parts, At, PutNew,
 };
 use super::graph_evidence::{self, Flavor};
@@ -515,7 +515,7 @@ fn activity(alerts: &[Node<'_>]) -> (Option<String>, Option<String>) {
         alerts
             .iter()
             .filter_map(|a| a.get(key)?.as_str())
-            .filter_map(|s| Some((crate::doc::parse_time(s)?, sentinel_datetime(s)?)))
+            .filter_map(|s| Some((parse_time(s)?, sentinel_datetime(s)?)))
             .collect()
     };
     let first = times("firstActivityDateTime")
