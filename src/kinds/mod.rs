@@ -44,6 +44,10 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
     match (kind, target) {
         (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
         (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
+        (Kind::GraphAlert, Target::Ecs) => Some(graph_alert::to_ecs),
+        (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
+        (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
+        (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
         _ => None,
     }
 }
@@ -103,8 +107,8 @@ pub(crate) fn map<'a>(
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
-        Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
-        Kind::Incident => (incident::to_ecs, incident::to_sentinel),
+        Kind::GraphAlert => unreachable!("mapped in the tree"),
+        Kind::Incident => unreachable!("mapped in the tree"),
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
@@ -181,6 +185,30 @@ pub(crate) fn run_kind(
         Target::Sentinel => sentinel(&input, &mut out)?,
     }
     Ok(out)
+}
+
+/// Runs one tree mapping on a JSON value (as the record and `original` text), for the kind
+/// modules' unit tests.
+#[cfg(test)]
+pub(crate) fn run_tree(
+    to_tree: TreeFn,
+    record: Value,
+    original: &str,
+    opts: &Options,
+) -> Result<Vec<Value>, MapError> {
+    let Node::Object(record) = Node::from_value(record) else {
+        panic!("a record is an object");
+    };
+    let mut out = Vec::new();
+    to_tree(
+        TreeInput {
+            record,
+            original,
+            opts,
+        },
+        &mut out,
+    )?;
+    Ok(out.iter().map(Node::to_value).collect())
 }
 
 #[cfg(test)]
