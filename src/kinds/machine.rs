@@ -372,7 +372,12 @@ mod tests {
     }
 
     fn run(record: Value, opts: &Options) -> Result<Vec<Value>, MapError> {
-        crate::kinds::run_tree((to_ecs, to_sentinel), record, opts)
+        let text = record.to_string();
+        let to_tree: crate::kinds::TreeFn = match opts.target {
+            Target::Ecs => to_ecs,
+            Target::Sentinel => to_sentinel,
+        };
+        crate::kinds::run_tree(to_tree, record, &text, opts)
     }
 
     struct OneCity;

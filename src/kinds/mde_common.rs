@@ -456,14 +456,6 @@ pub(crate) fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(&'a
 /// The order of [`sorted_names`]: by length, then by bytes (the Sentinel schemas' order).
 pub(crate) use crate::sentinel::name_order;
 
-/// The index of `key` in a table made by [`sorted_names`].
-pub(crate) fn find_name(sorted: &[(&str, usize)], key: &str) -> Option<usize> {
-    sorted
-        .binary_search_by(|(k, _)| name_order(k, key))
-        .ok()
-        .map(|i| sorted[i].1)
-}
-
 /// The start of an ECS document of Elastic's `machine` and `machine_action` streams (ecs 8.11.0):
 /// their pipelines never remove `event.original`. Built as objects of the right size: growing
 /// them one `Doc::set` at a time cost more than the fields themselves.

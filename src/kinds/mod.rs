@@ -42,14 +42,18 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
     match (kind, target) {
+        (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
+        (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
+        (Kind::GraphAlert, Target::Ecs) => Some(graph_alert::to_ecs),
+        (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
+        (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
+        (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
         (Kind::MachineAction, Target::Ecs) => Some(machine_action::to_ecs),
         (Kind::MachineAction, Target::Sentinel) => Some(machine_action::to_sentinel),
         (Kind::Machine, Target::Ecs) => Some(machine::to_ecs),
         (Kind::Machine, Target::Sentinel) => Some(machine::to_sentinel),
-        (Kind::Vulnerability, _) => Some(match target {
-            Target::Ecs => vulnerability::to_ecs,
-            Target::Sentinel => vulnerability::to_sentinel,
-        }),
+        (Kind::Vulnerability, Target::Ecs) => Some(vulnerability::to_ecs),
+        (Kind::Vulnerability, Target::Sentinel) => Some(vulnerability::to_sentinel),
         _ => None,
     }
 }
@@ -95,7 +99,9 @@ pub(crate) fn map<'a>(
                     }
                 }
             }
-            sink.emit(Output::Document(d.to_value()));
+            // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
+            // so the text is the one its `Value` copy would give.
+            sink.emit(Output::document(&d));
         }
         return Ok(());
     }
@@ -104,10 +110,10 @@ pub(crate) fn map<'a>(
         _ => unreachable!("an object stays an object"),
     };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
-        Kind::Alert => (alert::to_ecs, alert::to_sentinel),
+        Kind::Alert => unreachable!("alerts map in the tree (tree_fn)"),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
-        Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
-        Kind::Incident => (incident::to_ecs, incident::to_sentinel),
+        Kind::GraphAlert => unreachable!("mapped in the tree"),
+        Kind::Incident => unreachable!("mapped in the tree"),
         Kind::MachineAction | Kind::Machine | Kind::Vulnerability => {
             unreachable!("mapped in the tree (tree_fn)")
         }
@@ -118,7 +124,6 @@ pub(crate) fn map<'a>(
         (Target::Sentinel, Kind::StreamEvent) => {
             stream::to_sentinel_owned(record, opts, &mut docs)?
         }
-        (Target::Ecs, Kind::Alert) => alert::to_ecs_owned(record, original, opts, &mut docs)?,
         (target, _) => {
             let input = Input {
                 record: &record,
@@ -136,7 +141,7 @@ pub(crate) fn map<'a>(
             add_option_tags(&mut d, opts);
             default_timestamp(&mut d, opts);
         }
-        sink.emit(Output::Document(d));
+        sink.emit(Output::document(&d));
     }
     Ok(())
 }
@@ -168,29 +173,27 @@ fn default_timestamp(doc: &mut Value, opts: &Options) {
     }
 }
 
-/// Runs one tree kind's mapping on a JSON value, for the kind modules' unit tests: the
-/// documents come back as `Value`s.
+/// Runs one tree mapping on a JSON value (as the record and `original` text), for the kind
+/// modules' unit tests.
 #[cfg(test)]
 pub(crate) fn run_tree(
-    (ecs, sentinel): (TreeFn, TreeFn),
+    to_tree: TreeFn,
     record: Value,
+    original: &str,
     opts: &Options,
 ) -> Result<Vec<Value>, MapError> {
-    let text = record.to_string();
-    let record = match crate::tree::parse(&text) {
-        Ok(Node::Object(o)) => o,
-        _ => Obj::new(),
-    };
-    let input = TreeInput {
-        record,
-        original: &text,
-        opts,
+    let Node::Object(record) = Node::from_value(record) else {
+        panic!("a record is an object");
     };
     let mut out = Vec::new();
-    match opts.target {
-        Target::Ecs => ecs(input, &mut out)?,
-        Target::Sentinel => sentinel(input, &mut out)?,
-    }
+    to_tree(
+        TreeInput {
+            record,
+            original,
+            opts,
+        },
+        &mut out,
+    )?;
     Ok(out.iter().map(Node::to_value).collect())
 }
 
@@ -212,11 +215,11 @@ mod tests {
         });
         let mut out = Vec::new();
         mapper.map_value_with_text(value.clone(), text, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["event"]["original"], json!(text));
+        assert_eq!(out[0].to_value()["event"]["original"], json!(text));
         out.clear();
         mapper.map_value(value.clone(), &mut |o: Output| out.push(o));
         assert_eq!(
-            out[0].value()["event"]["original"],
+            out[0].to_value()["event"]["original"],
             json!(value.to_string())
         );
     }
@@ -232,17 +235,20 @@ mod tests {
         });
         let mut out = Vec::new();
         with_now.map_value(alert.clone(), &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["@timestamp"], json!(now));
+        assert_eq!(out[0].to_value()["@timestamp"], json!(now));
         let mut updated = alert;
         updated["alertUpdateTime"] = json!("2024-01-02T00:00:00Z");
         out.clear();
         with_now.map_value(updated, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["@timestamp"], json!("2024-01-02T00:00:00Z"));
+        assert_eq!(
+            out[0].to_value()["@timestamp"],
+            json!("2024-01-02T00:00:00Z")
+        );
         out.clear();
         Mapper::new(Options::default()).map_value(
             json!({"id": "a", "alertCreationTime": "x"}),
             &mut |o: Output| out.push(o),
         );
-        assert!(out[0].value().get("@timestamp").is_none());
+        assert!(out[0].to_value().get("@timestamp").is_none());
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use defender_bridge::tree::{self, Node};
 use defender_bridge::{Mapper, Options, Output};
-use serde_json::Value;
 
 use super::{incremental, inventory, Paging, Spec};
 use crate::checkpoint::{Cursor, Seen};
@@ -80,11 +80,12 @@ impl Drop for Fetcher {
     }
 }
 
-/// A parsed record and the fields the incremental sources key it by.
-pub struct Scanned {
+/// A parsed record (its strings borrow the page's text) and the fields the incremental sources
+/// key it by.
+pub struct Scanned<'a> {
     pub id: Option<String>,
     pub time: Option<Nanos>,
-    pub record: Value,
+    pub record: Node<'a>,
 }
 
 /// The shared state of a poll: where it stands, and the chunk being filled.
@@ -192,7 +193,7 @@ impl Worker {
 
     /// Maps one record (parsed from `text`) into the chunk being filled; sends the chunk when it
     /// is full.
-    pub fn emit(&mut self, record: Value, text: &str) -> Result<(), Fault> {
+    pub fn emit<'a>(&mut self, record: Node<'a>, text: &'a str) -> Result<(), Fault> {
         map_record(self.mapper.as_ref(), record, text, &mut self.records);
         if let Some(encode) = &self.s.encoder {
             // Encoded at once: the trees are freed here, hot, by the thread that built them.
@@ -211,9 +212,9 @@ impl Worker {
     }
 
     /// Parses one record of a page, with its `id` and time field (when they are strings).
-    pub fn record(&mut self, text: &str) -> Result<Scanned, Fault> {
+    pub fn record<'a>(&mut self, text: &'a str) -> Result<Scanned<'a>, Fault> {
         let value = parse_record(text)?;
-        let field = |k: &str| value.get(k).and_then(Value::as_str);
+        let field = |k: &str| value.get(k).and_then(Node::as_str);
         Ok(Scanned {
             id: field("id").map(str::to_string),
             time: field(self.s.spec.time_field).and_then(time::parse),
@@ -264,20 +265,21 @@ impl Worker {
 }
 
 /// Maps one record (`None`: the raw target, the record as it is) onto `out`. `text` is the
-/// record's source in the page: it becomes `event.original` without serialising the record again.
-fn map_record(mapper: Option<&Mapper>, record: Value, text: &str, out: &mut Vec<Output>) {
+/// record's source in the page: it becomes `event.original` without serialising the record again,
+/// and the record's strings borrow it, so mapping copies none of them.
+fn map_record<'a>(mapper: Option<&Mapper>, record: Node<'a>, text: &'a str, out: &mut Vec<Output>) {
     match mapper {
-        None => out.push(Output::Document(record)),
-        Some(m) => m.map_value_with_text(record, text, &mut |o: Output| out.push(o)),
+        None => out.push(Output::document(&record)),
+        Some(m) => m.map_node_with_text(record, text, &mut |o: Output| out.push(o)),
     }
 }
 
-/// Parses one record of a page. The page was checked to be JSON when it was fetched; what can
-/// still fail here (nesting deeper than the parser allows, a lone surrogate escape) fails the
-/// page, as a parse of the whole page would have.
-pub fn parse_record(text: &str) -> Result<Value, Fault> {
-    serde_json::from_str(text)
-        .map_err(|e| Fault::Transient(format!("the page is not valid JSON: {e}")))
+/// Parses one record of a page (into the core's borrowed tree: the mapping reads it as it is).
+/// The page was checked to be JSON when it was fetched; what can still fail here (nesting
+/// deeper than the parser allows, a lone surrogate escape) fails the page, as a parse of the
+/// whole page would have.
+pub fn parse_record(text: &str) -> Result<Node<'_>, Fault> {
+    tree::parse(text).map_err(|e| Fault::Transient(format!("the page is not valid JSON: {e}")))
 }
 
 /// The worker thread's body.

@@ -11,48 +11,58 @@
 //! `mod.rs` holds what both targets share (the evidence split and the field checks); `ecs.rs`
 //! and `sentinel.rs` hold the two mappings.
 
-use serde_json::{Map, Value};
-
+use crate::tree::{Node, Obj};
 use crate::MapError;
 
 mod ecs;
 mod sentinel;
 
-pub(crate) use ecs::{to_ecs, to_ecs_owned};
+pub(crate) use ecs::to_ecs;
 pub(crate) use sentinel::to_sentinel;
 
 /// Values Elastic's pipeline treats as absent (removed from the alert and from its evidence).
-fn is_placeholder(v: &Value) -> bool {
+fn is_placeholder(v: &Node<'_>) -> bool {
     match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty() || s == "-" || s == "N/A",
+        Node::Null => true,
+        Node::Str(s) => s.is_empty() || s == "-" || s == "N/A",
         _ => false,
     }
 }
 
+/// The JSON type name of a value, for messages (as `crate::error::type_name`).
+fn type_name(v: &Node<'_>) -> &'static str {
+    match v {
+        Node::Null => "null",
+        Node::Bool(_) => "boolean",
+        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+        Node::Str(_) => "string",
+        Node::Array(_) => "array",
+        Node::Object(_) => "object",
+    }
+}
+
 /// The alert's evidence items: `None` stands for "no evidence" (absent, null or empty array).
-fn evidence_items(evidence: Option<&Value>) -> Result<Vec<Option<&Map<String, Value>>>, MapError> {
+fn evidence_items<'r, 'a>(
+    evidence: Option<&'r Node<'a>>,
+) -> Result<Vec<Option<&'r Obj<'a>>>, MapError> {
     match evidence {
-        None | Some(Value::Null) => Ok(vec![None]),
-        Some(Value::Object(e)) => Ok(vec![Some(e)]),
-        Some(Value::Array(items)) if items.is_empty() => Ok(vec![None]),
-        Some(Value::Array(items)) => items
+        None | Some(Node::Null) => Ok(vec![None]),
+        Some(Node::Object(e)) => Ok(vec![Some(e)]),
+        Some(Node::Array(items)) if items.is_empty() => Ok(vec![None]),
+        Some(Node::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(e) => Ok(Some(e)),
+                Node::Object(e) => Ok(Some(e)),
                 other => Err(MapError::field(
                     format!("evidence[{i}]"),
-                    format!("expected an object, got {}", crate::error::type_name(other)),
+                    format!("expected an object, got {}", type_name(other)),
                 )),
             })
             .collect(),
         Some(other) => Err(MapError::field(
             "evidence",
-            format!(
-                "expected an object or an array, got {}",
-                crate::error::type_name(other)
-            ),
+            format!("expected an object or an array, got {}", type_name(other)),
         )),
     }
 }
@@ -104,7 +114,7 @@ mod tests {
             ])),
         );
         assert_eq!(docs.len(), 3);
-        let d: Vec<&Value> = docs.iter().map(|o| o.value()).collect();
+        let d: Vec<Value> = docs.iter().map(|o| o.to_value()).collect();
         assert_eq!(d[0]["file"]["name"], "a.exe");
         assert_eq!(d[0]["related"]["hash"], json!(["aa"]));
         assert_eq!(d[1]["related"]["ip"], json!(["10.0.0.1"]));
@@ -130,9 +140,14 @@ mod tests {
         let text = r#"{"id":"da9_9","alertCreationTime":"2024-01-01T00:00:00Z","evidence":[{"entityType":"Ip","ipAddress":"10.0.0.1"},{"entityType":"Url","url":"http://x.example/"}],"title":"t","description":"d"}"#;
         let mut out = Vec::new();
         m.map_text(text, &mut |o: Output| out.push(o));
-        let originals: Vec<&str> = out
+        let originals: Vec<String> = out
             .iter()
-            .map(|o| o.value()["event"]["original"].as_str().unwrap())
+            .map(|o| {
+                o.to_value()["event"]["original"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(
             originals,
@@ -146,7 +161,7 @@ mod tests {
             r#"{ "id": "da9_9", "alertCreationTime": "2024-01-01T00:00:00Z", "evidence": [] }"#;
         let mut out = Vec::new();
         m.map_text(single, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["event"]["original"], single);
+        assert_eq!(out[0].to_value()["event"]["original"], single);
     }
 
     #[test]
@@ -154,7 +169,7 @@ mod tests {
         for ev in [Value::Null, json!([])] {
             let docs = map(Target::Ecs, alert(ev));
             assert_eq!(docs.len(), 1);
-            assert!(docs[0].value()["microsoft"]["defender_endpoint"]
+            assert!(docs[0].to_value()["microsoft"]["defender_endpoint"]
                 .get("evidence")
                 .is_none());
         }
@@ -165,14 +180,14 @@ mod tests {
         let mut a = alert(json!("x"));
         let out = map(Target::Ecs, a.clone());
         assert!(out[0].is_error());
-        assert!(out[0].value()["error"]["message"]
+        assert!(out[0].to_value()["error"]["message"]
             .as_str()
             .unwrap()
             .contains("field evidence"));
         a["evidence"] = json!([]);
         a["severity"] = json!(5);
         let out = map(Target::Ecs, a.clone());
-        assert!(out[0].value()["error"]["message"]
+        assert!(out[0].to_value()["error"]["message"]
             .as_str()
             .unwrap()
             .contains("field severity"));
