@@ -82,7 +82,8 @@ pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Resul
         .and_then(Node::as_object_mut)
         .expect("event_doc makes it");
     let mut f = Fields::default();
-    let mut m = Vendor::new(24, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
+    // Room for the usual fields; more than 16 would be past the allocator's fast sizes.
+    let mut m = Vendor::new(16, DUPLICATES, input.opts.preserve_duplicate_custom_fields);
 
     if let Some(action) = opt_str(&rec, "type")? {
         put(event, "action", action.clone().into());
