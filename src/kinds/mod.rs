@@ -48,6 +48,7 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
         (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
         (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
         (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
+        (Kind::StreamEvent, Target::Sentinel) => Some(stream::to_sentinel_tree),
         _ => None,
     }
 }

@@ -27,8 +27,9 @@
 
 use serde_json::{Map, Value};
 
-use super::Input;
+use super::{Input, TreeInput};
 use crate::doc::Doc;
+use crate::tree::Node;
 use crate::{MapError, Options};
 
 mod common;
@@ -137,19 +138,33 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     Ok(())
 }
 
-/// Maps a record that is only borrowed (a copy); `kinds::map` gives records it owns to
-/// [`to_sentinel_owned`] instead.
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    sentinel::to_sentinel(input.record.clone(), input.opts, out)
+/// The Sentinel row of a record in the borrowed tree (what `kinds::map` runs).
+pub(crate) fn to_sentinel_tree<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
+    sentinel::to_sentinel(input.record, input.opts, out)
 }
 
-/// A row moves the record's properties instead of copying them.
+/// [`to_sentinel_tree`] for a `Value` record (a copy), for `kinds::map`'s table of the kinds
+/// still on `Value`.
+pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
+    to_sentinel_owned(input.record.clone(), input.opts, out)
+}
+
+/// [`to_sentinel_tree`] for a `Value` record it owns.
 pub(crate) fn to_sentinel_owned(
     record: Map<String, Value>,
     opts: &Options,
     out: &mut Vec<Value>,
 ) -> Result<(), MapError> {
-    sentinel::to_sentinel(record, opts, out)
+    let Node::Object(record) = Node::from_value(Value::Object(record)) else {
+        unreachable!("an object stays an object");
+    };
+    let mut rows = Vec::new();
+    sentinel::to_sentinel(record, opts, &mut rows)?;
+    out.extend(rows.into_iter().map(Node::into_value));
+    Ok(())
 }
 
 /// The `properties` object of an envelope; the columns of every table live there.
