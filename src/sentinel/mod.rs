@@ -7,7 +7,6 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::tree::Node;
@@ -174,16 +173,16 @@ pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-#[derive(Deserialize)]
-struct TablesFile {
-    // serde_json's preserve_order keeps the file's table order.
-    tables: Map<String, Value>,
-}
-
+/// Reads a schema file (`{"tables": {name: [[column, type], …]}, …}`) in the borrowed tree: it
+/// is read once per process, but a short run pays for it, and `Value`'s hashed maps cost three
+/// times more.
 fn load(text: &str) -> Vec<Table> {
-    let file: TablesFile = serde_json::from_str(text).expect("embedded table schema is valid JSON");
-    file.tables
-        .into_iter()
+    let file = crate::tree::parse(text).expect("embedded table schema is valid JSON");
+    let tables = file["tables"]
+        .as_object()
+        .expect("embedded table schema has `tables`");
+    tables
+        .iter()
         .map(|(name, cols)| {
             let columns: Vec<(String, ColumnType)> = cols
                 .as_array()
@@ -197,7 +196,7 @@ fn load(text: &str) -> Vec<Table> {
                     ))
                 })
                 .collect();
-            Table::new(name, columns)
+            Table::new(name.to_string(), columns)
         })
         .collect()
 }
