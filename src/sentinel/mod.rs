@@ -222,7 +222,45 @@ pub fn table(name: &str) -> Option<&'static Table> {
 
 /// True for an ISO-8601 UTC datetime as Sentinel columns carry them (`…Z`).
 fn is_iso_utc(s: &str) -> bool {
-    s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok()
+    s.ends_with('Z') && (plain_utc(s.as_bytes()) || DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+/// The usual shape, `YYYY-MM-DDTHH:MM:SS[.f…]Z` with a real date and time: checked here at a
+/// tenth of the cost of chrono's general parser (every streaming row has one or more). `false`
+/// only means "ask chrono": other shapes (leap seconds, `t`, a space) may still be RFC 3339.
+fn plain_utc(b: &[u8]) -> bool {
+    let digits = |from: usize, to: usize| b[from..to].iter().all(u8::is_ascii_digit);
+    if b.len() < 20
+        || b[b.len() - 1] != b'Z'
+        || !digits(0, 4)
+        || b[4] != b'-'
+        || !digits(5, 7)
+        || b[7] != b'-'
+        || !digits(8, 10)
+        || b[10] != b'T'
+        || !digits(11, 13)
+        || b[13] != b':'
+        || !digits(14, 16)
+        || b[16] != b':'
+        || !digits(17, 19)
+    {
+        return false;
+    }
+    let frac = &b[19..b.len() - 1];
+    if !(frac.is_empty() || frac.len() >= 2 && frac[0] == b'.' && digits(20, b.len() - 1)) {
+        return false;
+    }
+    let two = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day) && two(11) < 24 && two(14) < 60 && two(17) < 60
 }
 
 /// Normalises a Defender timestamp to ISO-8601 UTC (`2020-06-30T10:09:01.1569718Z`). Accepts
@@ -470,6 +508,45 @@ mod tests {
         assert_eq!(alert.column("Entities"), Some(ColumnType::String));
         assert!(table("DeviceProcessEvents").is_some());
         assert!(table("NoSuchTable").is_none());
+    }
+
+    #[test]
+    fn plain_utc_accepts_only_what_chrono_accepts() {
+        let mut cases = vec![
+            String::from("2024-02-29T10:00:00Z"),
+            "2023-02-29T10:00:00Z".into(),
+            "1900-02-29T10:00:00Z".into(),
+            "2000-02-29T23:59:59.1234567890123Z".into(),
+            "0000-01-01T00:00:00Z".into(),
+            "2024-04-31T00:00:00Z".into(),
+            "2024-13-01T00:00:00Z".into(),
+            "2024-00-10T00:00:00Z".into(),
+            "2024-01-00T00:00:00Z".into(),
+            "2024-01-01T24:00:00Z".into(),
+            "2024-01-01T23:60:00Z".into(),
+            "2024-01-01T23:59:60Z".into(),
+            "2024-01-01T23:59:59.Z".into(),
+            "2024-01-01T23:59:59,5Z".into(),
+            "2024-01-01t23:59:59Z".into(),
+            "2024-01-01 23:59:59Z".into(),
+            "2024-1-01T23:59:59Z".into(),
+            "2024-01-01T23:59:59+00:00".into(),
+        ];
+        for y in [1999, 2000, 2024, 2100] {
+            for m in 0..=13 {
+                for d in [0, 1, 28, 29, 30, 31, 32] {
+                    cases.push(format!("{y:04}-{m:02}-{d:02}T12:34:56.789Z"));
+                }
+            }
+        }
+        for c in &cases {
+            let chrono_ok = DateTime::parse_from_rfc3339(c).is_ok();
+            if plain_utc(c.as_bytes()) {
+                assert!(chrono_ok, "{c}");
+            }
+            assert_eq!(is_iso_utc(c), c.ends_with('Z') && chrono_ok, "{c}");
+        }
+        assert!(plain_utc(b"2024-02-29T10:00:00.1234567Z"));
     }
 
     #[test]
