@@ -4,6 +4,7 @@
 //! `cargo xtask sentinel-tables`); the custom tables this project defines for MDE resources with
 //! no standard table come from `custom_tables.json`. Both are data, not code.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -222,45 +223,46 @@ pub fn table(name: &str) -> Option<&'static Table> {
 
 /// True for an ISO-8601 UTC datetime as Sentinel columns carry them (`…Z`).
 fn is_iso_utc(s: &str) -> bool {
-    s.ends_with('Z') && (plain_utc(s.as_bytes()) || DateTime::parse_from_rfc3339(s).is_ok())
+    plain_utc(s).is_some() || s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok()
 }
 
-/// The usual shape, `YYYY-MM-DDTHH:MM:SS[.f…]Z` with a real date and time: checked here at a
-/// tenth of the cost of chrono's general parser (every streaming row has one or more). `false`
-/// only means "ask chrono": other shapes (leap seconds, `t`, a space) may still be RFC 3339.
-fn plain_utc(b: &[u8]) -> bool {
-    let digits = |from: usize, to: usize| b[from..to].iter().all(u8::is_ascii_digit);
-    if b.len() < 20
-        || b[b.len() - 1] != b'Z'
-        || !digits(0, 4)
-        || b[4] != b'-'
-        || !digits(5, 7)
-        || b[7] != b'-'
-        || !digits(8, 10)
-        || b[10] != b'T'
-        || !digits(11, 13)
-        || b[13] != b':'
-        || !digits(14, 16)
-        || b[16] != b':'
-        || !digits(17, 19)
-    {
-        return false;
+/// The fraction digits (maybe none) of a timestamp in the form Defender sends,
+/// `2024-01-02T03:04:05.1234567Z`, when it is one and a valid time; `None` for any other
+/// form (which may still be RFC 3339: leap seconds, `t`, a space, more digits). Such a
+/// timestamp needs no general parser: chrono's RFC 3339 parser and formatter cost more than
+/// the rest of a field's mapping, and every streaming row has one or more.
+pub(crate) fn plain_utc(s: &str) -> Option<&[u8]> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' {
+        return None;
     }
-    let frac = &b[19..b.len() - 1];
-    if !(frac.is_empty() || frac.len() >= 2 && frac[0] == b'.' && digits(20, b.len() - 1)) {
-        return false;
+    let digits = |r: Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let shape = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
     }
-    let two = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
-    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    let fraction = match &b[19..b.len() - 1] {
+        [] => &[][..],
+        [b'.', f @ ..] if (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit) => f,
+        _ => return None,
     };
-    (1..=days).contains(&day) && two(11) < 24 && two(14) < 60 && two(17) < 60
+    let num = |r: Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    // Leap seconds and impossible dates are left to chrono.
+    let valid = num(11..13) < 24
+        && num(14..16) < 60
+        && num(17..19) < 60
+        && chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10)).is_some();
+    valid.then_some(fraction)
 }
 
 /// Normalises a Defender timestamp to ISO-8601 UTC (`2020-06-30T10:09:01.1569718Z`). Accepts
@@ -541,12 +543,12 @@ mod tests {
         }
         for c in &cases {
             let chrono_ok = DateTime::parse_from_rfc3339(c).is_ok();
-            if plain_utc(c.as_bytes()) {
+            if plain_utc(c).is_some() {
                 assert!(chrono_ok, "{c}");
             }
             assert_eq!(is_iso_utc(c), c.ends_with('Z') && chrono_ok, "{c}");
         }
-        assert!(plain_utc(b"2024-02-29T10:00:00.1234567Z"));
+        assert!(plain_utc("2024-02-29T10:00:00.1234567Z").is_some());
     }
 
     #[test]
