@@ -41,8 +41,10 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
-    let _ = (kind, target);
-    None
+    match (kind, target) {
+        (Kind::StreamEvent, Target::Ecs) => Some(stream::to_ecs_tree),
+        _ => None,
+    }
 }
 
 /// [`add_option_tags`] for a tree document.

@@ -9,11 +9,9 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
-use super::Record;
-use crate::doc::Doc;
-use crate::MapError;
+use crate::kinds::stream::tree_common::type_name;
+use crate::tree::{Doc, Node, Obj};
+use crate::{MapError, Options};
 
 /// `m365_defender.event.<field>` as a literal (no path is built at run time).
 macro_rules! ev {
@@ -87,11 +85,12 @@ impl Ctx<'_> {
 /// The `m365_defender.event.*` fields the sub-pipeline sets from the columns, kept aside while
 /// the later steps read them (a short scan instead of a walk of the document) and written into
 /// the document at the end: without `preserve_duplicate_custom_fields` the duplicated vendor
-/// fields, which the pipeline removes at its end, are never written (nor copied out of the
-/// record). Fields keep the order in which they were first set.
+/// fields, which the pipeline removes at its end, are never written. Values are moved out of
+/// the record (their strings still borrow its text). Fields keep the order in which they were
+/// first set.
 pub(super) struct Ev<'a> {
     /// ([`fingerprint`] of the path, path, value).
-    fields: Vec<(u64, &'static str, Cow<'a, Value>)>,
+    fields: Vec<(u64, &'static str, Node<'a>)>,
 }
 
 /// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
@@ -115,7 +114,8 @@ impl<'a> Ev<'a> {
     }
 
     /// Elastic's `set` of a field (a null value is ignored).
-    pub fn set(&mut self, path: &'static str, value: Cow<'a, Value>) {
+    pub fn set(&mut self, path: &'static str, value: impl Into<Node<'a>>) {
+        let value = value.into();
         if value.is_null() {
             return;
         }
@@ -130,55 +130,46 @@ impl<'a> Ev<'a> {
         }
     }
 
-    pub fn set_owned(&mut self, path: &'static str, value: impl Into<Value>) {
-        self.set(path, Cow::Owned(value.into()));
-    }
-
     /// [`Ev::set`] of a field not set before (the columns step sets each field once).
-    pub fn add(&mut self, path: &'static str, value: Cow<'a, Value>) {
+    pub fn add(&mut self, path: &'static str, value: impl Into<Node<'a>>) {
         debug_assert!(self.get(path).is_none(), "{path} set twice");
+        let value = value.into();
         if !value.is_null() {
             self.fields.push((fingerprint(path), path, value));
         }
     }
 
-    pub fn add_owned(&mut self, path: &'static str, value: impl Into<Value>) {
-        self.add(path, Cow::Owned(value.into()));
-    }
-
-    pub fn get(&self, path: &str) -> Option<&Value> {
+    pub fn get(&self, path: &str) -> Option<&Node<'a>> {
         let fp = fingerprint(path);
         self.fields
             .iter()
             .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| &**v)
+            .map(|(_, _, v)| v)
     }
 
     pub fn get_str(&self, path: &str) -> Option<&str> {
-        self.get(path).and_then(Value::as_str)
+        self.get(path).and_then(Node::as_str)
     }
 
-    pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node<'a>> {
         let fp = fingerprint(path);
         self.fields
             .iter_mut()
             .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| v.to_mut())
+            .map(|(_, _, v)| v)
     }
 
     /// What a mustache template renders for a field: `""` when it is missing.
-    pub fn render(&self, path: &str) -> String {
-        self.get(path)
-            .and_then(crate::kinds::stream::common::mustache)
-            .unwrap_or_default()
+    pub fn render(&self, path: &str) -> Cow<'a, str> {
+        self.get(path).and_then(Node::to_text).unwrap_or_default()
     }
 
     /// Elastic's `set` with `copy_from` and `ignore_empty_value` from a field to the document.
-    pub fn copy(&self, doc: &mut Doc, from: &str, to: &str) {
+    pub fn copy(&self, doc: &mut Doc<'a>, from: &str, to: &'a str) {
         if let Some(v) = self.get(from) {
             let empty = match v {
-                Value::Null => true,
-                Value::String(s) => s.is_empty(),
+                Node::Null => true,
+                Node::Str(s) => s.is_empty(),
                 _ => false,
             };
             if !empty {
@@ -188,7 +179,7 @@ impl<'a> Ev<'a> {
     }
 
     /// A field of the document that may be one of these (`m365_defender.event.*`).
-    pub fn get_any<'s>(&'s self, doc: &'s Doc, path: &str) -> Option<&'s Value> {
+    pub fn get_any<'s>(&'s self, doc: &'s Doc<'a>, path: &str) -> Option<&'s Node<'a>> {
         if path.starts_with(EV_PREFIX) {
             self.get(path)
         } else {
@@ -199,16 +190,8 @@ impl<'a> Ev<'a> {
     /// Writes the fields under `m365_defender.event`, all of them or all but the duplicated
     /// vendor fields. An object that only held removed fields stays (empty, as the pipeline
     /// leaves it; the removal of empty values drops it), so keys keep their order.
-    pub fn write(self, doc: &mut Doc, keep_duplicates: bool) {
-        if !matches!(doc.get("m365_defender.event"), Some(Value::Object(_))) {
-            doc.set("m365_defender.event", Map::new());
-        }
-        let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
-            return;
-        };
-        let Some(Value::Object(ev)) = m365.get_mut("event") else {
-            return;
-        };
+    pub fn write(self, doc: &mut Doc<'a>, keep_duplicates: bool) {
+        let ev = doc.object("m365_defender.event", self.fields.len());
         let mut evd = Doc(std::mem::take(ev));
         // Objects known to be there (nothing is removed here): most removed fields share one.
         let mut parents: Vec<&str> = Vec::new();
@@ -219,16 +202,16 @@ impl<'a> Ev<'a> {
                     let parent = &rel[..dot];
                     if !parents.contains(&parent) {
                         if evd.get(parent).is_none() {
-                            evd.set(parent, Map::new());
+                            evd.set(parent, Obj::new());
                         }
                         parents.push(parent);
                     }
                 }
                 continue;
             }
-            evd.set(rel, value.into_owned());
+            evd.set(rel, value);
         }
-        *ev = evd.0;
+        *doc.object("m365_defender.event", 0) = evd.0;
     }
 }
 
@@ -236,51 +219,56 @@ impl<'a> Ev<'a> {
 impl Ev<'static> {
     /// The `m365_defender.event` fields of a document (leaves, and `additional_fields` whole),
     /// for the steps' unit tests.
-    pub fn from_doc(doc: &Doc) -> Self {
-        fn walk(prefix: String, map: &Map<String, Value>, ev: &mut Ev<'static>) {
-            for (k, v) in map {
+    pub fn from_doc(doc: &Doc<'_>) -> Self {
+        fn walk(prefix: String, map: &Obj<'_>, ev: &mut Ev<'static>) {
+            for (k, v) in map.iter() {
                 let path = format!("{prefix}{k}");
                 match v {
-                    Value::Object(m) if k != "additional_fields" => {
+                    Node::Object(m) if k != "additional_fields" => {
                         walk(format!("{path}."), m, ev);
                     }
-                    _ => ev.set_owned(Box::leak(path.into_boxed_str()), v.clone()),
+                    _ => ev.set(Box::leak(path.into_boxed_str()), v.clone().into_owned()),
                 }
             }
         }
         let mut ev = Ev::new();
-        if let Some(Value::Object(m)) = doc.get("m365_defender.event") {
+        if let Some(Node::Object(m)) = doc.get("m365_defender.event") {
             walk(EV_PREFIX.to_string(), m, &mut ev);
         }
         ev
     }
 }
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
-    let action_type = match rec.props.get("ActionType") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
+/// The Device sub-pipeline on a record's `properties` (moved into the document).
+pub(crate) fn map<'a>(
+    table: &str,
+    mut props: Obj<'a>,
+    opts: &Options,
+    doc: &mut Doc<'a>,
+) -> Result<(), MapError> {
+    let action_type = match props.remove("ActionType") {
+        None | Some(Node::Null) => None,
+        Some(Node::Str(s)) => Some(s),
         Some(other) => {
             return Err(MapError::field(
                 "properties.ActionType",
-                format!("expected a string, got {}", crate::error::type_name(other)),
+                format!("expected a string, got {}", type_name(&other)),
             ))
         }
     };
     doc.set("event.kind", "event");
     // The pipeline lower-cases `ActionType` for each test: once here.
-    let lower = action_type.map(str::to_lowercase);
-    let cats = categories_lc(rec.table, lower.as_deref());
+    let lower = action_type.as_deref().map(str::to_lowercase);
+    let cats = categories_lc(table, lower.as_deref());
     // Appended one by one (duplicates kept) to a field nothing set before: set once.
-    let types = event_types_lc(rec.table, &cats, lower.as_deref());
+    let types = event_types_lc(table, &cats, lower.as_deref());
     if !types.is_empty() {
-        let types: Vec<Value> = types.into_iter().map(Value::from).collect();
         doc.set("event.type", types);
     }
     let loaded = lower.as_deref().is_some_and(|a| a.contains("imageloaded"));
-    let action_type = action_type.map(|a| if loaded { "load" } else { a });
+    let action_type = action_type.map(|a| if loaded { Cow::Borrowed("load") } else { a });
     let ctx = Ctx {
-        table: rec.table,
+        table,
         action: if loaded {
             Some("load".to_string())
         } else {
@@ -293,12 +281,12 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     }
 
     let mut ev = Ev::new();
-    columns::map(rec.props, action_type, &ctx, &mut ev, doc)?;
+    columns::map(props, action_type, &ctx, &mut ev, doc)?;
     ecs::file_and_dll(&ctx, &ev, doc);
     process::map(&ctx, &mut ev, doc);
     ecs::map(&ctx, &mut ev, doc)?;
-    tail::map(rec, &ctx, &ev, doc);
-    ev.write(doc, rec.opts.preserve_duplicate_custom_fields);
+    tail::map(opts, &ctx, &ev, doc);
+    ev.write(doc, opts.preserve_duplicate_custom_fields);
     Ok(())
 }
 
@@ -394,14 +382,10 @@ fn event_types_lc(table: &str, cats: &[&str], lower: Option<&str>) -> Vec<&'stat
 }
 
 /// Elastic's `append` with duplicates allowed (its default).
-fn push(doc: &mut Doc, path: &str, value: &str) {
-    match doc.get(path) {
-        Some(Value::Array(items)) => {
-            let mut items = items.clone();
-            items.push(Value::from(value));
-            doc.set(path, items);
-        }
-        _ => doc.set(path, vec![Value::from(value)]),
+fn push<'a>(doc: &mut Doc<'a>, path: &'a str, value: Cow<'a, str>) {
+    match doc.get_mut(path) {
+        Some(Node::Array(items)) => items.push(Node::Str(value)),
+        _ => doc.set(path, vec![value]),
     }
 }
 
