@@ -91,7 +91,14 @@ impl Ctx<'_> {
 pub(super) struct Ev<'a> {
     /// ([`fingerprint`] of the path, path, value).
     fields: Vec<(u64, &'static str, Node<'a>)>,
+    /// An open-addressing index of `fields` by [`fingerprint`]: a field's index + 1, 0 when
+    /// free. The later steps look up some hundred paths in some hundred fields per record.
+    index: [u16; EV_SLOTS],
 }
+
+/// Slots of [`Ev::index`]: a power of two, more than twice the fields a record can have (one
+/// per column of `columns` and a few more).
+const EV_SLOTS: usize = 512;
 
 /// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
 /// paths share their 20-byte prefix and most are looked up without being there).
@@ -109,8 +116,35 @@ const EV_PREFIX: &str = "m365_defender.event.";
 impl<'a> Ev<'a> {
     pub fn new() -> Self {
         Ev {
-            fields: Vec::with_capacity(48),
+            fields: Vec::with_capacity(96),
+            index: [0; EV_SLOTS],
         }
+    }
+
+    /// The field at `path` (`Ok`: its index in `fields`), or the free slot of the index where
+    /// it would go (`Err`).
+    fn find(&self, fp: u64, path: &str) -> Result<usize, usize> {
+        let mut slot = (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize % EV_SLOTS;
+        loop {
+            match self.index[slot] {
+                0 => return Err(slot),
+                i => {
+                    let (f, p, _) = &self.fields[usize::from(i) - 1];
+                    if *f == fp && *p == path {
+                        return Ok(usize::from(i) - 1);
+                    }
+                }
+            }
+            slot = (slot + 1) % EV_SLOTS;
+        }
+    }
+
+    /// Appends a field that [`Ev::find`] did not find (its free `slot`).
+    fn push(&mut self, slot: usize, fp: u64, path: &'static str, value: Node<'a>) {
+        // The paths are the literals of this module's steps: far fewer than the slots.
+        debug_assert!(self.fields.len() < EV_SLOTS / 2, "too many device fields");
+        self.fields.push((fp, path, value));
+        self.index[slot] = self.fields.len() as u16;
     }
 
     /// Elastic's `set` of a field (a null value is ignored).
@@ -120,31 +154,21 @@ impl<'a> Ev<'a> {
             return;
         }
         let fp = fingerprint(path);
-        match self
-            .fields
-            .iter_mut()
-            .find(|(f, p, _)| *f == fp && *p == path)
-        {
-            Some((_, _, slot)) => *slot = value,
-            None => self.fields.push((fp, path, value)),
+        match self.find(fp, path) {
+            Ok(i) => self.fields[i].2 = value,
+            Err(slot) => self.push(slot, fp, path, value),
         }
     }
 
     /// [`Ev::set`] of a field not set before (the columns step sets each field once).
     pub fn add(&mut self, path: &'static str, value: impl Into<Node<'a>>) {
         debug_assert!(self.get(path).is_none(), "{path} set twice");
-        let value = value.into();
-        if !value.is_null() {
-            self.fields.push((fingerprint(path), path, value));
-        }
+        self.set(path, value);
     }
 
     pub fn get(&self, path: &str) -> Option<&Node<'a>> {
-        let fp = fingerprint(path);
-        self.fields
-            .iter()
-            .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| v)
+        let i = self.find(fingerprint(path), path).ok()?;
+        Some(&self.fields[i].2)
     }
 
     pub fn get_str(&self, path: &str) -> Option<&str> {
@@ -152,11 +176,8 @@ impl<'a> Ev<'a> {
     }
 
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Node<'a>> {
-        let fp = fingerprint(path);
-        self.fields
-            .iter_mut()
-            .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| v)
+        let i = self.find(fingerprint(path), path).ok()?;
+        Some(&mut self.fields[i].2)
     }
 
     /// What a mustache template renders for a field: `""` when it is missing.
