@@ -479,15 +479,45 @@ const PORTS: &[(C, &str)] = &[
 
 /// The properties of a record by column, moved out of it: each property is looked up in
 /// [`column`] once, instead of the record being searched for every entry of the tables above.
-fn scan(props: Obj<'_>) -> [Option<Node<'_>>; COUNT] {
-    let mut cols = [const { None }; COUNT];
-    for (k, v) in props {
-        if let Some(c) = column(&k) {
-            cols[c as usize] = Some(v);
+struct Cols<'a> {
+    /// By [`C`]: the column's index in `values` + 1, 0 when the record does not have it.
+    at: [u8; COUNT],
+    values: Vec<Node<'a>>,
+}
+
+impl<'a> Cols<'a> {
+    fn scan(props: Obj<'a>) -> Self {
+        let mut cols = Cols {
+            at: [0; COUNT],
+            values: Vec::with_capacity(props.len().min(COUNT)),
+        };
+        for (k, v) in props {
+            if let Some(c) = column(&k) {
+                cols.values.push(v);
+                // At most one value per column: `values` has at most COUNT (< 256) entries.
+                cols.at[c as usize] = cols.values.len() as u8;
+            }
+        }
+        cols
+    }
+
+    fn get(&self, c: C) -> Option<&Node<'a>> {
+        match self.at[c as usize] {
+            0 => None,
+            i => Some(&self.values[usize::from(i) - 1]),
         }
     }
-    cols
+
+    /// Moves the column's value out (it is not read again).
+    fn take(&mut self, c: C) -> Option<Node<'a>> {
+        match self.at[c as usize] {
+            0 => None,
+            i => Some(self.values[usize::from(i) - 1].take()),
+        }
+    }
 }
+
+const _: () = assert!(COUNT < 256, "column indexes are bytes");
 
 /// Which of [`JSON_COLUMNS`] a column is.
 fn json_slot(c: C) -> Option<usize> {
@@ -513,22 +543,19 @@ pub(super) fn map<'a>(
 ) -> Result<(), MapError> {
     // The pipeline changes `json.properties` step by step: `ActionType` (load), the JSON
     // columns parsed in place. `cols` is the record's columns; the changed ones are apart.
-    let mut cols = scan(props);
-    fn get<'c, 'a>(cols: &'c [Option<Node<'a>>; COUNT], c: C) -> Option<&'c Node<'a>> {
-        cols[c as usize].as_ref()
-    }
+    let mut cols = Cols::scan(props);
     additional::additional_fields(
-        get(&cols, C::AdditionalFields),
+        cols.get(C::AdditionalFields),
         action.as_deref(),
         ctx,
         ev,
         doc,
     );
     let mut parsed =
-        JSON_COLUMNS.map(|c| additional::parse_json(get(&cols, c), NAMES[c as usize], doc));
+        JSON_COLUMNS.map(|c| additional::parse_json(cols.get(c), NAMES[c as usize], doc));
     let mut action = action.map(Node::Str);
     for (col, to) in DATES {
-        if let Some(v @ Node::Str(s)) = get(&cols, *col) {
+        if let Some(v @ Node::Str(s)) = cols.get(*col) {
             if !s.is_empty() {
                 if let Some(d) = date_string(doc, Some(v)) {
                     ev.add(to, d);
@@ -537,7 +564,10 @@ pub(super) fn map<'a>(
         }
     }
     for (col, to, conv) in CONVERTS {
-        let Some(v) = get(&cols, *col).filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+        let Some(v) = cols
+            .get(*col)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        else {
             continue;
         };
         match conv {
@@ -570,7 +600,7 @@ pub(super) fn map<'a>(
         }
     }
     for (col, to) in TRUTHY {
-        if let Some(b) = get(&cols, *col).and_then(truthy) {
+        if let Some(b) = cols.get(*col).and_then(truthy) {
             ev.add(to, b);
         }
     }
@@ -581,25 +611,25 @@ pub(super) fn map<'a>(
             _ => None,
         };
         // LoggedOnUsers, read again below, is not renamed: the others move.
-        if let Some(v) = v.or_else(|| cols[*col as usize].take()) {
+        if let Some(v) = v.or_else(|| cols.take(*col)) {
             ev.add(to, v);
         }
     }
     for (col, to) in IPS {
-        if let Some(v) = cols[*col as usize].take().filter(is_ip) {
+        if let Some(v) = cols.take(*col).filter(is_ip) {
             ev.add(to, v);
         }
     }
     for (col, to) in PORTS {
-        if let Some(v) = cols[*col as usize].take() {
+        if let Some(v) = cols.take(*col) {
             ev.add(to, v);
         }
     }
-    if let Some(v) = cols[C::PublicIP as usize].take().filter(is_ip) {
+    if let Some(v) = cols.take(C::PublicIP).filter(is_ip) {
         ev.add(ev!("public_ip.value"), v);
     }
-    additional::adapter_name(get(&cols, C::NetworkAdapterName), ev);
-    let users = parsed[1].as_ref().or(get(&cols, C::LoggedOnUsers));
+    additional::adapter_name(cols.get(C::NetworkAdapterName), ev);
+    let users = parsed[1].as_ref().or(cols.get(C::LoggedOnUsers));
     additional::logged_on_users(users, ev, doc);
     Ok(())
 }

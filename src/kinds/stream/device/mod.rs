@@ -212,28 +212,65 @@ impl<'a> Ev<'a> {
     /// vendor fields. An object that only held removed fields stays (empty, as the pipeline
     /// leaves it; the removal of empty values drops it), so keys keep their order.
     pub fn write(self, doc: &mut Doc<'a>, keep_duplicates: bool) {
-        let ev = doc.object("m365_defender.event", self.fields.len());
-        let mut evd = Doc(std::mem::take(ev));
-        // Objects known to be there (nothing is removed here): most removed fields share one.
-        let mut parents: Vec<&str> = Vec::new();
+        // The new members of `m365_defender.event`, in the order they are first set, are
+        // gathered apart: a member is found by the fingerprint of its key, not by comparing
+        // the keys of the object as a dotted-path `set` of every field would.
+        let mut members: Vec<(u64, &'static str, Node<'a>)> = Vec::with_capacity(self.fields.len());
         for (_, path, value) in self.fields {
             let rel = &path[EV_PREFIX.len()..];
+            let dot = rel.bytes().position(|b| b == b'.');
             if !keep_duplicates && tail::is_duplicate(rel) {
-                if let Some(dot) = rel.bytes().position(|b| b == b'.') {
-                    let parent = &rel[..dot];
-                    if !parents.contains(&parent) {
-                        if evd.get(parent).is_none() {
-                            evd.set(parent, Obj::new());
-                        }
-                        parents.push(parent);
+                if let Some(dot) = dot {
+                    let parent = member(&mut members, &rel[..dot]);
+                    if parent.is_null() {
+                        *parent = Node::Object(Obj::new());
                     }
                 }
                 continue;
             }
-            evd.set(rel, value);
+            match dot {
+                None => *member(&mut members, rel) = value,
+                Some(dot) => {
+                    let parent = member(&mut members, &rel[..dot]);
+                    if !parent.is_object() {
+                        *parent = Node::Object(Obj::with_capacity(8));
+                    }
+                    if let Node::Object(obj) = parent {
+                        let mut sub = Doc(std::mem::take(obj));
+                        sub.set(&rel[dot + 1..], value);
+                        *obj = sub.0;
+                    }
+                }
+            }
         }
-        *doc.object("m365_defender.event", 0) = evd.0;
+        let event = doc.object("m365_defender.event", members.len());
+        for (_, key, value) in members {
+            // Only the envelope's members are there before (`category`, `tenant`, `time`, …),
+            // which no column's path starts with; merged as `set` would all the same.
+            match (event.get_mut(key), value) {
+                (Some(Node::Object(old)), Node::Object(new)) => old.extend(new),
+                (_, value) => {
+                    event.insert(key, value);
+                }
+            }
+        }
     }
+}
+
+/// The member `key` of `members`, made (null) at the end when it is not there.
+fn member<'m, 'a>(
+    members: &'m mut Vec<(u64, &'static str, Node<'a>)>,
+    key: &'static str,
+) -> &'m mut Node<'a> {
+    let fp = fingerprint(key);
+    let i = match members.iter().position(|(f, k, _)| *f == fp && *k == key) {
+        Some(i) => i,
+        None => {
+            members.push((fp, key, Node::Null));
+            members.len() - 1
+        }
+    };
+    &mut members[i].2
 }
 
 #[cfg(test)]
