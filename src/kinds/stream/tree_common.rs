@@ -60,27 +60,49 @@ pub(crate) fn pre<'a>(
             ))
         }
     };
-    // Made whole, sized for a record's columns, so that it is not regrown key by key.
-    let mut event = Obj::with_capacity(EVENT_CAPACITY);
-    event.push("category", category.clone());
-    let mut vendor = Obj::with_capacity(1);
-    vendor.push("event", event);
-    doc.0.push("m365_defender", vendor);
-    for ((_, to), v) in ENVELOPE_RENAMES.iter().zip(renamed) {
-        doc.set_some(to, v);
-    }
-    if let Some(d) = date_string(doc, time.as_ref()) {
-        doc.set("m365_defender.event.time", d);
-    }
+    // The envelope's object is made whole (sized for a record's columns, so that it is not
+    // regrown key by key) and put once; the date processors' messages follow it, as they
+    // would follow it in the pipeline.
+    let mut errors: Vec<String> = Vec::new();
+    let time_text = time.as_ref().and_then(|t| date_result(t, &mut errors));
     let stamp = props.as_ref().and_then(|p| p.get("Timestamp"));
     // Streaming records often carry the same text in both: parse and format it once.
     let same = matches!((&time, stamp), (Some(Node::Str(a)), Some(Node::Str(b))) if a == b);
-    let ts = match doc.get("m365_defender.event.time") {
-        Some(Node::Str(t)) if same => Some(t.clone().into_owned()),
-        _ => date_string(doc, stamp),
+    let ts = match &time_text {
+        Some(t) if same => Some(t.clone()),
+        _ => stamp.and_then(|s| date_result(s, &mut errors)),
     };
+    let mut event = Obj::with_capacity(EVENT_CAPACITY);
+    event.push("category", category.clone());
+    for ((_, to), v) in ENVELOPE_RENAMES.iter().zip(renamed) {
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let rel = &to["m365_defender.event.".len()..];
+        match rel.split_once('.') {
+            Some((head, leaf)) => {
+                let parent = event.slot(head);
+                if !parent.is_object() {
+                    *parent = Node::Object(Obj::with_capacity(2));
+                }
+                if let Node::Object(p) = parent {
+                    p.insert(leaf, v);
+                }
+            }
+            None => {
+                event.insert(rel, v);
+            }
+        }
+    }
+    event.put_some("time", time_text);
+    event.put_some("timestamp", ts.clone());
+    let mut vendor = Obj::with_capacity(1);
+    vendor.push("event", event);
+    doc.0.push("m365_defender", vendor);
+    for e in errors {
+        doc.append("error.message", e);
+    }
     if let Some(ts) = ts {
-        doc.set("m365_defender.event.timestamp", ts.clone());
         doc.set("@timestamp", ts);
     }
 
@@ -197,6 +219,25 @@ fn process_name_from_command_line<'a>(doc: &mut Doc<'a>) {
         Node::Array(ordered.into_iter().map(Node::Str).collect())
     };
     doc.set("process.name", value);
+}
+
+/// What Elastic's `date` processor stores for `value`, `None` when it stores nothing; on
+/// failure the processor's message goes to `errors`.
+fn date_result(value: &Node<'_>, errors: &mut Vec<String>) -> Option<String> {
+    match value {
+        Node::Null => None,
+        Node::Str(s) => {
+            let d = es_date_str(s);
+            if d.is_none() {
+                errors.push(format!("unable to parse date [{s}]"));
+            }
+            d
+        }
+        other => {
+            errors.push(format!("unable to parse date [{}]", other.to_json_string()));
+            None
+        }
+    }
 }
 
 /// What Elastic's `date` processor stores for `value`, `None` when it stores nothing; on

@@ -93,12 +93,12 @@ pub(super) struct Ev<'a> {
     fields: Vec<(u64, &'static str, Node<'a>)>,
     /// An open-addressing index of `fields` by [`fingerprint`]: a field's index + 1, 0 when
     /// free. The later steps look up some hundred paths in some hundred fields per record.
-    index: [u16; EV_SLOTS],
+    index: [u8; EV_SLOTS],
 }
 
-/// Slots of [`Ev::index`]: a power of two, more than twice the fields a record can have (one
-/// per column of `columns` and a few more).
-const EV_SLOTS: usize = 512;
+/// Slots of [`Ev::index`]: a power of two above the number of paths the steps set (154
+/// distinct `ev!` literals), so that there is always a free slot and an index fits a byte.
+const EV_SLOTS: usize = 256;
 
 /// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
 /// paths share their 20-byte prefix and most are looked up without being there).
@@ -124,7 +124,7 @@ impl<'a> Ev<'a> {
     /// The field at `path` (`Ok`: its index in `fields`), or the free slot of the index where
     /// it would go (`Err`).
     fn find(&self, fp: u64, path: &str) -> Result<usize, usize> {
-        let mut slot = (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55) as usize % EV_SLOTS;
+        let mut slot = (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % EV_SLOTS;
         loop {
             match self.index[slot] {
                 0 => return Err(slot),
@@ -141,10 +141,10 @@ impl<'a> Ev<'a> {
 
     /// Appends a field that [`Ev::find`] did not find (its free `slot`).
     fn push(&mut self, slot: usize, fp: u64, path: &'static str, value: Node<'a>) {
-        // The paths are the literals of this module's steps: far fewer than the slots.
-        debug_assert!(self.fields.len() < EV_SLOTS / 2, "too many device fields");
+        // The paths are the literals of this module's steps: fewer than the slots.
+        debug_assert!(self.fields.len() < EV_SLOTS - 1, "too many device fields");
         self.fields.push((fp, path, value));
-        self.index[slot] = self.fields.len() as u16;
+        self.index[slot] = self.fields.len() as u8;
     }
 
     /// Elastic's `set` of a field (a null value is ignored).
