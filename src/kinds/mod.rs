@@ -42,6 +42,8 @@ type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapErr
 /// others still map a `serde_json::Value` copy of the record).
 fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
     match (kind, target) {
+        (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
+        (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
         (Kind::StreamEvent, Target::Ecs) => Some(stream::to_ecs_tree),
         _ => None,
     }
@@ -97,7 +99,7 @@ pub(crate) fn map<'a>(
         _ => unreachable!("an object stays an object"),
     };
     let (ecs, sentinel): (MapFn, MapFn) = match kind {
-        Kind::Alert => (alert::to_ecs, alert::to_sentinel),
+        Kind::Alert => unreachable!("alerts map in the tree (tree_fn)"),
         Kind::Machine => (machine::to_ecs, machine::to_sentinel),
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
@@ -111,7 +113,6 @@ pub(crate) fn map<'a>(
         (Target::Sentinel, Kind::StreamEvent) => {
             stream::to_sentinel_owned(record, opts, &mut docs)?
         }
-        (Target::Ecs, Kind::Alert) => alert::to_ecs_owned(record, original, opts, &mut docs)?,
         (target, _) => {
             let input = Input {
                 record: &record,

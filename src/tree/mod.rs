@@ -238,35 +238,6 @@ impl<'a> Node<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn text_of_a_value_is_elastic_convert_to_string() {
-        for v in [
-            json!(null),
-            json!("a"),
-            json!(true),
-            json!(3),
-            json!(-3),
-            json!(1.5),
-            json!(1e300),
-            json!([1, "x"]),
-            json!({"a": null}),
-        ] {
-            let node = Node::from_value(v.clone());
-            assert_eq!(
-                node.to_text().map(Cow::into_owned),
-                crate::doc::to_string_value(&v),
-                "{v}"
-            );
-            assert_eq!(node.clone().into_value(), v);
-        }
-    }
-}
-
 impl PartialEq for Obj<'_> {
     /// Objects are equal when they have the same members in any order (as serde_json's `Map`).
     fn eq(&self, other: &Self) -> bool {
@@ -399,6 +370,15 @@ impl<'a> Obj<'a> {
         self.0.push((key, Node::Null));
         let last = self.0.len() - 1;
         &mut self.0[last].1
+    }
+    /// An object of these members, whose keys the caller knows to be distinct (no check:
+    /// for generated objects with literal keys).
+    pub fn from_members(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
+        debug_assert!(members
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| members[..i].iter().all(|(other, _)| other != k)));
+        Obj(members)
     }
     /// The members, without the duplicate-key check of [`Obj::insert`] (for parsing).
     pub(crate) fn from_vec(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
@@ -538,5 +518,34 @@ impl PartialEq<&str> for Node<'_> {
 impl PartialEq<Value> for Node<'_> {
     fn eq(&self, other: &Value) -> bool {
         self.to_value() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_of_a_value_is_elastic_convert_to_string() {
+        for v in [
+            json!(null),
+            json!("a"),
+            json!(true),
+            json!(3),
+            json!(-3),
+            json!(1.5),
+            json!(1e300),
+            json!([1, "x"]),
+            json!({"a": null}),
+        ] {
+            let node = Node::from_value(v.clone());
+            assert_eq!(
+                node.to_text().map(Cow::into_owned),
+                crate::doc::to_string_value(&v),
+                "{v}"
+            );
+            assert_eq!(node.clone().into_value(), v);
+        }
     }
 }

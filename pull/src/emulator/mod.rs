@@ -27,6 +27,8 @@ use crate::time::{self, Nanos};
 use server::{Reply, Request};
 use tenant::Tenant;
 
+use defender_bridge::tree::{Node, Obj};
+
 /// How the emulated tenant looks and misbehaves.
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -507,7 +509,7 @@ fn filter_since(filter: &str, field: &str) -> Option<Nanos> {
     time::parse(rest.trim().trim_matches('\''))
 }
 
-fn page(state: &State, req: &Request) -> Result<Value, Reply> {
+fn page(state: &State, req: &Request) -> Result<Node<'static>, Reply> {
     let bad = |m: &str| json_reply(400, json!({"error": {"code": "BadRequest", "message": m}}));
     let (kind, field) = match req.path.as_str() {
         "/api/alerts" => (SourceKind::Alerts, "lastUpdateTime"),
@@ -564,22 +566,20 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
     let first = since.map_or(0, |s| t.first_at_or_after(s));
     let start = first.saturating_add(skip).min(t.records);
     let end = start.saturating_add(top).min(t.records);
-    let value: Vec<Value> = (start..end).map(|i| t.record(kind, i, expand)).collect();
+    let value: Vec<Node<'static>> = (start..end).map(|i| t.record(kind, i, expand)).collect();
     state
         .stats
         .records_served
         .fetch_add(value.len() as u64, Ordering::Relaxed);
-    // Built by moving the records in: `json!` would serialise a deep copy of them.
     let context = format!(
         "{}{}/$metadata#{}",
         state.base,
         if kind.is_graph() { "/v1.0" } else { "/api" },
         kind.name()
     );
-    let mut page = serde_json::Map::with_capacity(3);
-    page.insert("@odata.context".into(), Value::String(context));
-    page.insert("value".into(), Value::Array(value));
-    let mut page = Value::Object(page);
+    let mut page = Obj::with_capacity(3);
+    page.push("@odata.context", context);
+    page.push("value", Node::Array(value));
     // Graph and the vulnerability delta API page with nextLink; MDE lists are walked with $skip.
     if (kind.is_graph() || kind == SourceKind::Vulnerabilities) && end < t.records {
         let mut query: Vec<String> = req
@@ -595,7 +595,10 @@ fn page(state: &State, req: &Request) -> Result<Value, Reply> {
             })
             .collect();
         query.push(format!("$skip={}", skip + (end - start)));
-        page["@odata.nextLink"] = json!(format!("{}{}?{}", state.base, req.path, query.join("&")));
+        page.push(
+            "@odata.nextLink",
+            format!("{}{}?{}", state.base, req.path, query.join("&")),
+        );
     }
-    Ok(page)
+    Ok(Node::Object(page))
 }

@@ -6,10 +6,27 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use std::borrow::Cow;
+
+use defender_bridge::tree::{Node, Obj};
 
 use crate::config::SourceKind;
 use crate::time::{self, Nanos};
+
+/// A tree object from `"key" => value` pairs (literal, distinct keys; values `Into<Node>`):
+/// cheaper to build than `json!`'s `Value`, which allocates and hashes every key.
+macro_rules! obj {
+    ($($k:literal => $v:expr),* $(,)?) => {
+        Node::Object(Obj::from_members(vec![$((Cow::Borrowed($k), Node::from($v))),*]))
+    };
+}
+
+const NULL: Node<'static> = Node::Null;
+
+/// An empty array.
+fn none() -> Node<'static> {
+    Node::Array(Vec::new())
+}
 
 pub struct Tenant {
     pub seed: u64,
@@ -62,9 +79,13 @@ const SOFTWARE: [(&str, &str, &str); 4] = [
 ];
 
 fn hex(rng: &mut StdRng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
-        .collect()
+    // Byte by byte: collecting `char`s went through UTF-8 encoding for every digit.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(n);
+    for _ in 0..n {
+        s.push(char::from(DIGITS[rng.gen_range(0..16u32) as usize]));
+    }
+    s
 }
 
 fn guid(rng: &mut StdRng) -> String {
@@ -124,7 +145,7 @@ impl Tenant {
         self.machine(rng.gen_range(0..self.records.clamp(1, 500)))
     }
 
-    pub fn record(&self, kind: SourceKind, i: u64, expand: bool) -> Value {
+    pub fn record(&self, kind: SourceKind, i: u64, expand: bool) -> Node<'static> {
         let t = self.time_of(i);
         let mut rng = self.rng(kind, i);
         let ts = |back_secs: i64| time::format(t - back_secs * 1_000_000_000);
@@ -134,17 +155,17 @@ impl Tenant {
             SourceKind::MachineActions => {
                 let (mid, name) = self.some_machine(&mut rng);
                 let action = *ACTIONS.choose(&mut rng).unwrap_or(&"Isolate");
-                json!({
-                    "id": format!("{}-{i:012x}", &guid(&mut rng)[..23]),
-                    "type": action, "title": null,
-                    "requestor": format!("analyst{}@contoso.example", rng.gen_range(1..20)),
-                    "requestorComment": "Requested by the SOC", "status": *["Succeeded", "Pending", "Failed", "TimeOut"].choose(&mut rng).unwrap_or(&"Succeeded"),
-                    "machineId": mid, "computerDnsName": name,
-                    "creationDateTimeUtc": ts(rng.gen_range(1..600)), "lastUpdateDateTimeUtc": ts(0),
-                    "cancellationRequestor": null, "cancellationComment": null, "cancellationDateTimeUtc": null,
-                    "errorHResult": 0, "scope": if action == "RunAntiVirusScan" { json!("Quick") } else { json!(null) },
-                    "externalId": null, "requestSource": "Portal", "relatedFileInfo": null, "commands": [], "troubleshootInfo": null
-                })
+                obj! {
+                    "id" => format!("{}-{i:012x}", &guid(&mut rng)[..23]),
+                    "type" => action, "title" => NULL,
+                    "requestor" => format!("analyst{}@contoso.example", rng.gen_range(1..20)),
+                    "requestorComment" => "Requested by the SOC", "status" => *["Succeeded", "Pending", "Failed", "TimeOut"].choose(&mut rng).unwrap_or(&"Succeeded"),
+                    "machineId" => mid, "computerDnsName" => name,
+                    "creationDateTimeUtc" => ts(rng.gen_range(1..600)), "lastUpdateDateTimeUtc" => ts(0),
+                    "cancellationRequestor" => NULL, "cancellationComment" => NULL, "cancellationDateTimeUtc" => NULL,
+                    "errorHResult" => 0, "scope" => if action == "RunAntiVirusScan" { Node::from("Quick") } else { NULL },
+                    "externalId" => NULL, "requestSource" => "Portal", "relatedFileInfo" => NULL, "commands" => none(), "troubleshootInfo" => NULL
+                }
             }
             SourceKind::Vulnerabilities => {
                 let (mid, name) = self.some_machine(&mut rng);
@@ -155,65 +176,67 @@ impl Tenant {
                     rng.gen_range(1000..60000)
                 );
                 let (os, _) = *OS.choose(&mut rng).unwrap_or(&OS[0]);
-                json!({
-                    "id": format!("{mid}_{vendor}_{sw}_{ver}_{cve}_{i}"),
-                    "cveId": cve, "machineId": mid, "deviceName": name,
-                    "osPlatform": os, "osVersion": null, "osArchitecture": "x64",
-                    "softwareVendor": vendor, "softwareName": sw, "softwareVersion": ver,
-                    "vulnerabilitySeverityLevel": *SEVERITIES[1..].choose(&mut rng).unwrap_or(&"Medium"),
-                    "cvssScore": (rng.gen_range(20..100) as f64) / 10.0,
-                    "recommendedSecurityUpdate": null, "recommendedSecurityUpdateId": null, "recommendedSecurityUpdateUrl": null,
-                    "diskPaths": [format!("C:\\Program Files\\{sw}\\{sw}.exe")], "registryPaths": [],
-                    "firstSeenTimestamp": ts(86_400), "lastSeenTimestamp": ts(0), "eventTimestamp": ts(0),
-                    "exploitabilityLevel": *["NoExploit", "ExploitIsPublic", "ExploitIsVerified"].choose(&mut rng).unwrap_or(&"NoExploit"),
-                    "recommendationReference": format!("va-_-{vendor}-_-{sw}"),
-                    "rbacGroupName": "Unassigned", "rbacGroupId": 0,
-                    "status": *["New", "Fixed", "Updated"].choose(&mut rng).unwrap_or(&"New")
-                })
+                obj! {
+                    "id" => format!("{mid}_{vendor}_{sw}_{ver}_{cve}_{i}"),
+                    "cveId" => cve, "machineId" => mid, "deviceName" => name,
+                    "osPlatform" => os, "osVersion" => NULL, "osArchitecture" => "x64",
+                    "softwareVendor" => vendor, "softwareName" => sw, "softwareVersion" => ver,
+                    "vulnerabilitySeverityLevel" => *SEVERITIES[1..].choose(&mut rng).unwrap_or(&"Medium"),
+                    "cvssScore" => (rng.gen_range(20..100) as f64) / 10.0,
+                    "recommendedSecurityUpdate" => NULL, "recommendedSecurityUpdateId" => NULL, "recommendedSecurityUpdateUrl" => NULL,
+                    "diskPaths" => vec![format!("C:\\Program Files\\{sw}\\{sw}.exe")], "registryPaths" => none(),
+                    "firstSeenTimestamp" => ts(86_400), "lastSeenTimestamp" => ts(0), "eventTimestamp" => ts(0),
+                    "exploitabilityLevel" => *["NoExploit", "ExploitIsPublic", "ExploitIsVerified"].choose(&mut rng).unwrap_or(&"NoExploit"),
+                    "recommendationReference" => format!("va-_-{vendor}-_-{sw}"),
+                    "rbacGroupName" => "Unassigned", "rbacGroupId" => 0,
+                    "status" => *["New", "Fixed", "Updated"].choose(&mut rng).unwrap_or(&"New")
+                }
             }
             SourceKind::GraphAlerts => self.graph_alert(&mut rng, i, &ts),
             SourceKind::Incidents => {
                 let id = (i + 1).to_string();
-                let mut v = json!({
-                    "@odata.type": "#microsoft.graph.security.incident",
-                    "id": id, "tenantId": self.tenant_id, "status": *["active", "resolved", "inProgress"].choose(&mut rng).unwrap_or(&"active"),
-                    "incidentWebUrl": format!("https://security.microsoft.com/incidents/{id}?tid={}", self.tenant_id),
-                    "redirectIncidentId": null,
-                    "displayName": format!("Multi-stage incident involving {} on one endpoint", CATEGORIES.choose(&mut rng).unwrap_or(&"Execution")),
-                    "createdDateTime": ts(rng.gen_range(60..86_400)), "lastUpdateDateTime": ts(0),
-                    "assignedTo": null, "classification": "unknown", "determination": "unknown",
-                    "severity": *["low", "medium", "high"].choose(&mut rng).unwrap_or(&"medium"),
-                    "tags": [], "comments": [], "systemTags": [], "description": null, "customTags": []
-                });
+                let mut v = obj! {
+                    "@odata.type" => "#microsoft.graph.security.incident",
+                    "id" => id.clone(), "tenantId" => self.tenant_id.clone(), "status" => *["active", "resolved", "inProgress"].choose(&mut rng).unwrap_or(&"active"),
+                    "incidentWebUrl" => format!("https://security.microsoft.com/incidents/{id}?tid={}", self.tenant_id),
+                    "redirectIncidentId" => NULL,
+                    "displayName" => format!("Multi-stage incident involving {} on one endpoint", CATEGORIES.choose(&mut rng).unwrap_or(&"Execution")),
+                    "createdDateTime" => ts(rng.gen_range(60..86_400)), "lastUpdateDateTime" => ts(0),
+                    "assignedTo" => NULL, "classification" => "unknown", "determination" => "unknown",
+                    "severity" => *["low", "medium", "high"].choose(&mut rng).unwrap_or(&"medium"),
+                    "tags" => none(), "comments" => none(), "systemTags" => none(), "description" => NULL, "customTags" => none()
+                };
                 if expand {
                     let n = rng.gen_range(1..3);
-                    let alerts: Vec<Value> = (0..n)
+                    let alerts: Vec<Node<'static>> = (0..n)
                         .map(|k| self.graph_alert(&mut rng, i * 4 + k, &ts))
                         .collect();
-                    v["alerts"] = Value::Array(alerts);
+                    if let Node::Object(o) = &mut v {
+                        o.push("alerts", Node::Array(alerts));
+                    }
                 }
                 v
             }
         }
     }
 
-    fn machine_record(&self, rng: &mut StdRng, j: u64) -> Value {
+    fn machine_record(&self, rng: &mut StdRng, j: u64) -> Node<'static> {
         let (id, name) = self.machine(j);
         let (os, ver) = *OS.choose(rng).unwrap_or(&OS[0]);
-        json!({
-            "id": id, "mergedIntoMachineId": null, "isPotentialDuplication": false, "isExcluded": false, "exclusionReason": null,
-            "computerDnsName": name, "firstSeen": time::format(self.end - 90 * 86_400_000_000_000), "lastSeen": time::format(self.end),
-            "osPlatform": os, "osVersion": null, "osProcessor": "x64", "version": ver,
-            "lastIpAddress": ip(rng), "lastExternalIpAddress": format!("203.0.113.{}", rng.gen_range(1..255)),
-            "agentVersion": "10.8790.19045.5608", "osBuild": 19045,
-            "healthStatus": *["Active", "Inactive"].choose(rng).unwrap_or(&"Active"),
-            "deviceValue": "Normal", "rbacGroupId": 0, "rbacGroupName": null,
-            "riskScore": *SEVERITIES.choose(rng).unwrap_or(&"Low"), "exposureLevel": *["Low", "Medium", "High"].choose(rng).unwrap_or(&"Low"),
-            "isAadJoined": rng.gen_bool(0.5), "aadDeviceId": guid(rng), "machineTags": [],
-            "onboardingStatus": "Onboarded", "osArchitecture": "64-bit", "managedBy": "MicrosoftDefenderForEndpoint", "managedByStatus": "Success",
-            "ipAddresses": [{"ipAddress": ip(rng), "macAddress": hex(rng, 12).to_uppercase(), "type": "Ethernet", "operationalStatus": "Up"}],
-            "vmMetadata": null
-        })
+        obj! {
+            "id" => id, "mergedIntoMachineId" => NULL, "isPotentialDuplication" => false, "isExcluded" => false, "exclusionReason" => NULL,
+            "computerDnsName" => name, "firstSeen" => time::format(self.end - 90 * 86_400_000_000_000), "lastSeen" => time::format(self.end),
+            "osPlatform" => os, "osVersion" => NULL, "osProcessor" => "x64", "version" => ver,
+            "lastIpAddress" => ip(rng), "lastExternalIpAddress" => format!("203.0.113.{}", rng.gen_range(1..255)),
+            "agentVersion" => "10.8790.19045.5608", "osBuild" => 19045,
+            "healthStatus" => *["Active", "Inactive"].choose(rng).unwrap_or(&"Active"),
+            "deviceValue" => "Normal", "rbacGroupId" => 0, "rbacGroupName" => NULL,
+            "riskScore" => *SEVERITIES.choose(rng).unwrap_or(&"Low"), "exposureLevel" => *["Low", "Medium", "High"].choose(rng).unwrap_or(&"Low"),
+            "isAadJoined" => rng.gen_bool(0.5), "aadDeviceId" => guid(rng), "machineTags" => none(),
+            "onboardingStatus" => "Onboarded", "osArchitecture" => "64-bit", "managedBy" => "MicrosoftDefenderForEndpoint", "managedByStatus" => "Success",
+            "ipAddresses" => vec![obj!{"ipAddress" => ip(rng), "macAddress" => hex(rng, 12).to_uppercase(), "type" => "Ethernet", "operationalStatus" => "Up"}],
+            "vmMetadata" => NULL
+        }
     }
 
     fn mde_alert(
@@ -222,41 +245,43 @@ impl Tenant {
         i: u64,
         ts: &dyn Fn(i64) -> String,
         expand: bool,
-    ) -> Value {
+    ) -> Node<'static> {
         let (mid, name) = self.some_machine(rng);
         let k = rng.gen_range(0..TITLES.len());
-        let mut v = json!({
-            "id": format!("da{}_{}", 637_000_000_000_000_000u64 + i, rng.gen_range(-2_000_000_000i64..2_000_000_000)),
-            "incidentId": 1 + i / 3, "investigationId": 1 + i / 3, "assignedTo": null,
-            "severity": SEVERITIES[rng.gen_range(0..4)], "status": *["New", "InProgress", "Resolved"].choose(rng).unwrap_or(&"New"),
-            "classification": null, "determination": null, "investigationState": "Running",
-            "detectionSource": *["WindowsDefenderAv", "WindowsDefenderAtp", "AutomatedInvestigation"].choose(rng).unwrap_or(&"WindowsDefenderAtp"),
-            "detectorId": guid(rng), "category": CATEGORIES[k], "threatFamilyName": null,
-            "title": TITLES[k], "description": format!("{}. Generated by the defender-bridge emulator.", TITLES[k]),
-            "alertCreationTime": ts(rng.gen_range(60..3600)), "firstEventTime": ts(3600), "lastEventTime": ts(60),
-            "lastUpdateTime": ts(0), "resolvedTime": null, "machineId": mid, "computerDnsName": name,
-            "rbacGroupName": null, "aadTenantId": self.tenant_id, "threatName": null, "mitreTechniques": ["T1055"],
-            "relatedUser": {"userName": format!("user{}", rng.gen_range(1..50)), "domainName": "CONTOSO"},
-            "loggedOnUsers": [], "comments": [], "domains": []
-        });
+        let mut v = obj! {
+            "id" => format!("da{}_{}", 637_000_000_000_000_000u64 + i, rng.gen_range(-2_000_000_000i64..2_000_000_000)),
+            "incidentId" => 1 + i / 3, "investigationId" => 1 + i / 3, "assignedTo" => NULL,
+            "severity" => SEVERITIES[rng.gen_range(0..4)], "status" => *["New", "InProgress", "Resolved"].choose(rng).unwrap_or(&"New"),
+            "classification" => NULL, "determination" => NULL, "investigationState" => "Running",
+            "detectionSource" => *["WindowsDefenderAv", "WindowsDefenderAtp", "AutomatedInvestigation"].choose(rng).unwrap_or(&"WindowsDefenderAtp"),
+            "detectorId" => guid(rng), "category" => CATEGORIES[k], "threatFamilyName" => NULL,
+            "title" => TITLES[k], "description" => format!("{}. Generated by the defender-bridge emulator.", TITLES[k]),
+            "alertCreationTime" => ts(rng.gen_range(60..3600)), "firstEventTime" => ts(3600), "lastEventTime" => ts(60),
+            "lastUpdateTime" => ts(0), "resolvedTime" => NULL, "machineId" => mid, "computerDnsName" => name,
+            "rbacGroupName" => NULL, "aadTenantId" => self.tenant_id.clone(), "threatName" => NULL, "mitreTechniques" => vec!["T1055"],
+            "relatedUser" => obj!{"userName" => format!("user{}", rng.gen_range(1..50)), "domainName" => "CONTOSO"},
+            "loggedOnUsers" => none(), "comments" => none(), "domains" => none()
+        };
         if expand {
-            let files: Vec<Value> = (0..rng.gen_range(1..3))
-                .map(|n| json!({
-                    "entityType": "File", "evidenceCreationTime": ts(60), "sha1": hex(rng, 40), "sha256": hex(rng, 64),
-                    "fileName": format!("payload{n}.exe"), "filePath": "C:\\Users\\Public\\Downloads",
-                    "processId": null, "processCommandLine": null, "processCreationTime": null, "parentProcessId": null,
-                    "parentProcessCreationTime": null, "parentProcessFileName": null, "parentProcessFilePath": null,
-                    "ipAddress": null, "url": null, "registryKey": null, "registryHive": null, "registryValueType": null,
-                    "registryValue": null, "registryValueName": null, "accountName": null, "domainName": null,
-                    "userSid": null, "aadUserId": null, "userPrincipalName": null, "detectionStatus": "Detected"
-                }))
+            let files: Vec<Node<'static>> = (0..rng.gen_range(1..3))
+                .map(|n| obj!{
+                    "entityType" => "File", "evidenceCreationTime" => ts(60), "sha1" => hex(rng, 40), "sha256" => hex(rng, 64),
+                    "fileName" => format!("payload{n}.exe"), "filePath" => "C:\\Users\\Public\\Downloads",
+                    "processId" => NULL, "processCommandLine" => NULL, "processCreationTime" => NULL, "parentProcessId" => NULL,
+                    "parentProcessCreationTime" => NULL, "parentProcessFileName" => NULL, "parentProcessFilePath" => NULL,
+                    "ipAddress" => NULL, "url" => NULL, "registryKey" => NULL, "registryHive" => NULL, "registryValueType" => NULL,
+                    "registryValue" => NULL, "registryValueName" => NULL, "accountName" => NULL, "domainName" => NULL,
+                    "userSid" => NULL, "aadUserId" => NULL, "userPrincipalName" => NULL, "detectionStatus" => "Detected"
+                })
                 .collect();
-            v["evidence"] = Value::Array(files);
+            if let Node::Object(o) = &mut v {
+                o.push("evidence", Node::Array(files));
+            }
         }
         v
     }
 
-    fn graph_alert(&self, rng: &mut StdRng, i: u64, ts: &dyn Fn(i64) -> String) -> Value {
+    fn graph_alert(&self, rng: &mut StdRng, i: u64, ts: &dyn Fn(i64) -> String) -> Node<'static> {
         let (mid, name) = self.some_machine(rng);
         let k = rng.gen_range(0..TITLES.len());
         let id = format!(
@@ -264,27 +289,27 @@ impl Tenant {
             638_000_000_000_000_000u64 + i,
             rng.gen_range(0..2_000_000_000u32)
         );
-        json!({
-            "@odata.type": "#microsoft.graph.security.alert",
-            "id": id, "providerAlertId": id.trim_start_matches("da"), "incidentId": (1 + i / 3).to_string(),
-            "status": *["new", "inProgress", "resolved"].choose(rng).unwrap_or(&"new"),
-            "severity": *["low", "medium", "high", "informational"].choose(rng).unwrap_or(&"medium"),
-            "classification": null, "determination": null, "serviceSource": "microsoftDefenderForEndpoint",
-            "detectionSource": "antivirus", "detectorId": guid(rng), "tenantId": self.tenant_id,
-            "title": TITLES[k], "description": TITLES[k], "recommendedActions": "Isolate the device and investigate.",
-            "category": CATEGORIES[k], "assignedTo": null,
-            "alertWebUrl": format!("https://security.microsoft.com/alerts/{id}?tid={}", self.tenant_id),
-            "incidentWebUrl": format!("https://security.microsoft.com/incidents/{}?tid={}", 1 + i / 3, self.tenant_id),
-            "actorDisplayName": null, "threatDisplayName": null, "threatFamilyName": null, "mitreTechniques": ["T1059.001"],
-            "createdDateTime": ts(rng.gen_range(60..3600)), "lastUpdateDateTime": ts(0), "resolvedDateTime": null,
-            "firstActivityDateTime": ts(3600), "lastActivityDateTime": ts(60), "comments": [], "systemTags": [],
-            "evidence": [{
-                "@odata.type": "#microsoft.graph.security.deviceEvidence", "createdDateTime": ts(60), "verdict": "unknown",
-                "remediationStatus": "none", "remediationStatusDetails": null, "roles": [], "tags": [],
-                "mdeDeviceId": mid, "deviceDnsName": name, "osPlatform": "Windows10", "healthStatus": "active",
-                "riskScore": "medium", "ipInterfaces": [ip(rng)], "loggedOnUsers": []
+        obj! {
+            "@odata.type" => "#microsoft.graph.security.alert",
+            "id" => id.clone(), "providerAlertId" => id.trim_start_matches("da").to_string(), "incidentId" => (1 + i / 3).to_string(),
+            "status" => *["new", "inProgress", "resolved"].choose(rng).unwrap_or(&"new"),
+            "severity" => *["low", "medium", "high", "informational"].choose(rng).unwrap_or(&"medium"),
+            "classification" => NULL, "determination" => NULL, "serviceSource" => "microsoftDefenderForEndpoint",
+            "detectionSource" => "antivirus", "detectorId" => guid(rng), "tenantId" => self.tenant_id.clone(),
+            "title" => TITLES[k], "description" => TITLES[k], "recommendedActions" => "Isolate the device and investigate.",
+            "category" => CATEGORIES[k], "assignedTo" => NULL,
+            "alertWebUrl" => format!("https://security.microsoft.com/alerts/{id}?tid={}", self.tenant_id),
+            "incidentWebUrl" => format!("https://security.microsoft.com/incidents/{}?tid={}", 1 + i / 3, self.tenant_id),
+            "actorDisplayName" => NULL, "threatDisplayName" => NULL, "threatFamilyName" => NULL, "mitreTechniques" => vec!["T1059.001"],
+            "createdDateTime" => ts(rng.gen_range(60..3600)), "lastUpdateDateTime" => ts(0), "resolvedDateTime" => NULL,
+            "firstActivityDateTime" => ts(3600), "lastActivityDateTime" => ts(60), "comments" => none(), "systemTags" => none(),
+            "evidence" => vec![obj!{
+                "@odata.type" => "#microsoft.graph.security.deviceEvidence", "createdDateTime" => ts(60), "verdict" => "unknown",
+                "remediationStatus" => "none", "remediationStatusDetails" => NULL, "roles" => none(), "tags" => none(),
+                "mdeDeviceId" => mid, "deviceDnsName" => name, "osPlatform" => "Windows10", "healthStatus" => "active",
+                "riskScore" => "medium", "ipInterfaces" => vec![ip(rng)], "loggedOnUsers" => none()
             }],
-            "additionalData": {}
-        })
+            "additionalData" => obj!{}
+        }
     }
 }

@@ -1,18 +1,21 @@
 //! MDE alert → Elastic `microsoft_defender_endpoint` `log` documents, one per evidence item.
 
-use chrono::{DateTime, FixedOffset};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use super::is_placeholder;
-use crate::doc::{put, put_some, to_string_value, uri_parts};
-use crate::kinds::Input;
-use crate::{MapError, Options};
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use super::{is_placeholder, type_name};
+use crate::doc::uri_parts;
+use crate::kinds::TreeInput;
+use crate::tree::{Node, Obj};
+use crate::MapError;
 
 /// The ECS version Elastic's expected documents carry for this data stream.
 const ECS_VERSION: &str = "8.11.0";
 
 /// `severity` → `event.severity`.
-const SEVERITY: &[(&str, i64)] = &[
+const SEVERITY: &[(&str, u64)] = &[
     ("Unspecified", 0),
     ("Informational", 1),
     ("Low", 2),
@@ -36,29 +39,24 @@ const EVIDENCE_RENAMES: &[(&str, &str)] = &[
 /// Elastic renames `description` to `rule.description` only below this length (UTF-16 units).
 const RULE_DESCRIPTION_MAX: usize = 1020;
 
-/// Maps a borrowed record (a copy of it); `kinds::map` gives records it owns to [`to_ecs_owned`].
-pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    to_ecs_owned(input.record.clone(), input.original, input.opts, out)
-}
-
 /// Maps an alert it owns: the alert's fields move into the documents instead of being copied.
-pub(crate) fn to_ecs_owned(
-    mut record: Map<String, Value>,
-    original: &str,
-    opts: &Options,
-    out: &mut Vec<Value>,
-) -> Result<(), MapError> {
+pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Result<(), MapError> {
+    let TreeInput {
+        mut record,
+        original,
+        opts,
+    } = input;
     // Checks the evidence (the same errors, before any document) and looks it up only once.
     let split = match record.get("evidence") {
         // Elastic's second cleanup runs only when `evidence` is non-null (an object or `[]`).
-        None | Some(Value::Null) => None,
-        Some(Value::Object(_)) => Some(false),
-        Some(Value::Array(items)) if items.is_empty() => Some(false),
-        Some(Value::Array(items)) => {
+        None | Some(Node::Null) => None,
+        Some(Node::Object(_)) => Some(false),
+        Some(Node::Array(items)) if items.is_empty() => Some(false),
+        Some(Node::Array(items)) => {
             if let Some((i, other)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
                 return Err(MapError::field(
                     format!("evidence[{i}]"),
-                    format!("expected an object, got {}", crate::error::type_name(other)),
+                    format!("expected an object, got {}", type_name(other)),
                 ));
             }
             Some(true)
@@ -66,24 +64,24 @@ pub(crate) fn to_ecs_owned(
         Some(other) => {
             return Err(MapError::field(
                 "evidence",
-                format!(
-                    "expected an object or an array, got {}",
-                    crate::error::type_name(other)
-                ),
+                format!("expected an object or an array, got {}", type_name(other)),
             ))
         }
     };
     if split != Some(true) {
         // One document: the alert keeps its `evidence` as it was (absent, null, `[]` or an
-        // object): which of those it was decides Elastic's deep cleanup.
-        let original = opts.preserve_original_event.then(|| original.to_string());
+        // object): which of those it was decides Elastic's deep cleanup. Its original is the
+        // source text itself, borrowed.
+        let original = opts
+            .preserve_original_event
+            .then_some(Cow::Borrowed(original));
         out.push(ecs_document(record, split.is_some(), original)?);
         return Ok(());
     }
     // Each document starts from the alert without its evidence array (cloning the whole array
     // for every item would make an alert with n evidence items cost n² copies); the `evidence`
     // key keeps its place so that the split record serialises as Elastic's input hands it over.
-    let Some(Value::Array(items)) = record.insert("evidence".into(), Value::Null) else {
+    let Some(Node::Array(items)) = record.insert("evidence", Node::Null) else {
         unreachable!("split means a non-empty evidence array");
     };
     let mut base = Some(record);
@@ -95,12 +93,12 @@ pub(crate) fn to_ecs_owned(
         } else {
             base.clone().unwrap_or_default()
         };
-        alert.insert("evidence".into(), item);
+        alert.insert("evidence", item);
         // A split alert's original is the record as Elastic's input would have handed it over.
         // Only written when it is kept: serialising it for nothing cost as much as the mapping.
         let original = opts
             .preserve_original_event
-            .then(|| serde_json::to_string(&alert).unwrap_or_default());
+            .then(|| Cow::Owned(crate::tree::to_string(&alert)));
         out.push(ecs_document(alert, true, original)?);
     }
     Ok(())
@@ -108,25 +106,25 @@ pub(crate) fn to_ecs_owned(
 
 /// What the mapping reads from an alert, taken out of it in one pass (no lookups by name).
 #[derive(Default)]
-struct Alert {
-    severity: Option<Value>,
-    category: Option<Value>,
+struct Alert<'a> {
+    severity: Option<Node<'a>>,
+    category: Option<Node<'a>>,
     /// `status` stays among the vendor fields; only what it says is kept here.
     status: Option<Status>,
     /// `alertUpdateTime` stays among the vendor fields: its mapping is done in the pass.
-    update_time: Option<Result<Option<Time>, MapError>>,
-    creation_time: Option<Value>,
-    first_event: Option<Value>,
-    last_event: Option<Value>,
-    tenant: Option<Value>,
-    machine: Option<Value>,
-    title: Option<Value>,
-    id: Option<Value>,
-    description: Option<Value>,
-    detection_source: Option<Value>,
-    host: Option<Value>,
-    related_user: Option<Value>,
-    evidence: Map<String, Value>,
+    update_time: Option<Result<Option<Time<'a>>, MapError>>,
+    creation_time: Option<Node<'a>>,
+    first_event: Option<Node<'a>>,
+    last_event: Option<Node<'a>>,
+    tenant: Option<Node<'a>>,
+    machine: Option<Node<'a>>,
+    title: Option<Node<'a>>,
+    id: Option<Node<'a>>,
+    description: Option<Node<'a>>,
+    detection_source: Option<Node<'a>>,
+    host: Option<Node<'a>>,
+    related_user: Option<Node<'a>>,
+    evidence: Obj<'a>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -138,14 +136,14 @@ enum Status {
 
 /// Evidence fields the mapping moves out of the evidence (the rest stays in the vendor copy).
 #[derive(Default)]
-struct Evidence {
+struct Evidence<'a> {
     /// `EVIDENCE_RENAMES`, by index.
-    renamed: [Option<Value>; 9],
-    url: Option<Value>,
-    user_sid: Option<Value>,
+    renamed: [Option<Node<'a>>; 9],
+    url: Option<Node<'a>>,
+    user_sid: Option<Node<'a>>,
     /// `entityType` and `ipAddress` stay; what the mapping needs of them is kept here.
     entity_type: Option<EntityType>,
-    ip: Option<String>,
+    ip: Option<Cow<'a, str>>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -156,15 +154,22 @@ enum EntityType {
 }
 
 /// A mapped time: the text for the document and the instant it stands for (as the text reads).
-type Time = (String, DateTime<FixedOffset>);
+type Time<'a> = (Cow<'a, str>, DateTime<FixedOffset>);
+
+/// An object of one member.
+fn object1<'a>(key: &'static str, v: impl Into<Node<'a>>) -> Node<'a> {
+    let mut m = Obj::with_capacity(1);
+    m.push(key, v);
+    Node::Object(m)
+}
 
 /// `original` is `Some` when `event.original` is kept; `deep_clean` when the alert's `evidence`
 /// is non-null (an object or `[]`).
-fn ecs_document(
-    mut json: Map<String, Value>,
+fn ecs_document<'a>(
+    mut json: Obj<'a>,
     deep_clean: bool,
-    original: Option<String>,
-) -> Result<Value, MapError> {
+    original: Option<Cow<'a, str>>,
+) -> Result<Node<'a>, MapError> {
     let mut a = Alert::default();
     // One pass: placeholders go, and so do (with Elastic's second cleanup script, which ends
     // with a deep drop of nulls, "" and empty arrays/objects such as `mitreTechniques: []`)
@@ -175,7 +180,7 @@ fn ecs_document(
             return false;
         }
         if k == "evidence" {
-            if let Value::Object(e) = std::mem::take(v) {
+            if let Node::Object(e) = v.take() {
                 a.evidence = e;
             }
             return false;
@@ -183,7 +188,7 @@ fn ecs_document(
         if deep_clean && pruned_to_nothing(v) {
             return false;
         }
-        let slot = match k.as_str() {
+        let slot = match k {
             "comments" => return false,
             "severity" => &mut a.severity,
             "category" => &mut a.category,
@@ -212,14 +217,16 @@ fn ecs_document(
                 return true;
             }
             "incidentId" | "investigationId" => {
-                if let Some(s) = to_string_value(v) {
-                    *v = Value::String(s);
+                if !v.is_string() {
+                    if let Some(s) = v.to_text() {
+                        *v = Node::Str(s);
+                    }
                 }
                 return true;
             }
             _ => return true,
         };
-        *slot = Some(std::mem::take(v));
+        *slot = Some(v.take());
         false
     });
     let mut evidence = std::mem::take(&mut a.evidence);
@@ -232,7 +239,7 @@ fn ecs_document(
             if deep_clean && pruned_to_nothing(v) {
                 return false;
             }
-            let slot = match k.as_str() {
+            let slot = match k {
                 "url" => &mut e.url,
                 "userSid" => &mut e.user_sid,
                 "entityType" => {
@@ -244,7 +251,7 @@ fn ecs_document(
                     return true;
                 }
                 "ipAddress" => {
-                    e.ip = to_string_value(v);
+                    e.ip = v.to_text();
                     return true;
                 }
                 name => match EVIDENCE_RENAMES.iter().position(|(from, _)| *from == name) {
@@ -252,24 +259,24 @@ fn ecs_document(
                     None => return true,
                 },
             };
-            *slot = Some(std::mem::take(v));
+            *slot = Some(v.take());
             false
         });
     }
 
     let severity = match a.severity {
         None => None,
-        Some(Value::String(s)) => Some(s),
+        Some(Node::Str(s)) => Some(s),
         Some(other) => {
             return Err(MapError::field(
                 "severity",
-                format!("expected a string, got {}", crate::error::type_name(&other)),
+                format!("expected a string, got {}", type_name(&other)),
             ))
         }
     };
     let category = match a.category {
-        Some(Value::String(c)) => Some(c),
-        other => other.as_ref().and_then(to_string_value),
+        Some(Node::Str(c)) => Some(c),
+        other => other.as_ref().and_then(Node::to_text),
     };
     let updated = a.update_time.transpose()?.flatten();
     let created = es_time("alertCreationTime", a.creation_time.as_ref())?;
@@ -285,43 +292,44 @@ fn ecs_document(
     };
 
     // Room for what `kinds::map` adds (`tags`, a default `@timestamp`).
-    let mut d = Map::with_capacity(18);
-    put(&mut d, "ecs", object([("version", ECS_VERSION.into())]));
-    let mut cloud = Map::with_capacity(3);
-    put(&mut cloud, "provider", "azure");
+    let mut d = Obj::with_capacity(18);
+    d.push("ecs", object1("version", ECS_VERSION));
+    let mut cloud = Obj::with_capacity(3);
+    cloud.push("provider", "azure");
     if let Some(v) = a.tenant {
-        put(&mut cloud, "account", object([("id", v)]));
+        cloud.push("account", object1("id", v));
     }
     if let Some(v) = a.machine {
-        put(&mut cloud, "instance", object([("id", v)]));
+        cloud.push("instance", object1("id", v));
     }
-    put(&mut d, "cloud", Value::Object(cloud));
+    d.push("cloud", cloud);
     if let Some((t, _)) = updated {
-        put(&mut d, "@timestamp", t);
+        d.push("@timestamp", t);
     }
-    put_some(&mut d, "message", a.title);
+    d.put_some("message", a.title);
 
-    let mut event = Map::with_capacity(14);
-    put(&mut event, "kind", "alert");
-    put(&mut event, "timezone", "UTC");
+    let mut event = Obj::with_capacity(14);
+    event.push("kind", "alert");
+    event.push("timezone", "UTC");
     if let Some(c) = &category {
-        put(&mut event, "action", c.as_str());
+        event.push("action", c.clone());
     }
-    put(&mut event, "provider", "defender_endpoint");
+    event.push("provider", "defender_endpoint");
     if let Some((t, _)) = created {
-        put(&mut event, "created", t);
+        event.push("created", t);
     }
-    let mut categories = vec![Value::from("host")];
+    let mut categories = Vec::with_capacity(3);
+    categories.push(Node::from("host"));
     if category.as_deref() == Some("Malware") {
         categories.push("malware".into());
     }
     if e.entity_type == Some(EntityType::Process) {
         categories.push("process".into());
     }
-    put(&mut event, "category", Value::Array(categories));
+    event.push("category", Node::Array(categories));
     let mut types = Vec::new();
     if e.entity_type == Some(EntityType::User) {
-        types.push(Value::from("access"));
+        types.push(Node::from("access"));
     }
     match a.status {
         Some(Status::New) => types.push("start".into()),
@@ -329,42 +337,37 @@ fn ecs_document(
         _ => {}
     }
     if !types.is_empty() {
-        put(&mut event, "type", Value::Array(types));
+        event.push("type", Node::Array(types));
     }
-    put_some(&mut event, "id", a.id);
+    event.put_some("id", a.id);
     if let Some((t, _)) = start {
-        put(&mut event, "start", t);
+        event.push("start", t);
     }
     if let Some((t, _)) = end {
-        put(&mut event, "end", t);
+        event.push("end", t);
     }
     if let Some(sev) = severity
         .as_deref()
         .and_then(|s| SEVERITY.iter().find(|(n, _)| *n == s))
     {
-        put(&mut event, "severity", sev.1);
+        event.push("severity", sev.1);
     }
     if let Some(ns) = duration {
-        put(&mut event, "duration", ns);
+        event.push("duration", ns);
     }
     if let Some(original) = original {
-        put(&mut event, "original", original);
+        event.push("original", original);
     }
-    put(&mut d, "event", Value::Object(event));
+    d.push("event", event);
 
     if let Some(c) = category {
-        let technique = object([("name", Value::Array(vec![c.into()]))]);
-        put(
-            &mut d,
-            "threat",
-            Value::Object(object_map([
-                ("framework", "MITRE ATT&CK".into()),
-                ("technique", technique),
-            ])),
-        );
+        let mut threat = Obj::with_capacity(2);
+        threat.push("framework", "MITRE ATT&CK");
+        threat.push("technique", object1("name", Node::Array(vec![c.into()])));
+        d.push("threat", threat);
     }
     if let Some(desc) = a.description {
-        put(&mut d, "rule", object([("description", desc)]));
+        d.push("rule", object1("description", desc));
     }
 
     // `EVIDENCE_RENAMES` in order: file.name, file.hash.sha256, file.hash.sha1, file.path,
@@ -373,111 +376,112 @@ fn ecs_document(
         e.renamed;
     let process_start = es_time("evidence.processCreationTime", process_start.as_ref())?;
     let parent_start = es_time("evidence.parentProcessCreationTime", parent_start.as_ref())?;
-    let mut related_hashes: Vec<Value> = Vec::new();
+    let mut related_hashes: Vec<Node<'a>> = Vec::new();
     for h in [&sha1, &sha256].into_iter().flatten() {
-        if let Some(h) = to_string_value(h) {
-            let h = Value::String(h);
+        if let Some(h) = h.to_text() {
+            let h = Node::Str(h);
             if !related_hashes.contains(&h) {
                 related_hashes.push(h);
             }
         }
     }
-    let mut file = Map::new();
-    put_some(&mut file, "name", name);
+    let mut file = Obj::new();
+    file.put_some("name", name);
     if sha256.is_some() || sha1.is_some() {
-        let mut hash = Map::with_capacity(2);
-        put_some(&mut hash, "sha256", sha256);
-        put_some(&mut hash, "sha1", sha1);
-        put(&mut file, "hash", Value::Object(hash));
+        let mut hash = Obj::with_capacity(2);
+        hash.put_some("sha256", sha256);
+        hash.put_some("sha1", sha1);
+        file.push("hash", hash);
     }
-    put_some(&mut file, "path", path);
+    file.put_some("path", path);
     if !file.is_empty() {
-        put(&mut d, "file", Value::Object(file));
+        d.push("file", file);
     }
-    let mut process = Map::new();
-    put_some(&mut process, "pid", pid);
-    put_some(&mut process, "command_line", command_line);
+    let mut process = Obj::new();
+    process.put_some("pid", pid);
+    process.put_some("command_line", command_line);
     if let Some((t, _)) = process_start {
-        put(&mut process, "start", t);
+        process.push("start", t);
     }
     if parent_pid.is_some() || parent_start.is_some() {
-        let mut parent = Map::with_capacity(2);
-        put_some(&mut parent, "pid", parent_pid);
+        let mut parent = Obj::with_capacity(2);
+        parent.put_some("pid", parent_pid);
         if let Some((t, _)) = parent_start {
-            put(&mut parent, "start", t);
+            parent.push("start", t);
         }
-        put(&mut process, "parent", Value::Object(parent));
+        process.push("parent", parent);
     }
     if !process.is_empty() {
-        put(&mut d, "process", Value::Object(process));
+        d.push("process", process);
     }
-    let mut observer = Map::with_capacity(3);
-    put(&mut observer, "product", "Defender for Endpoint");
-    put(&mut observer, "vendor", "Microsoft");
-    put_some(&mut observer, "name", a.detection_source);
-    put(&mut d, "observer", Value::Object(observer));
+    let mut observer = Obj::with_capacity(3);
+    observer.push("product", "Defender for Endpoint");
+    observer.push("vendor", "Microsoft");
+    observer.put_some("name", a.detection_source);
+    d.push("observer", observer);
 
     if let Some(u) = e.url {
         // Elastic's `uri_parts` writes its result over the whole `url` object, so `url.full`
         // survives only when parsing fails (`ignore_failure`); `url.original` keeps the text.
         match u.as_str().and_then(uri_parts) {
-            Some(parts) => put(&mut d, "url", Value::Object(parts)),
-            None => put(&mut d, "url", object([("full", u)])),
+            Some(parts) => d.push("url", Node::from_value(Value::Object(parts))),
+            None => d.push("url", object1("full", u)),
         }
     }
 
     let mut related_hosts = None;
     if let Some(h) = a.host {
-        let mut host = Map::with_capacity(2);
-        if let Some(s) = h.as_str() {
-            let lower = s.to_lowercase();
+        let mut host = Obj::with_capacity(2);
+        if let Some(s) = h.as_cow() {
+            // Most host names are lower-case ASCII already: they keep their borrow.
+            let lower = if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                s
+            } else {
+                Cow::Owned(s.to_lowercase())
+            };
             if !lower.is_empty() {
                 related_hosts = Some(lower.clone());
             }
-            put(&mut host, "name", lower);
+            host.push("name", lower);
         }
-        put(&mut host, "hostname", h);
-        put(&mut d, "host", Value::Object(host));
+        host.push("hostname", h);
+        d.push("host", host);
     }
-    let mut user = Map::new();
-    if let Some(Value::Object(mut u)) = a.related_user {
-        put_some(&mut user, "name", u.shift_remove("userName"));
-        put_some(&mut user, "domain", u.shift_remove("domainName"));
+    let mut user = Obj::new();
+    if let Some(Node::Object(mut u)) = a.related_user {
+        user.put_some("name", u.remove("userName"));
+        user.put_some("domain", u.remove("domainName"));
     }
-    let related_user = user.get("name").and_then(to_string_value);
-    put_some(&mut user, "id", e.user_sid);
+    let related_user = user.get("name").and_then(Node::to_text);
+    user.put_some("id", e.user_sid);
     if !user.is_empty() {
-        put(&mut d, "user", Value::Object(user));
+        d.push("user", user);
     }
 
-    let mut related = Map::new();
+    let mut related = Obj::new();
     if let Some(ip) = e.ip {
-        put(&mut related, "ip", Value::Array(vec![ip.into()]));
+        related.push("ip", Node::Array(vec![ip.into()]));
     }
     if let Some(u) = related_user {
-        put(&mut related, "user", Value::Array(vec![u.into()]));
+        related.push("user", Node::Array(vec![u.into()]));
     }
     if !related_hashes.is_empty() {
-        put(&mut related, "hash", Value::Array(related_hashes));
+        related.push("hash", Node::Array(related_hashes));
     }
     if let Some(h) = related_hosts {
-        put(&mut related, "hosts", Value::Array(vec![h.into()]));
+        related.push("hosts", Node::Array(vec![h.into()]));
     }
     if !related.is_empty() {
-        put(&mut d, "related", Value::Object(related));
+        d.push("related", related);
     }
 
     if !evidence.is_empty() {
-        json.insert("evidence".into(), Value::Object(evidence));
+        json.push("evidence", evidence);
     }
     if !json.is_empty() {
-        put(
-            &mut d,
-            "microsoft",
-            object([("defender_endpoint", Value::Object(json))]),
-        );
+        d.push("microsoft", object1("defender_endpoint", json));
     }
-    Ok(Value::Object(d))
+    Ok(Node::Object(d))
 }
 
 /// `true` when Elastic's `rule.description` rename applies: under `RULE_DESCRIPTION_MAX` UTF-16
@@ -487,15 +491,15 @@ fn short_description(s: &str) -> bool {
 }
 
 /// Elastic's deep drop of empty values inside one value; `true` when nothing is left of it.
-fn pruned_to_nothing(v: &mut Value) -> bool {
+fn pruned_to_nothing(v: &mut Node<'_>) -> bool {
     match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(items) => {
+        Node::Null => true,
+        Node::Str(s) => s.is_empty(),
+        Node::Array(items) => {
             items.retain_mut(|x| !pruned_to_nothing(x));
             items.is_empty()
         }
-        Value::Object(m) => {
+        Node::Object(m) => {
             m.retain(|_, x| !pruned_to_nothing(x));
             m.is_empty()
         }
@@ -503,35 +507,19 @@ fn pruned_to_nothing(v: &mut Value) -> bool {
     }
 }
 
-/// An object of the given non-null members.
-fn object_map<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
-    let mut m = Map::with_capacity(N);
-    for (k, v) in members {
-        put(&mut m, k, v);
-    }
-    m
-}
-
-fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
-    Value::Object(object_map(members))
-}
-
 /// A time field for a `date` field of Elastic's mapping. RFC 3339 text goes in verbatim, as
 /// Elastic's pipeline copies it (Elasticsearch parses it, up to nanoseconds); the other forms
 /// Defender has used (`2023-09-25 14:30:00`, zone-less, more than 9 fractional digits) are
 /// normalised, since Elasticsearch would reject the document; anything else is an error record
 /// rather than a document Elasticsearch refuses.
-fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Time>, MapError> {
+fn es_time<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Time<'a>>, MapError> {
     let s = match v {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) => s,
+        None | Some(Node::Null) => return Ok(None),
+        Some(Node::Str(s)) => s,
         Some(other) => {
             return Err(MapError::field(
                 key,
-                format!(
-                    "expected a timestamp, got {}",
-                    crate::error::type_name(other)
-                ),
+                format!("expected a timestamp, got {}", type_name(other)),
             ))
         }
     };
@@ -549,7 +537,7 @@ fn es_time(key: &str, v: Option<&Value>) -> Result<Option<Time>, MapError> {
             // `event.duration` is computed from the text as written (milliseconds).
             let t = crate::doc::parse_time(&text)
                 .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}")))?;
-            Ok(Some((text, t)))
+            Ok(Some((Cow::Owned(text), t)))
         }
         _ => Err(MapError::field(key, format!("not a timestamp: {s:?}"))),
     }

@@ -11,48 +11,58 @@
 //! `mod.rs` holds what both targets share (the evidence split and the field checks); `ecs.rs`
 //! and `sentinel.rs` hold the two mappings.
 
-use serde_json::{Map, Value};
-
+use crate::tree::{Node, Obj};
 use crate::MapError;
 
 mod ecs;
 mod sentinel;
 
-pub(crate) use ecs::{to_ecs, to_ecs_owned};
+pub(crate) use ecs::to_ecs;
 pub(crate) use sentinel::to_sentinel;
 
 /// Values Elastic's pipeline treats as absent (removed from the alert and from its evidence).
-fn is_placeholder(v: &Value) -> bool {
+fn is_placeholder(v: &Node<'_>) -> bool {
     match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty() || s == "-" || s == "N/A",
+        Node::Null => true,
+        Node::Str(s) => s.is_empty() || s == "-" || s == "N/A",
         _ => false,
     }
 }
 
+/// The JSON type name of a value, for messages (as `crate::error::type_name`).
+fn type_name(v: &Node<'_>) -> &'static str {
+    match v {
+        Node::Null => "null",
+        Node::Bool(_) => "boolean",
+        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+        Node::Str(_) => "string",
+        Node::Array(_) => "array",
+        Node::Object(_) => "object",
+    }
+}
+
 /// The alert's evidence items: `None` stands for "no evidence" (absent, null or empty array).
-fn evidence_items(evidence: Option<&Value>) -> Result<Vec<Option<&Map<String, Value>>>, MapError> {
+fn evidence_items<'r, 'a>(
+    evidence: Option<&'r Node<'a>>,
+) -> Result<Vec<Option<&'r Obj<'a>>>, MapError> {
     match evidence {
-        None | Some(Value::Null) => Ok(vec![None]),
-        Some(Value::Object(e)) => Ok(vec![Some(e)]),
-        Some(Value::Array(items)) if items.is_empty() => Ok(vec![None]),
-        Some(Value::Array(items)) => items
+        None | Some(Node::Null) => Ok(vec![None]),
+        Some(Node::Object(e)) => Ok(vec![Some(e)]),
+        Some(Node::Array(items)) if items.is_empty() => Ok(vec![None]),
+        Some(Node::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(e) => Ok(Some(e)),
+                Node::Object(e) => Ok(Some(e)),
                 other => Err(MapError::field(
                     format!("evidence[{i}]"),
-                    format!("expected an object, got {}", crate::error::type_name(other)),
+                    format!("expected an object, got {}", type_name(other)),
                 )),
             })
             .collect(),
         Some(other) => Err(MapError::field(
             "evidence",
-            format!(
-                "expected an object or an array, got {}",
-                crate::error::type_name(other)
-            ),
+            format!("expected an object or an array, got {}", type_name(other)),
         )),
     }
 }

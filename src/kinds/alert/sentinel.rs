@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
+use std::borrow::Cow;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{json, Map, Value};
 
 use super::{evidence_items, is_placeholder};
-use crate::doc::{json_text, to_string_value};
-use crate::kinds::mde_common::{find_name, sorted_names};
-use crate::kinds::Input;
+use crate::kinds::mde_common::sorted_names;
+use crate::kinds::TreeInput;
 use crate::sentinel::{to_datetime, ColumnType};
+use crate::tree::{Node, Obj};
 use crate::MapError;
 
 /// MDE `category` values that are MITRE ATT&CK tactics. The other categories (Malware,
@@ -49,25 +50,25 @@ const ALERT_LINK_BASE: &str = "https://security.microsoft.com/alerts/";
 /// and a collision only adds a candidate that `same` then rejects. Both find the first entity
 /// in order that merges, since every such entity shares an indexed triple.
 #[derive(Default)]
-struct Entities(Vec<Entity>, Option<HashMap<u64, Vec<usize>>>);
+struct Entities<'a>(Vec<Entity<'a>>, Option<HashMap<u64, Vec<usize>>>);
 
 /// Entities from this many on are found through the index.
 const INDEX_FROM: usize = 16;
 
 /// One entity: serialised as the object `{"$id", "Type", properties…}`.
-struct Entity {
+struct Entity<'a> {
     id: String,
     kind: &'static str,
-    props: Vec<(&'static str, Value)>,
+    props: Vec<(&'static str, Node<'a>)>,
 }
 
-impl Entity {
-    fn get(&self, k: &str) -> Option<&Value> {
+impl<'a> Entity<'a> {
+    fn get(&self, k: &str) -> Option<&Node<'a>> {
         self.props.iter().find(|(p, _)| *p == k).map(|(_, v)| v)
     }
 }
 
-impl Serialize for Entity {
+impl Serialize for Entity<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2 + self.props.len()))?;
         m.serialize_entry("$id", &self.id)?;
@@ -80,22 +81,22 @@ impl Serialize for Entity {
 }
 
 /// An object of `(key, text)` members, serialised in order.
-struct Members<'a>(&'a [(&'static str, String)]);
+struct Members<'m, 'a>(&'m [(&'static str, Cow<'a, str>)]);
 
-impl Serialize for Members<'_> {
+impl Serialize for Members<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
-            m.serialize_entry(k, v)?;
+            m.serialize_entry(k, v.as_ref())?;
         }
         m.end()
     }
 }
 
-impl Entities {
+impl<'a> Entities<'a> {
     /// Adds an entity and returns its `$id`. An entity of the same type that agrees on every
     /// property both have (the same account from `relatedUser` and from evidence) is merged.
-    fn add(&mut self, kind: &'static str, props: Vec<(&'static str, Value)>) -> Option<String> {
+    fn add(&mut self, kind: &'static str, props: Vec<(&'static str, Node<'a>)>) -> Option<String> {
         if props.is_empty() {
             return None;
         }
@@ -156,7 +157,7 @@ impl Entities {
 /// The index key of (entity type, property, value): equal for equal values (`==`), so object
 /// keys are hashed in sorted order (map equality ignores order) and `-0.0` as `0.0`. `DefaultHasher::new()`
 /// has fixed keys: the same triple always gives the same key.
-fn key(kind: &str, prop: &str, v: &Value) -> u64 {
+fn key(kind: &str, prop: &str, v: &Node<'_>) -> u64 {
     let mut h = DefaultHasher::new();
     kind.hash(&mut h);
     prop.hash(&mut h);
@@ -164,44 +165,45 @@ fn key(kind: &str, prop: &str, v: &Value) -> u64 {
     h.finish()
 }
 
-fn hash_value(v: &Value, h: &mut DefaultHasher) {
+fn hash_value(v: &Node<'_>, h: &mut DefaultHasher) {
     match v {
-        Value::Null => h.write_u8(0),
-        Value::Bool(b) => {
+        Node::Null => h.write_u8(0),
+        Node::Bool(b) => {
             h.write_u8(1);
             b.hash(h);
         }
-        Value::Number(n) => {
+        Node::UInt(u) => {
             h.write_u8(2);
-            if let Some(u) = n.as_u64() {
-                h.write_u8(0);
-                h.write_u64(u);
-            } else if let Some(i) = n.as_i64() {
-                h.write_u8(1);
-                h.write_i64(i);
-            } else {
-                // `==` on floats: 0.0 and -0.0 are equal.
-                let f = n.as_f64().unwrap_or_default();
-                h.write_u8(2);
-                h.write_u64(if f == 0.0 { 0 } else { f.to_bits() });
-            }
+            h.write_u8(0);
+            h.write_u64(*u);
         }
-        Value::String(s) => {
+        Node::Int(i) => {
+            h.write_u8(2);
+            h.write_u8(1);
+            h.write_i64(*i);
+        }
+        Node::Float(f) => {
+            // `==` on floats: 0.0 and -0.0 are equal.
+            h.write_u8(2);
+            h.write_u8(2);
+            h.write_u64(if *f == 0.0 { 0 } else { f.to_bits() });
+        }
+        Node::Str(s) => {
             h.write_u8(3);
-            s.hash(h);
+            s.as_ref().hash(h);
         }
-        Value::Array(a) => {
+        Node::Array(a) => {
             h.write_u8(4);
             h.write_usize(a.len());
             a.iter().for_each(|x| hash_value(x, h));
         }
-        Value::Object(m) => {
+        Node::Object(m) => {
             h.write_u8(5);
             h.write_usize(m.len());
             let mut kv: Vec<_> = m.iter().collect();
             kv.sort_by(|a, b| a.0.cmp(b.0));
             for (k, x) in kv {
-                k.hash(h);
+                k.as_ref().hash(h);
                 hash_value(x, h);
             }
         }
@@ -209,7 +211,9 @@ fn hash_value(v: &Value, h: &mut DefaultHasher) {
 }
 
 /// The properties whose value is `Some` (and not null), in order.
-fn props<const N: usize>(pairs: [(&'static str, Option<Value>); N]) -> Vec<(&'static str, Value)> {
+fn props<'a, const N: usize>(
+    pairs: [(&'static str, Option<Node<'a>>); N],
+) -> Vec<(&'static str, Node<'a>)> {
     let mut m = Vec::with_capacity(N);
     for (k, v) in pairs {
         if let Some(v) = v.filter(|v| !v.is_null()) {
@@ -219,12 +223,16 @@ fn props<const N: usize>(pairs: [(&'static str, Option<Value>); N]) -> Vec<(&'st
     m
 }
 
-fn get(m: &Map<String, Value>, k: &str) -> Option<Value> {
+fn get<'a>(m: &Obj<'a>, k: &str) -> Option<Node<'a>> {
     m.get(k).filter(|v| !is_placeholder(v)).cloned()
 }
 
-fn reference(id: Option<String>) -> Option<Value> {
-    id.map(|id| json!({ "$ref": id }))
+fn reference<'a>(id: Option<String>) -> Option<Node<'a>> {
+    id.map(|id| {
+        let mut m = Obj::with_capacity(1);
+        m.push("$ref", id);
+        Node::Object(m)
+    })
 }
 
 /// The evidence fields the entities are made of.
@@ -288,90 +296,158 @@ const ALERT_KEYS: &[&str] = &[
 /// The fields of `ALERT_KEYS` that go into `ExtendedProperties`, in order: its last 15.
 const EXTENDED: &[&str] = ALERT_KEYS.split_at(ALERT_KEYS.len() - 15).1;
 
-/// A record's values of a fixed list of keys, read in one pass over the record (each key found
-/// by binary search in the sorted list) instead of one hashed lookup per use.
-struct Fields<'a> {
-    names: &'static [(&'static str, usize)],
-    values: [Option<&'a Value>; 32],
+/// The index of `key` in `keys`, for [`alert!`] and [`ev!`]: evaluated at compile time, so a
+/// key that is not in the list does not compile and a lookup costs nothing at run time.
+const fn index_of(keys: &[&str], key: &str) -> usize {
+    let mut i = 0;
+    while i < keys.len() {
+        let (a, b) = (keys[i].as_bytes(), key.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("key not in the list")
 }
 
-impl<'a> Fields<'a> {
-    fn of(names: &'static [(&'static str, usize)], m: &'a Map<String, Value>) -> Self {
+/// The index of an alert field in [`ALERT_KEYS`].
+macro_rules! alert {
+    ($key:literal) => {
+        const { index_of(ALERT_KEYS, $key) }
+    };
+}
+
+/// The index of an evidence field in [`EVIDENCE_KEYS`].
+macro_rules! ev {
+    ($key:literal) => {
+        const { index_of(EVIDENCE_KEYS, $key) }
+    };
+}
+
+/// The longest key a [`Names`] holds.
+const MAX_KEY: usize = 31;
+
+/// A fixed list of keys, grouped by length: a record's key is compared only with the few of
+/// its length (a binary search by name for every key and every use was a third of the row's
+/// cost).
+struct Names {
+    /// (key, index in the list), by length.
+    by_len: Vec<(&'static str, usize)>,
+    /// The keys of length `n` are `by_len[starts[n]..starts[n + 1]]`.
+    starts: [usize; MAX_KEY + 2],
+}
+
+impl Names {
+    fn new(keys: &'static [&'static str]) -> Self {
+        let by_len = sorted_names(keys.iter().copied());
+        let mut starts = [0; MAX_KEY + 2];
+        for (n, start) in starts.iter_mut().enumerate() {
+            *start = by_len.partition_point(|(k, _)| k.len() < n);
+        }
+        debug_assert!(keys.iter().all(|k| k.len() <= MAX_KEY));
+        Names { by_len, starts }
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        let n = key.len();
+        if n > MAX_KEY {
+            return None;
+        }
+        self.by_len[self.starts[n]..self.starts[n + 1]]
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, i)| *i)
+    }
+}
+
+/// A record's values of a fixed list of keys, read in one pass over the record and then
+/// addressed by their index in the list ([`alert!`], [`ev!`]).
+struct Fields<'r, 'a> {
+    keys: &'static [&'static str],
+    values: [Option<&'r Node<'a>>; 32],
+}
+
+impl<'r, 'a> Fields<'r, 'a> {
+    fn of(keys: &'static [&'static str], names: &Names, m: &'r Obj<'a>) -> Self {
         let mut values = [None; 32];
-        for (k, v) in m {
-            if let Some(i) = find_name(names, k) {
+        for (k, v) in m.iter() {
+            if let Some(i) = names.find(k) {
                 values[i] = Some(v);
             }
         }
-        Fields { names, values }
+        Fields { keys, values }
     }
 
-    /// What the record has at `key` (one of the list's keys).
-    fn raw(&self, key: &str) -> Option<&'a Value> {
-        let i = find_name(self.names, key);
-        debug_assert!(i.is_some(), "{key} is not in the list");
-        self.values[i?]
+    /// What the record has at index `i` of the list.
+    fn raw(&self, i: usize) -> Option<&'r Node<'a>> {
+        self.values[i]
     }
 
-    /// A copy of the value at `key` unless it is absent or a placeholder.
-    fn get(&self, key: &str) -> Option<Value> {
-        self.raw(key).filter(|v| !is_placeholder(v)).cloned()
+    /// A copy of the value at index `i` unless it is absent or a placeholder.
+    fn get(&self, i: usize) -> Option<Node<'a>> {
+        self.raw(i).filter(|v| !is_placeholder(v)).cloned()
     }
 }
 
-fn sorted(
-    list: &'static OnceLock<Vec<(&'static str, usize)>>,
-    keys: &'static [&'static str],
-) -> &'static [(&'static str, usize)] {
-    list.get_or_init(|| sorted_names(keys.iter().copied()))
+fn evidence_fields<'r, 'a>(e: &'r Obj<'a>) -> Fields<'r, 'a> {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    Fields::of(
+        EVIDENCE_KEYS,
+        NAMES.get_or_init(|| Names::new(EVIDENCE_KEYS)),
+        e,
+    )
 }
 
-fn evidence_keys() -> &'static [(&'static str, usize)] {
-    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    sorted(&SORTED, EVIDENCE_KEYS)
-}
-
-fn alert_keys() -> &'static [(&'static str, usize)] {
-    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    sorted(&SORTED, ALERT_KEYS)
+fn alert_fields<'r, 'a>(a: &'r Obj<'a>) -> Fields<'r, 'a> {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    Fields::of(ALERT_KEYS, NAMES.get_or_init(|| Names::new(ALERT_KEYS)), a)
 }
 
 /// Windows paths put the file name in `fileName` and the folder in `filePath`.
-fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>) {
-    let e = Fields::of(evidence_keys(), e);
-    let hashes: Vec<Value> = [("SHA1", "sha1"), ("SHA256", "sha256")]
+fn add_evidence<'a>(ents: &mut Entities<'a>, e: &Obj<'a>, host: Option<&str>) {
+    let e = evidence_fields(e);
+    let hashes: Vec<Node<'a>> = [("SHA1", ev!("sha1")), ("SHA256", ev!("sha256"))]
         .iter()
         .filter_map(|(alg, key)| {
-            let v = e.get(key)?;
+            let v = e.get(*key)?;
             reference(ents.add(
                 "filehash",
                 props([("Algorithm", Some((*alg).into())), ("Value", Some(v))]),
             ))
         })
         .collect();
-    let file = if e.get("fileName").is_some() || !hashes.is_empty() {
+    let file = if e.get(ev!("fileName")).is_some() || !hashes.is_empty() {
         ents.add(
             "file",
             props([
-                ("Name", e.get("fileName")),
-                ("Directory", e.get("filePath")),
+                ("Name", e.get(ev!("fileName"))),
+                ("Directory", e.get(ev!("filePath"))),
                 (
                     "FileHashes",
-                    (!hashes.is_empty()).then(|| Value::Array(hashes.clone())),
+                    (!hashes.is_empty()).then_some(Node::Array(hashes)),
                 ),
             ]),
         )
     } else {
         None
     };
-    let kind = e.raw("entityType").and_then(Value::as_str).unwrap_or("");
-    if kind == "Process" || e.get("processId").is_some() {
-        let parent = e.get("parentProcessId").map(|pid| {
+    let kind = e
+        .raw(ev!("entityType"))
+        .and_then(Node::as_str)
+        .unwrap_or("");
+    if kind == "Process" || e.get(ev!("processId")).is_some() {
+        let parent = e.get(ev!("parentProcessId")).map(|pid| {
             ents.add(
                 "process",
                 props([
-                    ("ProcessId", to_string_value(&pid).map(Value::String)),
-                    ("CreationTimeUtc", e.get("parentProcessCreationTime")),
+                    ("ProcessId", pid.to_text().map(Node::Str)),
+                    ("CreationTimeUtc", e.get(ev!("parentProcessCreationTime"))),
                 ]),
             )
         });
@@ -380,12 +456,12 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             props([
                 (
                     "ProcessId",
-                    e.get("processId")
-                        .and_then(|p| to_string_value(&p))
-                        .map(Value::String),
+                    e.get(ev!("processId"))
+                        .and_then(|p| p.to_text())
+                        .map(Node::Str),
                 ),
-                ("CommandLine", e.get("processCommandLine")),
-                ("CreationTimeUtc", e.get("processCreationTime")),
+                ("CommandLine", e.get(ev!("processCommandLine"))),
+                ("CreationTimeUtc", e.get(ev!("processCreationTime"))),
                 ("ImageFile", reference(file)),
                 ("ParentProcess", reference(parent.flatten())),
                 // Host + ProcessId + CreationTimeUtc is a process entity's strong identifier.
@@ -393,45 +469,44 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
             ]),
         );
     }
-    if e.get("accountName").is_some()
-        || e.get("userSid").is_some()
-        || e.get("userPrincipalName").is_some()
+    if e.get(ev!("accountName")).is_some()
+        || e.get(ev!("userSid")).is_some()
+        || e.get(ev!("userPrincipalName")).is_some()
     {
-        let upn = e.get("userPrincipalName");
-        let suffix = upn
-            .as_ref()
-            .and_then(Value::as_str)
-            .and_then(|u| u.split_once('@'))
-            .map(|(_, s)| s.into());
+        let upn = e.get(ev!("userPrincipalName"));
+        let suffix = upn.as_ref().and_then(Node::as_cow).and_then(|u| match u {
+            Cow::Borrowed(u) => u.split_once('@').map(|(_, s)| Node::from(s)),
+            Cow::Owned(u) => u.split_once('@').map(|(_, s)| Node::from(s.to_owned())),
+        });
         ents.add(
             "account",
             props([
-                ("Name", e.get("accountName")),
-                ("NTDomain", e.get("domainName")),
-                ("Sid", e.get("userSid")),
-                ("AadUserId", e.get("aadUserId")),
+                ("Name", e.get(ev!("accountName"))),
+                ("NTDomain", e.get(ev!("domainName"))),
+                ("Sid", e.get(ev!("userSid"))),
+                ("AadUserId", e.get(ev!("aadUserId"))),
                 ("UPNSuffix", suffix),
             ]),
         );
     }
-    if let Some(ip) = e.get("ipAddress") {
+    if let Some(ip) = e.get(ev!("ipAddress")) {
         ents.add("ip", props([("Address", Some(ip))]));
     }
-    if let Some(url) = e.get("url") {
+    if let Some(url) = e.get(ev!("url")) {
         ents.add("url", props([("Url", Some(url))]));
     }
-    if let Some(key) = e.get("registryKey") {
+    if let Some(key) = e.get(ev!("registryKey")) {
         let key_id = ents.add(
             "registry-key",
-            props([("Hive", e.get("registryHive")), ("Key", Some(key))]),
+            props([("Hive", e.get(ev!("registryHive"))), ("Key", Some(key))]),
         );
-        if e.get("registryValueName").is_some() || e.get("registryValue").is_some() {
+        if e.get(ev!("registryValueName")).is_some() || e.get(ev!("registryValue")).is_some() {
             ents.add(
                 "registry-value",
                 props([
-                    ("Name", e.get("registryValueName")),
-                    ("Value", e.get("registryValue")),
-                    ("ValueType", e.get("registryValueType")),
+                    ("Name", e.get(ev!("registryValueName"))),
+                    ("Value", e.get(ev!("registryValue"))),
+                    ("ValueType", e.get(ev!("registryValueType"))),
                     ("Key", reference(key_id)),
                 ]),
             );
@@ -440,24 +515,37 @@ fn add_evidence(ents: &mut Entities, e: &Map<String, Value>, host: Option<&str>)
 }
 
 /// A string field read in the one pass over the alert (`None` for missing or null).
-fn str_value<'a>(key: &str, v: Option<&'a Value>) -> Result<Option<&'a str>, MapError> {
+fn str_value<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Cow<'a, str>>, MapError> {
     match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        None | Some(Node::Null) => Ok(None),
+        Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(MapError::field(
             key,
-            format!("expected a string, got {}", crate::error::type_name(other)),
+            format!("expected a string, got {}", super::type_name(other)),
         )),
     }
 }
 
-fn datetime(a: &Fields<'_>, key: &str) -> Result<Option<Value>, MapError> {
-    match str_value(key, a.raw(key))? {
-        None | Some("") => Ok(None),
-        Some(s) => to_datetime(s)
-            .map(|d| Some(Value::String(d)))
-            .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}"))),
+/// A time column's value, and whether it is already in Sentinel's form (the row then need not
+/// check it again: the check parses the time, which costs more than copying it).
+type Stamp<'a> = (Node<'a>, bool);
+
+fn datetime<'a>(a: &Fields<'_, 'a>, i: usize) -> Result<Option<Stamp<'a>>, MapError> {
+    let key = a.keys[i];
+    let Some(s) = str_value(key, a.raw(i))? else {
+        return Ok(None);
+    };
+    if s.is_empty() {
+        return Ok(None);
     }
+    let v = Node::Str(s);
+    if ColumnType::Datetime.accepts_node(&v) {
+        return Ok(Some((v, true)));
+    }
+    let s = v.as_str().unwrap_or_default();
+    to_datetime(s)
+        .map(|d| Some((Node::from(d), false)))
+        .ok_or_else(|| MapError::field(key, format!("not a timestamp: {s:?}")))
 }
 
 /// The columns of a row, in order.
@@ -499,24 +587,36 @@ fn row_types() -> &'static [Option<ColumnType>; 26] {
     })
 }
 
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let a = Fields::of(alert_keys(), input.record);
-    let items = evidence_items(a.raw("evidence"))?;
-    let id = str_value("id", a.raw("id"))?.ok_or_else(|| MapError::field("id", "missing"))?;
-    let severity = str_value("severity", a.raw("severity"))?;
-    let created = datetime(&a, "alertCreationTime")?;
-    let updated = datetime(&a, "lastUpdateTime")?;
-    let start = datetime(&a, "firstEventTime")?;
-    let end = datetime(&a, "lastEventTime")?;
+pub(crate) fn to_sentinel<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
+    let record = input.record;
+    let a = alert_fields(&record);
+    let items = evidence_items(a.raw(alert!("evidence")))?;
+    let id =
+        str_value("id", a.raw(alert!("id")))?.ok_or_else(|| MapError::field("id", "missing"))?;
+    let severity = str_value("severity", a.raw(alert!("severity")))?;
+    let created = datetime(&a, alert!("alertCreationTime"))?;
+    let updated = datetime(&a, alert!("lastUpdateTime"))?;
+    let start = datetime(&a, alert!("firstEventTime"))?;
+    let end = datetime(&a, alert!("lastEventTime"))?;
 
     let mut ents = Entities::default();
-    let host = a.get("computerDnsName");
+    let host = a.get(alert!("computerDnsName"));
     let mut host_id = None;
-    if host.is_some() || a.get("machineId").is_some() {
-        let (name, domain) = match host.as_ref().and_then(Value::as_str) {
-            Some(h) => match h.split_once('.') {
-                Some((n, d)) => (Some(Value::from(n)), Some(Value::from(d))),
-                None => (Some(Value::from(h)), None),
+    if host.is_some() || a.get(alert!("machineId")).is_some() {
+        let (name, domain) = match host.as_ref().and_then(Node::as_cow) {
+            Some(Cow::Borrowed(h)) => match h.split_once('.') {
+                Some((n, d)) => (Some(Node::from(n)), Some(Node::from(d))),
+                None => (Some(Node::from(h)), None),
+            },
+            Some(Cow::Owned(h)) => match h.split_once('.') {
+                Some((n, d)) => (
+                    Some(Node::from(n.to_owned())),
+                    Some(Node::from(d.to_owned())),
+                ),
+                None => (Some(Node::from(h)), None),
             },
             None => (None, None),
         };
@@ -525,11 +625,11 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             props([
                 ("HostName", name),
                 ("DnsDomain", domain),
-                ("MdatpDeviceId", a.get("machineId")),
+                ("MdatpDeviceId", a.get(alert!("machineId"))),
             ]),
         );
     }
-    if let Some(Value::Object(u)) = a.raw("relatedUser") {
+    if let Some(Node::Object(u)) = a.raw(alert!("relatedUser")) {
         ents.add(
             "account",
             props([
@@ -542,20 +642,21 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
         add_evidence(&mut ents, e, host_id.as_deref());
     }
 
-    let (techniques, sub_techniques) = mitre_columns(a.raw("mitreTechniques"));
+    let (techniques, sub_techniques) = mitre_columns(a.raw(alert!("mitreTechniques")));
     let tactic = a
-        .get("category")
+        .get(alert!("category"))
         .filter(|c| c.as_str().is_some_and(|c| MITRE_TACTICS.contains(&c)));
     let now = input
         .opts
         .now
         .as_deref()
         .and_then(to_datetime)
-        .map(Value::String);
-    let mut ext: Vec<(&'static str, String)> = Vec::with_capacity(EXTENDED.len() + 2);
-    for &key in EXTENDED {
-        if let Some(v) = a.raw(key).filter(|v| !is_placeholder(v)) {
-            ext.push((key, to_string_value(v).unwrap_or_default()));
+        .map(Node::from);
+    let mut ext: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(EXTENDED.len() + 2);
+    for (i, &key) in EXTENDED.iter().enumerate() {
+        let i = ALERT_KEYS.len() - EXTENDED.len() + i;
+        if let Some(v) = a.raw(i).filter(|v| !is_placeholder(v)) {
+            ext.push((key, v.to_text().unwrap_or_default()));
         }
     }
     // Rows of the standalone MDATP connector carry these keys, and existing Sentinel content reads
@@ -571,84 +672,94 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
             ext.push((legacy, v));
         }
     }
-    let status = str_value("status", a.raw("status"))?.map(Value::from);
-    let title = a.get("title");
+    let status = str_value("status", a.raw(alert!("status")))?.map(Node::Str);
+    let title = a.get(alert!("title"));
+    let mut link = String::with_capacity(ALERT_LINK_BASE.len() + id.len());
+    link.push_str(ALERT_LINK_BASE);
+    link.push_str(&id);
 
-    let row: [Option<Value>; 26] = [
-        updated.clone().or_else(|| created.clone()).or(now),
+    let time_generated = updated.or_else(|| created.clone());
+    // The time columns in Sentinel's form already.
+    let mut checked = [false; 26];
+    for (column, stamp) in [
+        (const { index_of(&ROW, "TimeGenerated") }, &time_generated),
+        (const { index_of(&ROW, "StartTime") }, &start),
+        (const { index_of(&ROW, "EndTime") }, &end),
+        (const { index_of(&ROW, "ProcessingEndTime") }, &created),
+    ] {
+        checked[column] = stamp.as_ref().is_some_and(|(_, ok)| *ok);
+    }
+    let stamp = |s: Option<Stamp<'a>>| s.map(|(v, _)| v);
+    let row: [Option<Node<'a>>; 26] = [
+        stamp(time_generated).or(now),
         title.clone(),
         title,
         severity.map(|s| {
-            Value::from(if s == "UnSpecified" || s == "Unspecified" {
-                "Informational"
+            if s == "UnSpecified" || s == "Unspecified" {
+                Node::from("Informational")
             } else {
-                s
-            })
+                Node::Str(s)
+            }
         }),
-        a.get("description"),
+        a.get(alert!("description")),
         Some(PROVIDER_NAME.into()),
         Some("Microsoft".into()),
         Some(PRODUCT_NAME.into()),
-        a.get("detectionSource"),
-        Some(id.into()),
-        Some(id.into()),
-        a.get("detectorId").or_else(|| a.get("category")),
+        a.get(alert!("detectionSource")),
+        Some(Node::Str(id.clone())),
+        Some(Node::Str(id)),
+        a.get(alert!("detectorId"))
+            .or_else(|| a.get(alert!("category"))),
         status,
-        start,
-        end,
-        created,
+        stamp(start),
+        stamp(end),
+        stamp(created),
         host,
-        a.get("machineId"),
-        Some(format!("{ALERT_LINK_BASE}{id}").into()),
+        a.get(alert!("machineId")),
+        Some(link.into()),
         tactic,
         techniques,
         sub_techniques,
         Some(false.into()),
-        Some(
-            serde_json::to_string(&Members(&ext))
-                .unwrap_or_default()
-                .into(),
-        ),
-        (!ents.0.is_empty()).then(|| serde_json::to_string(&ents.0).unwrap_or_default().into()),
+        Some(crate::tree::to_string(&Members(&ext)).into()),
+        (!ents.0.is_empty()).then(|| crate::tree::to_string(&ents.0).into()),
         Some("SecurityAlert".into()),
     ];
     // Values copied from the alert get the column's type (a `true` title becomes "true"); what
     // cannot be converted is an error record rather than a row the Logs Ingestion API rejects.
     let types = row_types();
-    let mut m = Map::with_capacity(ROW.len());
+    let mut m = Obj::with_capacity(ROW.len());
     for (i, v) in row.into_iter().enumerate() {
         let Some(mut v) = v else { continue };
-        if let Some(ty) = types[i].filter(|ty| !ty.accepts(&v)) {
-            v = crate::sentinel::coerce(&v, ty).map_err(|e| MapError::field(ROW[i], e))?;
+        if let Some(ty) = types[i].filter(|ty| !checked[i] && !ty.accepts_node(&v)) {
+            v = crate::sentinel::coerce_node(&v, ty).map_err(|e| MapError::field(ROW[i], e))?;
         }
-        m.insert(ROW[i].to_string(), v);
+        m.push(ROW[i], v);
     }
-    out.push(Value::Object(m));
+    out.push(Node::Object(m));
     Ok(())
 }
 
 /// `mitreTechniques` → (`Techniques`, `SubTechniques`) as JSON array text: Sentinel keeps
 /// sub-techniques (`T1059.001`) apart and lists their parent (`T1059`) among the techniques.
-fn mitre_columns(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
-    let mut techniques: Vec<Value> = Vec::new();
-    let mut subs: Vec<Value> = Vec::new();
+fn mitre_columns<'a>(v: Option<&Node<'_>>) -> (Option<Node<'a>>, Option<Node<'a>>) {
+    let mut techniques: Vec<&str> = Vec::new();
+    let mut subs: Vec<&str> = Vec::new();
     for t in v
-        .and_then(Value::as_array)
+        .and_then(Node::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(Node::as_str)
     {
-        let parent = Value::from(t.split('.').next().unwrap_or(t));
+        let parent = t.split('.').next().unwrap_or(t);
         if !techniques.contains(&parent) {
             techniques.push(parent);
         }
-        if t.contains('.') && !subs.iter().any(|s| s == t) {
-            subs.push(Value::from(t));
+        if t.contains('.') && !subs.contains(&t) {
+            subs.push(t);
         }
     }
-    let text = |list: Vec<Value>| {
-        (!list.is_empty()).then(|| Value::String(json_text(&Value::Array(list))))
-    };
+    let text = |list: Vec<&str>| (!list.is_empty()).then(|| crate::tree::to_string(&list).into());
     (text(techniques), text(subs))
 }
 
