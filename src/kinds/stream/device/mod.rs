@@ -451,6 +451,58 @@ fn push<'a>(doc: &mut Doc<'a>, path: &'a str, value: Cow<'a, str>) {
 mod tests {
     use super::*;
 
+    /// [`Ev::write`] leaves what a dotted-path `set` of each kept field (and an empty parent
+    /// for each removed one) after the envelope's members leaves, in the same order.
+    #[test]
+    fn vendor_fields_are_written_as_set_would() {
+        let fields: &[(&'static str, Node<'static>)] = &[
+            (ev!("report_id"), Node::from("7")),
+            (ev!("file.name"), Node::from("a.exe")),
+            (ev!("initiating_process.id"), Node::from(4u64)),
+            (
+                ev!("initiating_process.integrity_level"),
+                Node::from("High"),
+            ),
+            (ev!("file.origin_url"), Node::from("http://x")),
+            (ev!("md5"), Node::from("m")),
+            (ev!("device.name"), Node::from("h")),
+            (ev!("logon.type"), Node::from("Network")),
+        ];
+        for keep in [false, true] {
+            let mut envelope = Doc::new();
+            envelope.set(
+                "m365_defender.event.category",
+                "AdvancedHunting-DeviceEvents",
+            );
+            envelope.set("m365_defender.event.tenant.name", "t");
+            let mut want = envelope.clone();
+            for (path, value) in fields {
+                let rel = &path[EV_PREFIX.len()..];
+                if !keep && tail::is_duplicate(rel) {
+                    if let Some((parent, _)) = rel.split_once('.') {
+                        let parent = format!("m365_defender.event.{parent}");
+                        if want.get(&parent).is_none() {
+                            want.set_owned(&parent, Obj::new());
+                        }
+                    }
+                } else {
+                    want.set(path, value.clone());
+                }
+            }
+            let mut ev = Ev::new();
+            for (path, value) in fields {
+                ev.add(path, value.clone());
+            }
+            let mut got = envelope;
+            ev.write(&mut got, keep);
+            assert_eq!(
+                got.into_node().to_json_string(),
+                want.into_node().to_json_string(),
+                "keep_duplicates: {keep}"
+            );
+        }
+    }
+
     #[test]
     fn deviceevents_split_into_host_api_driver() {
         assert_eq!(categories("DeviceEvents", Some("DpapiAccessed")), ["host"]);

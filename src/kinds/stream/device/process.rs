@@ -512,6 +512,24 @@ mod tests {
     }
 
     #[test]
+    fn argv_of_record_text_is_the_windows_split() {
+        for cmd in [
+            r"C:\Windows\system32\svchost.exe -k netsvcs -p",
+            "a\tb  c ",
+            r#""C:\Program Files\x.exe" -a "b c""#,
+            r"a\\b\ c\",
+            "",
+        ] {
+            let want: Vec<Node<'_>> = command_line_to_argv(cmd)
+                .into_iter()
+                .map(Node::from)
+                .collect();
+            assert_eq!(argv_of(&Cow::Borrowed(cmd)), want, "{cmd}");
+            assert_eq!(argv_of(&Cow::Owned(cmd.to_string())), want, "{cmd}");
+        }
+    }
+
+    #[test]
     fn process_events_make_initiating_process_the_parent() {
         let mut d = Doc::new();
         d.set("m365_defender.event.initiating_process.id", 10u64);
