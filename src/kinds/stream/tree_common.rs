@@ -278,13 +278,6 @@ pub(crate) fn render<'a>(doc: &Doc<'a>, path: &str) -> Cow<'a, str> {
     doc.get(path).and_then(Node::to_text).unwrap_or_default()
 }
 
-/// Elastic's `append` to `related.*` (no duplicates) of a value rendered as mustache does.
-pub(crate) fn related<'a>(doc: &mut Doc<'a>, field: &'a str, value: Option<&Node<'a>>) {
-    if let Some(s) = value.and_then(Node::to_text) {
-        doc.append(field, s);
-    }
-}
-
 /// The part of `s` that `f` picks, keeping the borrow of the input where `s` has one.
 pub(crate) fn sub<'a>(s: &Cow<'a, str>, f: impl for<'x> Fn(&'x str) -> &'x str) -> Cow<'a, str> {
     match s {

@@ -1,28 +1,30 @@
 //! The end of the Device sub-pipeline: `url.*` from the remote URL, geo enrichment, `related.*`
 //! and the removal of vendor fields that were copied to ECS.
 
+use std::borrow::Cow;
+
 use super::{Ctx, Ev};
-use crate::kinds::stream::tree_common::related;
 use crate::tree::{Doc, Node, Obj};
 use crate::Options;
 
-/// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
+/// `related.hosts`, `related.user`, `related.ip` sources (members of `related`), in the
+/// pipeline's order.
 const RELATED: &[(&str, &str)] = &[
-    ("related.hosts", "host.id"),
-    ("related.hosts", "host.name"),
-    ("related.hosts", "user.domain"),
+    ("hosts", "host.id"),
+    ("hosts", "host.name"),
+    ("hosts", "user.domain"),
     (
-        "related.hosts",
+        "hosts",
         "m365_defender.event.initiating_process.account_domain",
     ),
-    ("related.user", "user.name"),
+    ("user", "user.name"),
     (
-        "related.user",
+        "user",
         "m365_defender.event.initiating_process.account_name",
     ),
-    ("related.ip", "m365_defender.event.file.origin_ip"),
-    ("related.ip", "source.ip"),
-    ("related.ip", "destination.ip"),
+    ("ip", "m365_defender.event.file.origin_ip"),
+    ("ip", "source.ip"),
+    ("ip", "destination.ip"),
 ];
 
 /// `related.hash` sources. The pipeline appends a parent hash when the process hash (not the
@@ -216,22 +218,27 @@ pub(super) fn map<'a>(opts: &Options, _ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc
     );
     geo(opts, doc);
 
+    // The values are gathered, then appended in the same order to the `related` object found
+    // once (no step here reads `related`): each append is then a search of that object's few
+    // members, not a walk of the document by a dotted path.
+    let mut adds: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(24);
     for (field, from) in RELATED {
-        if from.starts_with("m365_defender.") {
-            related(doc, field, ev.get(from));
-        } else if let Some(s) = doc.get(from).and_then(Node::to_text) {
-            // `related` of the value, rendered before the append (no copy of the value).
-            doc.append(field, s);
+        let value = if from.starts_with("m365_defender.") {
+            ev.get(from)
+        } else {
+            doc.get(from)
+        };
+        if let Some(s) = value.and_then(Node::to_text) {
+            adds.push((field, s));
         }
     }
     if let Some(Node::Array(ips)) = doc.get("host.ip") {
-        let ips: Vec<_> = ips.iter().filter_map(Node::to_text).collect();
-        for ip in ips {
-            doc.append("related.ip", ip);
-        }
+        adds.extend(ips.iter().filter_map(Node::to_text).map(|ip| ("ip", ip)));
     }
     for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
-        related(doc, "related.ip", ev.get(path));
+        if let Some(s) = ev.get(path).and_then(Node::to_text) {
+            adds.push(("ip", s));
+        }
     }
     for (when, from) in RELATED_HASH {
         if ev.get_any(doc, when).is_some() {
@@ -239,7 +246,28 @@ pub(super) fn map<'a>(opts: &Options, _ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc
                 .get_any(doc, from)
                 .and_then(Node::to_text)
                 .unwrap_or_default();
-            doc.append("related.hash", v);
+            adds.push(("hash", v));
+        }
+    }
+    if !adds.is_empty() {
+        let related = doc.object("related", 4);
+        for (field, value) in adds {
+            append(related, field, value);
+        }
+    }
+}
+
+/// Elastic's `append` without duplicates to the member `key` of `obj` (as `Doc::append`).
+fn append<'a>(obj: &mut Obj<'a>, key: &'static str, value: Cow<'a, str>) {
+    let slot = obj.slot(key);
+    if !slot.is_array() {
+        let old = slot.take();
+        *slot = Node::Array(if old.is_null() { vec![] } else { vec![old] });
+    }
+    if let Node::Array(items) = slot {
+        let value = Node::Str(value);
+        if !items.contains(&value) {
+            items.push(value);
         }
     }
 }
