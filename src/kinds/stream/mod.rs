@@ -23,6 +23,12 @@
 //!
 //! Helpers for families (time conversion, renames, `related.*`) live in [`common`].
 //!
+//! Issue 7 moves the mapping to the borrowed tree: [`to_ecs_tree`] (the kind's entry) runs the
+//! same three steps there ([`tree_common`]'s `pre` and `post`) for the families ported so far
+//! ([`Family::Device`], `device::map` on the moved `properties`), and gives the records of the
+//! other families to [`to_ecs`] as a `Value` copy. A family is ported when its function takes
+//! the tree; `common`'s `pre`/`post` go with the last `Value` family.
+//!
 //! Sentinel output is written in [`sentinel`]; [`to_sentinel`] only delegates.
 
 use serde_json::{Map, Value};
