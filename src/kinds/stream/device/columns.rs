@@ -478,7 +478,7 @@ const PORTS: &[(C, &str)] = &[
 ];
 
 /// The properties of a record by column, moved out of it: each property is looked up in
-/// [`column`] once, instead of the record being searched for every entry of the tables above.
+/// [`column()`] once, instead of the record being searched for every entry of the tables above.
 struct Cols<'a> {
     /// By [`C`]: the column's index in `values` + 1, 0 when the record does not have it.
     at: [u8; COUNT],
