@@ -96,5 +96,5 @@ pub(crate) fn record(opts: &Options, original: &str, pos: Position, err: &MapErr
             row
         }
     };
-    Output::Error(value)
+    Output::error(&value)
 }

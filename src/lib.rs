@@ -33,36 +33,72 @@ use tree::Node;
 /// The ECS version stamped on error records.
 pub const ECS_VERSION: &str = "8.11.0";
 
-/// One result of mapping: a document (ECS or Sentinel row) or an error record.
-#[derive(Debug, Clone, PartialEq)]
+/// The compact JSON text of one object, as every shell writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Json(String);
+
+impl Json {
+    /// Serialises `v` (natively with sonic-rs, see [`tree::to_writer`]). `String::from_utf8` checks
+    /// the bytes once more; that costs far less than writing them, and the core has no unsafe.
+    pub(crate) fn write<T: serde::Serialize + ?Sized>(v: &T) -> Json {
+        Json(tree::to_string(v))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+    /// Parses the text into a tree, for tests and the rare shell that needs one.
+    pub fn to_value(&self) -> Value {
+        use serde::Deserialize;
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        // A document may nest a few levels deeper than the 128 its record was parsed with.
+        de.disable_recursion_limit();
+        Value::deserialize(&mut de).expect("the core writes valid JSON")
+    }
+}
+
+/// One result of mapping: a document (ECS or Sentinel row) or an error record, as JSON text:
+/// documents built in a borrowed tree cannot outlive the input, their text can.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// A mapped document, ready to serialise.
-    Document(Value),
+    /// A mapped document.
+    Document(Json),
     /// An error record: the input could not be mapped. Holds the original text.
-    Error(Value),
+    Error(Json),
 }
 
 impl Output {
-    pub fn value(&self) -> &Value {
+    /// A document written from anything serialisable (the pull engine's pass-through mode).
+    pub fn document<T: serde::Serialize + ?Sized>(v: &T) -> Output {
+        Output::Document(Json::write(v))
+    }
+    /// An error record written from anything serialisable.
+    pub fn error<T: serde::Serialize + ?Sized>(v: &T) -> Output {
+        Output::Error(Json::write(v))
+    }
+    pub fn json(&self) -> &Json {
         match self {
-            Output::Document(v) | Output::Error(v) => v,
+            Output::Document(j) | Output::Error(j) => j,
         }
     }
-    pub fn into_value(self) -> Value {
-        match self {
-            Output::Document(v) | Output::Error(v) => v,
-        }
+    /// The compact JSON text; every shell writes these bytes, so their outputs are identical.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.json().as_bytes()
+    }
+    /// A copy of [`Output::as_bytes`].
+    pub fn to_json(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    pub fn to_value(&self) -> Value {
+        self.json().to_value()
     }
     pub fn is_error(&self) -> bool {
         matches!(self, Output::Error(_))
-    }
-    /// Serialises to compact JSON; every shell uses this so their bytes are identical.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Documents are rarely under 1 KiB: starting there saves the first reallocations of
-        // `to_vec`'s 128-byte buffer. Serialising a Value cannot fail: every key is a string.
-        let mut out = Vec::with_capacity(1024);
-        let _ = serde_json::to_writer(&mut out, self.value());
-        out
     }
 }
 

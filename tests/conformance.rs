@@ -126,8 +126,13 @@ fn run_pair(stream: &str, log: &Path) -> (usize, usize, Vec<String>) {
         let problems: Vec<String> = match (want, got.as_slice()) {
             (Value::Null, []) => vec![],
             (Value::Null, docs) => vec![format!("  want no document, got {}", docs.len())],
-            (want, [Output::Document(doc)]) => support::diff(doc, want, &cfg.dynamic),
-            (_, [Output::Error(e)]) => vec![format!("  error record: {}", e["error"]["message"])],
+            (want, [Output::Document(doc)]) => support::diff(&doc.to_value(), want, &cfg.dynamic),
+            (_, [Output::Error(e)]) => {
+                vec![format!(
+                    "  error record: {}",
+                    e.to_value()["error"]["message"]
+                )]
+            }
             (_, docs) => vec![format!("  want 1 document, got {}", docs.len())],
         };
         if problems.is_empty() {

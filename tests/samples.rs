@@ -152,8 +152,13 @@ fn samples_map_to_ecs_with_basic_fields() {
         let mut outs: Vec<Output> = Vec::new();
         mapper.map_text(&text, &mut |o: Output| outs.push(o));
         let problems: Vec<String> = match outs.as_slice() {
-            [Output::Document(doc)] => check(&record, doc),
-            [Output::Error(e)] => vec![format!("error record: {}", e["error"]["message"])],
+            [Output::Document(doc)] => check(&record, &doc.to_value()),
+            [Output::Error(e)] => {
+                vec![format!(
+                    "error record: {}",
+                    e.to_value()["error"]["message"]
+                )]
+            }
             other => vec![format!("want 1 document, got {}", other.len())],
         };
         println!(
@@ -187,7 +192,7 @@ fn samples_map_to_sentinel_rows_of_their_table() {
         let mut outs: Vec<Output> = Vec::new();
         mapper.map_text(&text, &mut |o: Output| outs.push(o));
         assert_eq!(outs.len(), 1, "{}", file.display());
-        let row = outs[0].value();
+        let row = &outs[0].to_value();
         assert!(!outs[0].is_error(), "{}: {row}", file.display());
         assert_eq!(row["Type"], Value::String(table), "{}", file.display());
         assert_eq!(row["TenantId"], record["tenantId"], "{}", file.display());

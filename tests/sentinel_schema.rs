@@ -52,11 +52,11 @@ pub fn check_file(file: &Path) -> (usize, Vec<String>) {
         mapper.map_piece(p, &mut |o: Output| {
             rows += 1;
             let where_ = format!("{}:{line}", file.display());
-            match o {
-                Output::Error(e) => {
+            match (&o, o.to_value()) {
+                (Output::Error(_), e) => {
                     problems.push(format!("{where_}: error record {}", e["ErrorMessage"]))
                 }
-                Output::Document(Value::Object(row)) => {
+                (Output::Document(_), Value::Object(row)) => {
                     let ty = row.get("Type").and_then(Value::as_str).unwrap_or("");
                     match sentinel::table(ty) {
                         // Streaming tables with no embedded schema (Email*, Identity*, …) pass
@@ -75,7 +75,7 @@ pub fn check_file(file: &Path) -> (usize, Vec<String>) {
                         problems.push(format!("{where_}: no TimeGenerated"));
                     }
                 }
-                Output::Document(other) => {
+                (Output::Document(_), other) => {
                     problems.push(format!("{where_}: row is not an object: {other}"))
                 }
             }

@@ -366,7 +366,7 @@ fn core_part(corpora: &BTreeMap<String, Corpus>, runs: usize) {
                 for l in &c.lines {
                     mapper.map_bytes(l, &mut |o: Output| {
                         errors += o.is_error() as usize;
-                        n += o.to_json().len();
+                        n += o.as_bytes().len();
                     });
                 }
                 n

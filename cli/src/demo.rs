@@ -49,7 +49,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             let _ = writeln!(out, "# {name} -> {target:?}");
             mapper.map_text(text, &mut |o: Output| {
                 errors += o.is_error() as u32;
-                let pretty = serde_json::to_string_pretty(o.value()).unwrap_or_default();
+                let pretty = serde_json::to_string_pretty(&o.to_value()).unwrap_or_default();
                 let _ = writeln!(out, "{pretty}");
             });
         }

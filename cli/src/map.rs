@@ -90,7 +90,7 @@ fn map_piece(mapper: &Mapper, piece: Piece<'_>, lines: &mut Vec<u8>, counts: &mu
         } else {
             counts.docs_out += 1;
         }
-        lines.extend_from_slice(&o.to_json());
+        lines.extend_from_slice(o.as_bytes());
         lines.push(b'\n');
     });
 }

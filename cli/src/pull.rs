@@ -162,7 +162,7 @@ pub fn run(args: PullArgs) -> Result<ExitCode, String> {
             Some(b) => {
                 let mut buf = Vec::with_capacity(b.records.len() * 512);
                 for r in &b.records {
-                    buf.extend_from_slice(&r.to_json());
+                    buf.extend_from_slice(r.as_bytes());
                     buf.push(b'\n');
                 }
                 // Acknowledge only what reached stdout: a broken pipe leaves the batch for next time.

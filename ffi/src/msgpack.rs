@@ -2,7 +2,10 @@
 //! empty metadata), events are concatenated. EventTime is msgpack ext type 0 with 8 bytes:
 //! seconds and nanoseconds, each a big-endian u32.
 
+use std::fmt;
+
 use rmp::encode;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// An event timestamp (Unix seconds and nanoseconds).
@@ -41,6 +44,12 @@ impl Events {
     /// (Fluent Bit requires a map).
     pub fn push(&mut self, time: EventTime, body: &Value) {
         write_event(&mut self.buf, time, body);
+        self.count += 1;
+    }
+
+    /// Appends one event from its body's JSON text (see [`write_event_json`]).
+    pub fn push_json(&mut self, time: EventTime, json: &str) {
+        write_event_json(&mut self.buf, time, json);
         self.count += 1;
     }
 
@@ -86,6 +95,149 @@ pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
             let _ = encode::write_str(buf, "message");
             write_value(buf, other);
         }
+    }
+}
+
+/// [`write_event`] of the value `json` is the text of, without building that value: the plugin
+/// gets each record as the JSON text the core wrote. The bytes are those of `write_event` for
+/// any text without repeated keys (the core writes none). A text that is not JSON (the core
+/// writes none either) becomes the event `{"message": text}`.
+pub fn write_event_json(buf: &mut Vec<u8>, time: EventTime, json: &str) {
+    let start = buf.len();
+    let _ = encode::write_array_len(buf, 2);
+    let _ = encode::write_array_len(buf, 2);
+    let _ = encode::write_ext_meta(buf, 8, 0);
+    buf.extend_from_slice(&time.seconds.to_be_bytes());
+    buf.extend_from_slice(&time.nanoseconds.to_be_bytes());
+    let _ = encode::write_map_len(buf, 0);
+    if !json.trim_start().starts_with('{') {
+        let _ = encode::write_map_len(buf, 1);
+        let _ = encode::write_str(buf, "message");
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    // `write_event` has no depth limit; a document is at most a few levels deeper than the
+    // record the core parsed (with serde_json's limit).
+    de.disable_recursion_limit();
+    if MsgpackWriter(buf)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .is_err()
+    {
+        buf.truncate(start);
+        write_event(buf, time, &Value::String(json.to_owned()));
+    }
+}
+
+/// Writes the value a serde deserializer yields as [`write_value`] writes the same value.
+struct MsgpackWriter<'b>(&'b mut Vec<u8>);
+
+/// Where a container's length goes: msgpack puts it first, and a JSON text tells it only at
+/// the end. One byte is kept (a fixmap / fixarray header, lengths under 16); longer headers
+/// shift the container's bytes once.
+fn write_len_at(buf: &mut Vec<u8>, at: usize, len: u32, map: bool) {
+    if len < 16 {
+        buf[at] = if map { 0x80 } else { 0x90 } | len as u8;
+    } else {
+        let mut header = Vec::with_capacity(5);
+        let _ = if map {
+            encode::write_map_len(&mut header, len)
+        } else {
+            encode::write_array_len(&mut header, len)
+        };
+        buf.splice(at..at + 1, header);
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for MsgpackWriter<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MsgpackWriter<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        let _ = encode::write_nil(self.0);
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        let _ = encode::write_nil(self.0);
+        Ok(())
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        let _ = encode::write_bool(self.0, v);
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        let _ = encode::write_uint(self.0, v);
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        // As `Value`: a non-negative integer is a u64.
+        let _ = match u64::try_from(v) {
+            Ok(u) => encode::write_uint(self.0, u).map(drop),
+            Err(_) => encode::write_sint(self.0, v).map(drop),
+        };
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        // As `Value`, which holds no NaN or infinity (serde_json parses neither).
+        if v.is_finite() {
+            let _ = encode::write_f64(self.0, v);
+        } else {
+            let _ = encode::write_nil(self.0);
+        }
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        let _ = encode::write_str(self.0, v);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let at = self.0.len();
+        self.0.push(0);
+        let mut n = 0u32;
+        while seq.next_element_seed(MsgpackWriter(self.0))?.is_some() {
+            n += 1;
+        }
+        write_len_at(self.0, at, n, false);
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let at = self.0.len();
+        self.0.push(0);
+        let mut n = 0u32;
+        while map.next_key_seed(KeyWriter(self.0))?.is_some() {
+            map.next_value_seed(MsgpackWriter(self.0))?;
+            n += 1;
+        }
+        write_len_at(self.0, at, n, true);
+        Ok(())
+    }
+}
+
+/// Writes a map key as a msgpack string.
+struct KeyWriter<'b>(&'b mut Vec<u8>);
+
+impl<'de> DeserializeSeed<'de> for KeyWriter<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyWriter<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        let _ = encode::write_str(self.0, v);
+        Ok(())
     }
 }
 
@@ -204,6 +356,103 @@ mod tests {
         assert_eq!(extended.len(), 2);
         assert!(extended.as_bytes() == pushed.as_bytes());
         assert_eq!(decode_all(extended.as_bytes()).len(), 2);
+    }
+
+    /// `write_event_json` of a value's text against `write_event` of the value.
+    fn same_as_write_event(v: &Value) {
+        let t = EventTime {
+            seconds: 1_700_000_000,
+            nanoseconds: 7,
+        };
+        let mut want = vec![0xc0];
+        write_event(&mut want, t, v);
+        for text in [
+            serde_json::to_string(v).unwrap(),
+            serde_json::to_string_pretty(v).unwrap(),
+        ] {
+            let mut got = vec![0xc0];
+            write_event_json(&mut got, t, &text);
+            assert!(got == want, "write_event_json differs on {text}");
+        }
+    }
+
+    #[test]
+    fn json_text_encodes_as_its_value_does() {
+        let mut wide = serde_json::Map::new();
+        for i in 0..70_000 {
+            wide.insert(format!("k{i}"), json!(i));
+        }
+        let values = [
+            json!({}),
+            json!({"a": [], "b": {}, "c": [[]], "d": [{}]}),
+            json!({"s": "é\u{0}\u{1f}\"\\/\u{2028}😀", "esc\"key\n": "x"}),
+            json!({"n": [0, 1, 127, 128, 255, 256, 65535, 65536, u32::MAX, u64::MAX]}),
+            json!({"i": [-1, -32, -33, -128, -129, -32768, -32769, i32::MIN, i64::MIN]}),
+            json!({"f": [0.0, -0.0, 1.5, 1e300, -1e-300, 1.5e-7, f64::MAX, f64::MIN_POSITIVE]}),
+            json!({"b": [true, false, null]}),
+            json!({"long": "x".repeat(70_000), "arr": (0..20).collect::<Vec<_>>()}),
+            json!({"m": (0..20).map(|i| (i.to_string(), json!(i))).collect::<serde_json::Map<_, _>>()}),
+            Value::Object(wide),
+            json!((0..70_000).collect::<Vec<_>>()),
+            json!([1, "x"]),
+            json!("plain"),
+            json!(12),
+            json!(null),
+        ];
+        for v in &values {
+            same_as_write_event(v);
+        }
+        // Deeper than serde_json's default limit of 128 levels.
+        let mut deep = json!("leaf");
+        for _ in 0..200 {
+            deep = json!({ "a": [deep] });
+        }
+        same_as_write_event(&deep);
+        // Text that is not JSON becomes a message, as `write_event` of the text as a string.
+        let t = EventTime::default();
+        for bad in ["{\"a\":", "{} {}", "", "nul"] {
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            write_event(&mut want, t, &json!(bad));
+            write_event_json(&mut got, t, bad);
+            assert!(got == want, "{bad:?}");
+        }
+    }
+
+    /// Every record, envelope and expected document of the shared fixtures and samples.
+    #[test]
+    fn json_text_of_every_fixture_encodes_as_its_value_does() {
+        let shared = std::env::var_os("DEFENDER_BRIDGE_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+            });
+        let mut dirs = vec![shared.join("fixtures"), shared.join("sentinel/samples")];
+        let mut n = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let mut values: Vec<Value> = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if let Some(docs) = v.get("expected").and_then(Value::as_array) {
+                        values.extend(docs.iter().cloned());
+                    }
+                    values.push(v);
+                }
+                for v in &values {
+                    same_as_write_event(v);
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 200, "only {n} fixture values under {shared:?}");
     }
 
     #[test]

@@ -29,10 +29,9 @@ pub fn options(target: Target, sel: u8) -> Options {
 /// Every output must be an object that serialises to valid JSON, and error records must carry
 /// their shape.
 fn check(target: Target, o: &Output) {
-    let bytes = o.to_json();
-    let back: Value = serde_json::from_slice(&bytes).expect("output serialises to valid JSON");
-    assert!(back.is_object(), "output is not an object: {back}");
-    if let Output::Error(e) = o {
+    let e = o.to_value();
+    assert!(e.is_object(), "output is not an object: {e}");
+    if o.is_error() {
         match target {
             Target::Ecs => {
                 assert_eq!(e["event"]["kind"], "pipeline_error");
@@ -96,7 +95,7 @@ pub fn run(target: Target, data: &[u8]) {
     mapper.map_bytes_itemwise(body, &mut |o: Output| itemwise.push(o));
     let too_deep = direct
         .iter()
-        .any(|o| o.is_error() && String::from_utf8_lossy(&o.to_json()).contains("recursion limit"));
+        .any(|o| o.is_error() && o.json().as_str().contains("recursion limit"));
     if !too_deep {
         assert_eq!(itemwise, direct, "item-by-item mapping differs");
     }

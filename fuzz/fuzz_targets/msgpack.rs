@@ -1,9 +1,10 @@
 //! The Fluent Bit plugin's msgpack event encoder (ffi/src/msgpack.rs): mapped documents and
-//! arbitrary JSON values encode to events that decode back to the same values.
+//! arbitrary JSON values encode to events that decode back to the same values, and encoding
+//! their JSON text (`write_event_json`, the plugin's path) gives the bytes of encoding the value.
 #![no_main]
 
 use defender_bridge::{Mapper, Output};
-use defender_bridge_ffi::msgpack::{EventTime, Events};
+use defender_bridge_ffi::msgpack::{write_event, write_event_json, EventTime, Events};
 use libfuzzer_sys::fuzz_target;
 use rmpv::Value as Mp;
 use serde_json::Value;
@@ -56,16 +57,25 @@ fuzz_target!(|data: &[u8]| {
     }
     let mapper = Mapper::new(common::options(defender_bridge::Target::Ecs, data[0]));
     let body = &data[1..];
-    let mut bodies: Vec<Value> = Vec::new();
-    mapper.map_bytes(body, &mut |o: Output| bodies.push(o.into_value()));
+    let mut outputs = Vec::new();
+    mapper.map_bytes(body, &mut |o: Output| outputs.push(o));
+    let mut bodies: Vec<Value> = outputs.iter().map(Output::to_value).collect();
+    let mut texts: Vec<String> = outputs.iter().map(|o| o.json().as_str().into()).collect();
     // Arbitrary JSON too (scalars and arrays are wrapped as {"message": …}).
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        texts.push(serde_json::to_string(&v).unwrap());
         bodies.push(v);
     }
     let time = EventTime {
         seconds: u32::from_le_bytes([data[0], 1, 2, 3]),
         nanoseconds: 999_999_999,
     };
+    for (b, t) in bodies.iter().zip(&texts) {
+        let (mut from_value, mut from_text) = (Vec::new(), Vec::new());
+        write_event(&mut from_value, time, b);
+        write_event_json(&mut from_text, time, t);
+        assert!(from_value == from_text, "write_event_json differs on {t}");
+    }
     let mut events = Events::new();
     for b in &bodies {
         events.push(time, b);

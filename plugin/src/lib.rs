@@ -6,15 +6,17 @@
 //! The ABI, the exported symbols and every `unsafe` live in `defender-bridge-ffi`.
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
 use std::ffi::CStr;
 use std::sync::Arc;
 
 use defender_bridge::Output;
-use defender_bridge_ffi::msgpack::write_event;
+use defender_bridge_ffi::msgpack::write_event_json;
 use defender_bridge_ffi::{
     sys, EventTime, Events, FfiError, HostConfig, HostLog, InitError, InputInstance, InputPlugin,
 };
 use defender_bridge_pull::{Batch, Engine, Level, Logger, PullConfig};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The plugin type behind the exported symbols.
@@ -70,7 +72,7 @@ impl InputPlugin for Defender {
         // The workers encode each record as soon as it is mapped: the queue holds msgpack instead
         // of value trees, and collect only copies bytes.
         let encode = Box::new(|record: &Output, buf: &mut Vec<u8>| {
-            write_event(buf, event_time(record), record.value())
+            write_event_json(buf, event_time(record), record.json().as_str())
         });
         let engine = Engine::start_encoded(settings, Arc::new(FluentBitLogger(log)), encode)
             .map_err(|e| InitError {
@@ -94,7 +96,7 @@ impl InputInstance for Instance {
     fn collect(&mut self, events: &mut Events) -> Option<Batch> {
         let batch = self.engine.take(self.max)?;
         for record in &batch.records {
-            events.push(event_time(record), record.value());
+            events.push_json(event_time(record), record.json().as_str());
         }
         events.extend_encoded(&batch.bytes, batch.encoded);
         self.log.log(
@@ -132,11 +134,8 @@ fn level_of(n: i32) -> Level {
 /// The event time: the record's own time (`@timestamp` in ECS, `TimeGenerated` in Sentinel
 /// rows), else now (when the record was mapped).
 fn event_time(record: &Output) -> EventTime {
-    let value = record.value();
-    ["@timestamp", "TimeGenerated"]
-        .iter()
-        .find_map(|k| value.get(*k).and_then(Value::as_str))
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    record_time(record.json().as_str())
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         .and_then(|t| {
             Some(EventTime {
                 seconds: u32::try_from(t.timestamp()).ok()?,
@@ -146,6 +145,30 @@ fn event_time(record: &Output) -> EventTime {
         .unwrap_or_else(EventTime::now)
 }
 
+/// The two time fields of a document; serde skips the others without building them.
+#[derive(Deserialize)]
+struct Times<'a> {
+    #[serde(rename = "@timestamp", borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "TimeGenerated", borrow, default)]
+    time_generated: Option<Cow<'a, str>>,
+}
+
+/// The first string of `@timestamp` and `TimeGenerated`.
+fn record_time(json: &str) -> Option<Cow<'_, str>> {
+    match serde_json::from_str::<Times>(json) {
+        Ok(t) => t.timestamp.or(t.time_generated),
+        // A time that is not a string, or no object: read as a tree, as every field was before.
+        Err(_) => {
+            let value: Value = serde_json::from_str(json).ok()?;
+            ["@timestamp", "TimeGenerated"]
+                .iter()
+                .find_map(|k| value.get(*k).and_then(Value::as_str))
+                .map(|s| Cow::Owned(s.to_owned()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,8 +176,8 @@ mod tests {
 
     #[test]
     fn event_time_from_record() {
-        let t = event_time(&Output::Document(
-            json!({"@timestamp": "2024-01-02T03:04:05.5Z"}),
+        let t = event_time(&Output::document(
+            &json!({"@timestamp": "2024-01-02T03:04:05.5Z"}),
         ));
         assert_eq!(
             t,
@@ -163,11 +186,21 @@ mod tests {
                 nanoseconds: 500_000_000
             }
         );
-        let t = event_time(&Output::Document(
-            json!({"TimeGenerated": "2024-01-02T03:04:05Z"}),
+        let t = event_time(&Output::document(
+            &json!({"TimeGenerated": "2024-01-02T03:04:05Z"}),
         ));
         assert_eq!(t.seconds, 1_704_164_645);
         let now = EventTime::now().seconds;
-        assert!(event_time(&Output::Document(json!({"x": 1}))).seconds >= now);
+        assert!(event_time(&Output::document(&json!({"x": 1}))).seconds >= now);
+        // Escapes, a time that is not a string, and a time after other fields.
+        assert_eq!(
+            record_time(r#"{"a":{"@timestamp":1},"@timestamp":"2024-01-02T03:04:05\u005a"}"#)
+                .as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        let t = event_time(&Output::document(
+            &json!({"@timestamp": 5, "TimeGenerated": "2024-01-02T03:04:05Z"}),
+        ));
+        assert_eq!(t.seconds, 1_704_164_645);
     }
 }

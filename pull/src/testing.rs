@@ -54,9 +54,9 @@ impl Delivered {
     }
     pub fn add(&mut self, records: &[defender_bridge::Output]) {
         for r in records {
-            self.add_key(key(r.value()));
+            self.add_key(key(&r.to_value()));
             if self.keep_json {
-                self.json.push(String::from_utf8(r.to_json()).unwrap());
+                self.json.push(r.json().as_str().to_owned());
             }
         }
     }

@@ -24,14 +24,15 @@
 //! | evidence[]             | m365_defender.alert.evidence + ECS (graph_evidence) | Entities         |
 //! | the rest               | m365_defender.alert.*                         | ExtendedProperties     |
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::graph_common::{
-    base_doc, date_at, put, put_event, sentinel_severity, severity_score, split_user, str_at,
+    base_doc, date_at, is_absolute_url, parse_time, put_event, sentinel_datetime,
+    sentinel_severity, severity_score, split_user, str_at, uri_parts, At, PutNew,
 };
-use super::{graph_evidence, Input};
-use crate::doc::{json_text, uri_parts, Doc};
-use crate::sentinel::to_datetime;
+use super::graph_evidence::{self, Flavor};
+use super::TreeInput;
+use crate::tree::{self, Doc, Node, Obj};
 use crate::MapError;
 
 /// Graph `serviceSource` -> (SecurityAlert `ProviderName`, `ProductName`), the names Sentinel's
@@ -90,295 +91,318 @@ const DUPLICATES: &[&str] = &[
 
 const P: &str = "m365_defender.alert";
 
-pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let rec = input.record;
+pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Result<(), MapError> {
+    let mut rec = input.record;
     let preserve = input.opts.preserve_duplicate_custom_fields;
-    let (mut doc, mut event) = base_doc(input);
-    put(&mut event, "kind", "alert");
-    let evidence: &[Value] = match rec.get("evidence") {
-        None | Some(Value::Null) => &[],
-        Some(Value::Array(a)) => a,
+    let (mut doc, mut event) = base_doc(input.original, input.opts);
+    event.push("kind", "alert");
+    // The evidence moves out of the record: it is mapped in place into the document.
+    let evidence = match rec.get_mut("evidence") {
+        None | Some(Node::Null) => Vec::new(),
+        Some(Node::Array(a)) => std::mem::take(a),
         Some(_) => return Err(MapError::field("evidence", "expected an array")),
     };
-    let (cats, types) = graph_evidence::categories(evidence, str_at(rec, "", "determination")?);
-    put(&mut event, "category", cats);
-    put(&mut event, "type", types);
+    let determination = str_at(&rec, At::Record, "determination")?;
+    let (cats, types) = graph_evidence::categories(&evidence, determination.as_deref());
+    event.push("category", cats);
+    event.push("type", types);
     // `m365_defender.alert` is built as its own object and set once (one walk down the
     // document instead of one per field); the fields Elastic removes as duplicates of ECS
     // fields (DUPLICATES) are not written unless they are kept.
-    let mut alert = Map::with_capacity(if preserve { 32 } else { 20 });
-    write_fields(rec, &mut doc, &mut event, &mut alert, preserve)?;
+    // 16 members are 896 bytes: under glibc's 1 KiB "large request", which first merges
+    // every small block freed since the last one (a few thousand instructions per record).
+    let mut alert = Obj::with_capacity(if preserve { 32 } else { 16 });
+    write_fields(&mut rec, &mut doc, &mut event, &mut alert, preserve)?;
     put_event(&mut doc, event);
-    let ev = graph_evidence::to_ecs(evidence, graph_evidence::Flavor::Alert, &mut doc, preserve);
-    alert.insert("evidence".into(), Value::Array(ev));
-    doc.set(P, Value::Object(alert));
+    let ev = graph_evidence::to_ecs(evidence, Flavor::Alert, &mut doc, preserve);
+    alert.insert("evidence", ev);
+    doc.set(P, alert);
     doc.prune_empty();
-    out.push(doc.into_value());
+    out.push(doc.into_node());
     Ok(())
 }
 
 /// The alert's own fields (everything but the evidence): ECS fields into `doc` (`event.*`
-/// into `event`), the
-/// `m365_defender.alert` fields into `alert`, in Elastic's order. With `preserve` false the
-/// fields of DUPLICATES are left out (Elastic removes them at the end of its pipeline).
-fn write_fields(
-    rec: &Map<String, Value>,
-    doc: &mut Doc,
-    event: &mut Map<String, Value>,
-    alert: &mut Map<String, Value>,
+/// into `event`), the `m365_defender.alert` fields into `alert`, in Elastic's order. With
+/// `preserve` false the fields of DUPLICATES are left out (Elastic removes them at the end of
+/// its pipeline). Values written once are moved out of `rec`.
+fn write_fields<'a>(
+    rec: &mut Obj<'a>,
+    doc: &mut Doc<'a>,
+    event: &mut Obj<'a>,
+    alert: &mut Obj<'a>,
     preserve: bool,
 ) -> Result<(), MapError> {
-    if let Some(t) = date_at(rec, "", "lastUpdateDateTime")? {
+    const AT: At = At::Record;
+    if let Some(t) = date_at(rec, AT, "lastUpdateDateTime")? {
         if preserve {
-            put(alert, "last_update_datetime", t.clone());
+            alert.put_new("last_update_datetime", t.clone());
         }
         doc.set("@timestamp", t);
     }
-    if let Some(d) = str_at(rec, "", "description")? {
+    if let Some(d) = str_at(rec, AT, "description")? {
         if preserve {
-            put(alert, "description", d);
+            alert.put_new("description", d.clone());
         }
         doc.set("message", d);
     }
-    if let Some(t) = str_at(rec, "", "tenantId")? {
+    if let Some(t) = str_at(rec, AT, "tenantId")? {
         if preserve {
-            put(alert, "tenant_id", t);
+            alert.put_new("tenant_id", t.clone());
         }
         doc.set("cloud.account.id", t);
     }
-    if let Some(c) = date_at(rec, "", "createdDateTime")? {
+    if let Some(c) = date_at(rec, AT, "createdDateTime")? {
         if preserve {
-            put(alert, "created_datetime", c.clone());
+            alert.put_new("created_datetime", c.clone());
         }
-        put(event, "created", c);
+        event.put_new("created", c);
     }
-    let end = date_at(rec, "", "lastActivityDateTime")?;
+    let end = date_at(rec, AT, "lastActivityDateTime")?;
     if let Some(e) = &end {
         if preserve {
-            put(alert, "last_activity_datetime", e.clone());
+            alert.put_new("last_activity_datetime", e.clone());
         }
-        put(event, "end", e.clone());
+        event.put_new("end", e.clone());
     }
-    if let Some(id) = str_at(rec, "", "id")? {
+    if let Some(id) = str_at(rec, AT, "id")? {
         if preserve {
-            put(alert, "id", id);
+            alert.put_new("id", id.clone());
         }
-        put(event, "id", id);
+        event.put_new("id", id);
     }
-    if let Some(s) = str_at(rec, "", "serviceSource")? {
+    if let Some(s) = str_at(rec, AT, "serviceSource")? {
         if preserve {
-            put(alert, "service_source", s);
+            alert.put_new("service_source", s.clone());
         }
-        put(event, "provider", s);
+        event.put_new("provider", s);
     }
-    if let Some(s) = str_at(rec, "", "severity")? {
-        put(alert, "severity", s);
-        put(event, "severity", severity_score(s));
+    if let Some(s) = str_at(rec, AT, "severity")? {
+        event_severity(&s, event);
+        alert.put_new("severity", s);
     }
-    let start = date_at(rec, "", "firstActivityDateTime")?;
+    let start = date_at(rec, AT, "firstActivityDateTime")?;
     if let Some(s) = &start {
         if preserve {
-            put(alert, "first_activity_datetime", s.clone());
+            alert.put_new("first_activity_datetime", s.clone());
         }
-        put(event, "start", s.clone());
+        event.put_new("start", s.clone());
     }
     if let (Some(s), Some(e)) = (&start, &end) {
-        if let (Some(s), Some(e)) = (crate::doc::parse_time(s), crate::doc::parse_time(e)) {
-            put(event, "duration", (e - s).num_nanoseconds());
+        if let (Some(s), Some(e)) = (parse_time(s), parse_time(e)) {
+            event.put_new_some("duration", (e - s).num_nanoseconds());
         }
     }
-    if let Some(u) = str_at(rec, "", "alertWebUrl")? {
+    if let Some(u) = str_at(rec, AT, "alertWebUrl")? {
         // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then); the parts
         // themselves only when `web_url` is kept.
         if preserve {
-            if let Some(parts) = uri_parts(u) {
-                put(alert, "web_url", Value::Object(parts));
-                put(event, "url", u);
+            if let Some(parts) = uri_parts(&u) {
+                alert.put_new("web_url", parts);
+                event.put_new("url", u);
             }
-        } else if url::Url::parse(u).is_ok() {
-            put(event, "url", u);
+        } else if is_absolute_url(&u) {
+            event.put_new("url", u);
         }
     }
-    if let Some(a) = str_at(rec, "", "assignedTo")? {
+    if let Some(a) = str_at(rec, AT, "assignedTo")? {
         if preserve {
-            put(alert, "assigned_to", a);
+            alert.put_new("assigned_to", a.clone());
         }
         assigned_user(a, doc);
     }
-    if let Some(t) = str_at(rec, "", "threatFamilyName")? {
+    if let Some(t) = str_at(rec, AT, "threatFamilyName")? {
         if preserve {
-            put(alert, "threat_family_name", t);
+            alert.put_new("threat_family_name", t.clone());
         }
         doc.set("threat.group.name", t);
     }
-    if let Some(c) = str_at(rec, "", "category")? {
+    if let Some(c) = str_at(rec, AT, "category")? {
         if preserve {
-            put(alert, "category", c);
+            alert.put_new("category", c.clone());
         }
         doc.append("threat.tactic.name", c);
     }
-    if let Some(m) = rec.get("mitreTechniques").filter(|v| !v.is_null()) {
-        if preserve {
-            put(alert, "mitre_techniques", m.clone());
+    if let Some(m) = rec.get_mut("mitreTechniques").map(Node::take) {
+        if !m.is_null() {
+            if preserve {
+                alert.put_new("mitre_techniques", m.clone());
+            }
+            doc.set("threat.technique.subtechnique.id", m);
         }
-        doc.set("threat.technique.subtechnique.id", m.clone());
     }
-    if let Some(Value::Array(comments)) = rec.get("comments") {
-        for c in comments {
-            if let Some(n) = c.get("createdByDisplayName").and_then(Value::as_str) {
+    if let Some(Node::Array(comments)) = rec.get_mut("comments").map(Node::take) {
+        for c in &comments {
+            if let Some(n) = c.get("createdByDisplayName").and_then(Node::as_cow) {
                 doc.append("related.user", n);
             }
         }
-        put(alert, "comments", Value::Array(comments.clone()));
+        alert.put_new("comments", comments);
     }
-    for (from, to) in RENAMES {
-        if let Some(v) = rec.get(*from).filter(|v| !v.is_null()) {
-            put(alert, to, v.clone());
+    for &(from, to) in RENAMES {
+        if let Some(v) = rec.get_mut(from).map(Node::take) {
+            alert.put_new(to, v);
         }
     }
-    if let Some(u) = str_at(rec, "", "incidentWebUrl")? {
-        if let Some(parts) = uri_parts(u) {
-            put(alert, "incident_web_url", Value::Object(parts));
+    if let Some(u) = str_at(rec, AT, "incidentWebUrl")? {
+        if let Some(parts) = uri_parts(&u) {
+            alert.put_new("incident_web_url", parts);
         }
     }
-    if let Some(r) = date_at(rec, "", "resolvedDateTime")? {
-        put(alert, "resolved_datetime", r);
+    if let Some(r) = date_at(rec, AT, "resolvedDateTime")? {
+        alert.put_new("resolved_datetime", r);
     }
     Ok(())
+}
+
+/// `event.severity` of a Graph severity (none for an unknown one).
+fn event_severity(severity: &str, event: &mut Obj<'_>) {
+    event.put_new_some("severity", severity_score(severity));
 }
 
 /// `assignedTo` as the incident fixture shows it: `source.user.name`/`email`/`domain` and
 /// `related.user` (name first, then the full address).
 /// `source.user` is built as one object: the callers set no `source.user` field before.
-pub(crate) fn assigned_user(a: &str, doc: &mut Doc) {
-    let (name, domain) = split_user(a);
-    let mut user = Map::with_capacity(3);
+pub(crate) fn assigned_user<'a>(a: Cow<'a, str>, doc: &mut Doc<'a>) {
+    let mut user = Obj::with_capacity(3);
     if a.contains('@') {
-        put(&mut user, "email", a);
-        put(&mut user, "domain", domain);
-        put(&mut user, "name", name);
-        doc.set("source.user", Value::Object(user));
-        if let Some(n) = name {
-            doc.append("related.user", n);
-        }
+        let (name, domain) = split_user(&a);
+        user.push("email", a.clone());
+        user.put_new_some("domain", domain);
+        user.push("name", name.clone());
+        doc.set("source.user", user);
+        doc.append("related.user", name);
     } else {
-        put(&mut user, "name", a);
-        doc.set("source.user", Value::Object(user));
+        user.push("name", a.clone());
+        doc.set("source.user", user);
     }
     doc.append("related.user", a);
 }
 
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    out.push(Value::Object(security_alert(
-        input.record,
-        input.opts.now.as_deref(),
-        "",
-    )?));
+pub(crate) fn to_sentinel<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
+    let row = security_alert(&input.record, input.opts.now.as_deref())?;
+    out.push(Node::Object(row));
     Ok(())
 }
 
-/// A `SecurityAlert` row for one Graph alert (also used for the alerts of an incident).
-pub(crate) fn security_alert(
-    rec: &Map<String, Value>,
-    now: Option<&str>,
-    path: &str,
-) -> Result<Map<String, Value>, MapError> {
-    let p = |k: &str| format!("{path}{k}");
-    let s = |k: &str| str_at(rec, path, k);
+/// A `SecurityAlert` row for one Graph alert.
+fn security_alert<'a>(rec: &Obj<'a>, now: Option<&str>) -> Result<Obj<'a>, MapError> {
+    let s = |k: &str| str_at(rec, At::Record, k);
     let time = |k: &str| -> Result<Option<String>, MapError> {
         match s(k)? {
-            None | Some("") => Ok(None),
-            Some(v) => to_datetime(v)
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => sentinel_datetime(&v)
                 .map(Some)
-                .ok_or_else(|| MapError::field(p(k), format!("not a timestamp: {v:?}"))),
+                .ok_or_else(|| MapError::field(k, format!("not a timestamp: {:?}", &*v))),
         }
     };
-    let mut row = Map::with_capacity(25);
+    let mut row = Obj::with_capacity(25);
     let generated = match time("createdDateTime")? {
         Some(t) => t,
         None => match time("lastUpdateDateTime")? {
             Some(t) => t,
-            None => now.and_then(to_datetime).ok_or_else(|| {
-                MapError::field(p("createdDateTime"), "missing, and no \"now\" was given")
+            None => now.and_then(sentinel_datetime).ok_or_else(|| {
+                MapError::field("createdDateTime", "missing, and no \"now\" was given")
             })?,
         },
     };
-    row.insert("TimeGenerated".into(), generated.into());
-    let mut put = |k: &str, v: Option<Value>| {
+    row.push("TimeGenerated", generated);
+    // Every column is pushed once, so no key search is needed.
+    let mut put = |k: &'static str, v: Option<Node<'a>>| {
         if let Some(v) = v.filter(|v| !v.is_null()) {
-            row.insert(k.to_string(), v);
+            row.push(k, v);
         }
     };
     let title = s("title")?;
-    put("AlertName", title.map(Value::from));
-    put("DisplayName", title.map(Value::from));
-    put("Description", s("description")?.map(Value::from));
+    put("AlertName", title.clone().map(Node::from));
+    put("DisplayName", title.map(Node::from));
+    put("Description", s("description")?.map(Node::from));
     put(
         "AlertSeverity",
-        s("severity")?.and_then(sentinel_severity).map(Value::from),
+        s("severity")?
+            .as_deref()
+            .and_then(sentinel_severity)
+            .map(Node::from),
     );
     put(
         "Status",
-        s("status")?.and_then(sentinel_status).map(Value::from),
+        s("status")?
+            .as_deref()
+            .and_then(sentinel_status)
+            .map(Node::from),
     );
     let source = s("serviceSource")?;
-    let (provider, product) = match PRODUCTS.iter().find(|(k, _, _)| Some(*k) == source) {
-        Some((_, pr, pd)) => (Some(*pr), Some(*pd)),
-        None => (source, s("productName")?.or(source)),
+    let (provider, product) = match PRODUCTS
+        .iter()
+        .find(|(k, _, _)| Some(*k) == source.as_deref())
+    {
+        Some((_, pr, pd)) => (Some(Cow::Borrowed(*pr)), Some(Cow::Borrowed(*pd))),
+        None => {
+            let product = s("productName")?.or_else(|| source.clone());
+            (source, product)
+        }
     };
-    put("ProviderName", provider.map(Value::from));
-    put("ProductName", product.map(Value::from));
+    put("ProviderName", provider.map(Node::from));
+    put("ProductName", product.map(Node::from));
     put("VendorName", Some("Microsoft".into()));
     put(
         "ProductComponentName",
-        s("detectionSource")?.map(Value::from),
+        s("detectionSource")?.map(Node::from),
     );
-    put("AlertType", s("detectorId")?.map(Value::from));
-    put("SystemAlertId", s("id")?.map(Value::from));
+    put("AlertType", s("detectorId")?.map(Node::from));
+    let id = s("id")?;
+    put("SystemAlertId", id.clone().map(Node::from));
     put(
         "VendorOriginalId",
-        s("providerAlertId")?.or(s("id")?).map(Value::from),
+        s("providerAlertId")?.or(id).map(Node::from),
     );
-    put("AlertLink", s("alertWebUrl")?.map(Value::from));
-    put("StartTime", time("firstActivityDateTime")?.map(Value::from));
-    put("EndTime", time("lastActivityDateTime")?.map(Value::from));
-    put("Tactics", s("category")?.map(Value::from));
+    put("AlertLink", s("alertWebUrl")?.map(Node::from));
+    put("StartTime", time("firstActivityDateTime")?.map(Node::from));
+    put("EndTime", time("lastActivityDateTime")?.map(Node::from));
+    put("Tactics", s("category")?.map(Node::from));
     let (techniques, subs) = techniques(rec.get("mitreTechniques"));
-    put("Techniques", techniques);
-    put("SubTechniques", subs);
+    put("Techniques", techniques.map(Node::from));
+    put("SubTechniques", subs.map(Node::from));
     put(
         "RemediationSteps",
-        s("recommendedActions")?.map(|r| Value::String(json_text(&Value::from(vec![r])))),
+        s("recommendedActions")?.map(|r| Node::from(tree::to_string(&[&*r]))),
     );
-    let evidence: &[Value] = rec
+    let evidence: &[Node<'a>] = rec
         .get("evidence")
-        .and_then(Value::as_array)
+        .and_then(Node::as_array)
         .map_or(&[], Vec::as_slice);
-    put("CompromisedEntity", compromised_entity(evidence));
+    put(
+        "CompromisedEntity",
+        compromised_entity(evidence).map(Node::from),
+    );
     if !evidence.is_empty() {
         put(
             "Entities",
-            Some(Value::String(json_text(&Value::Array(
-                graph_evidence::entities(evidence),
+            Some(Node::from(tree::to_string(&graph_evidence::entities(
+                evidence,
             )))),
         );
     }
     put(
         "ExtendedProperties",
-        Some(Value::String(json_text(&Value::Object(extended(rec))))),
+        Some(Node::from(tree::to_string(&extended(rec)))),
     );
-    put("IsIncident", Some(Value::Bool(false)));
+    put("IsIncident", Some(Node::Bool(false)));
     put("Type", Some("SecurityAlert".into()));
     Ok(row)
 }
 
 /// `mitreTechniques` (`T1059.001`) -> (`Techniques` parents, `SubTechniques`), JSON text each.
-fn techniques(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
+fn techniques(v: Option<&Node<'_>>) -> (Option<String>, Option<String>) {
     let ids: Vec<&str> = v
-        .and_then(Value::as_array)
+        .and_then(Node::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(Node::as_str)
         .collect();
     if ids.is_empty() {
         return (None, None);
@@ -391,12 +415,12 @@ fn techniques(v: Option<&Value>) -> (Option<Value>, Option<Value>) {
         }
     }
     let subs: Vec<&str> = ids.iter().copied().filter(|i| i.contains('.')).collect();
-    let text = |v: Vec<&str>| (!v.is_empty()).then(|| Value::String(json_text(&Value::from(v))));
+    let text = |v: Vec<&str>| (!v.is_empty()).then(|| tree::to_string(&v));
     (text(parents), text(subs))
 }
 
 /// The first device's DNS name, else the first user's account name.
-fn compromised_entity(evidence: &[Value]) -> Option<Value> {
+fn compromised_entity<'a>(evidence: &[Node<'a>]) -> Option<Cow<'a, str>> {
     let of = |ty: &str, path: &[&str]| {
         evidence.iter().find_map(|e| {
             (e.get("@odata.type")?.as_str()? == ty).then_some(())?;
@@ -404,7 +428,7 @@ fn compromised_entity(evidence: &[Value]) -> Option<Value> {
             for k in path {
                 v = v.get(k)?;
             }
-            v.as_str().map(Value::from)
+            v.as_cow()
         })
     };
     of(
@@ -420,7 +444,7 @@ fn compromised_entity(evidence: &[Value]) -> Option<Value> {
 }
 
 /// Graph fields with no column of their own, for `ExtendedProperties` (string values).
-fn extended(rec: &Map<String, Value>) -> Map<String, Value> {
+fn extended<'a>(rec: &Obj<'a>) -> Obj<'a> {
     const KEYS: &[(&str, &str)] = &[
         ("incidentId", "IncidentId"),
         ("incidentWebUrl", "IncidentWebUrl"),
@@ -438,14 +462,14 @@ fn extended(rec: &Map<String, Value>) -> Map<String, Value> {
         ("resolvedDateTime", "ResolvedDateTime"),
         ("alertPolicyId", "AlertPolicyId"),
     ];
-    let mut m = Map::with_capacity(KEYS.len());
+    let mut m = Obj::with_capacity(KEYS.len());
     for (src, dst) in KEYS {
         if let Some(v) = rec
-            .get(*src)
-            .and_then(crate::doc::to_string_value)
+            .get(src)
+            .and_then(Node::to_text)
             .filter(|s| !s.is_empty())
         {
-            m.insert((*dst).to_string(), Value::String(v));
+            m.push(*dst, v);
         }
     }
     m
@@ -454,8 +478,9 @@ fn extended(rec: &Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::run_tree;
     use crate::{sentinel, Options};
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     /// Microsoft's documented `alert` example (Graph v1.0, "Get alert"), shortened, with one
     /// evidence of each common type.
@@ -526,19 +551,8 @@ mod tests {
             preserve_original_event: true,
             ..Options::default()
         };
-        let rec = example().as_object().cloned().unwrap_or_default();
-        let input = Input {
-            record: &rec,
-            original: "{}",
-            opts: &opts,
-        };
-        let mut out = Vec::new();
-        if target_sentinel {
-            to_sentinel(&input, &mut out)
-        } else {
-            to_ecs(&input, &mut out)
-        }
-        .unwrap();
+        let f = if target_sentinel { to_sentinel } else { to_ecs };
+        let mut out = run_tree(f, example(), "{}", &opts).unwrap();
         assert_eq!(out.len(), 1);
         out.remove(0).as_object().cloned().unwrap_or_default()
     }
@@ -675,24 +689,14 @@ mod tests {
     #[test]
     fn bad_types_name_the_field() {
         let opts = Options::default();
-        let mut rec = example().as_object().cloned().unwrap();
-        rec.insert("severity".into(), json!(3));
-        let input = Input {
-            record: &rec,
-            original: "",
-            opts: &opts,
-        };
-        let err = to_ecs(&input, &mut Vec::new()).unwrap_err();
+        let mut rec = example();
+        rec["severity"] = json!(3);
+        let err = run_tree(to_ecs, rec.clone(), "", &opts).unwrap_err();
         assert_eq!(err.path.as_deref(), Some("severity"));
-        rec.insert("severity".into(), json!("low"));
-        rec.insert("createdDateTime".into(), json!("soon"));
-        let input = Input {
-            record: &rec,
-            original: "",
-            opts: &opts,
-        };
+        rec["severity"] = json!("low");
+        rec["createdDateTime"] = json!("soon");
         assert_eq!(
-            to_sentinel(&input, &mut Vec::new())
+            run_tree(to_sentinel, rec, "", &opts)
                 .unwrap_err()
                 .path
                 .as_deref(),

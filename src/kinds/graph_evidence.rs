@@ -6,9 +6,10 @@
 //! `related.*` follows the step order below, not the evidence order; [`to_ecs`] does the same.
 //! Paths inside one evidence object use `/` because `@odata.type` itself contains a dot.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
-use crate::doc::{es_date_str, to_string_value, Doc};
+use super::graph_common::{es_date, slice};
+use crate::tree::{Doc, Node, Obj};
 
 /// How a moved value is converted (Elastic's `convert` / `date` processors).
 #[derive(Clone, Copy, PartialEq)]
@@ -249,105 +250,40 @@ const DUPLICATES: &[&str] = &[
 
 // ---- paths inside one evidence object ("a/b/c") ----
 
-fn take(obj: &mut Map<String, Value>, path: &str) -> Option<Value> {
-    match path.split_once('/') {
-        None => obj.shift_remove(path),
+/// `path` before and after its first `/` (a byte search: the generic char searcher of
+/// `split_once` costs more than the lookups it serves).
+fn split_slash(path: &str) -> Option<(&str, &str)> {
+    let i = path.bytes().position(|b| b == b'/')?;
+    Some((&path[..i], &path[i + 1..]))
+}
+
+fn take<'a>(obj: &mut Obj<'a>, path: &str) -> Option<Node<'a>> {
+    match split_slash(path) {
+        None => obj.remove(path),
         Some((head, rest)) => take(obj.get_mut(head)?.as_object_mut()?, rest),
     }
 }
 
-fn get<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    match path.split_once('/') {
+fn get<'r, 'a>(obj: &'r Obj<'a>, path: &str) -> Option<&'r Node<'a>> {
+    match split_slash(path) {
         None => obj.get(path),
         Some((head, rest)) => get(obj.get(head)?.as_object()?, rest),
     }
 }
 
-fn put(obj: &mut Map<String, Value>, path: &str, v: Value) {
-    match path.split_once('/') {
+/// Sets `path`: an existing key keeps its place, a new one goes last (as `Map::insert`).
+fn put<'a>(obj: &mut Obj<'a>, path: &'static str, v: Node<'a>) {
+    match split_slash(path) {
         None => {
-            obj.insert(path.to_string(), v);
+            obj.insert(path, v);
         }
         Some((head, rest)) => {
-            let slot = obj.entry(head).or_insert_with(|| Value::Object(Map::new()));
+            let slot = obj.slot(head);
             if !slot.is_object() {
-                *slot = Value::Object(Map::new());
+                *slot = Node::Object(Obj::new());
             }
-            if let Value::Object(m) = slot {
+            if let Node::Object(m) = slot {
                 put(m, rest, v);
-            }
-        }
-    }
-}
-
-/// An evidence object while the steps run: its entries in order. The steps remove and add
-/// top-level keys; in a `Map` (an `IndexMap` hashed with SipHash) every removal hashes the key
-/// and renumbers the later entries, in these few entries it is a scan. The object is hashed
-/// once, when it becomes a `Map` again.
-struct Entries(Vec<(String, Value)>);
-
-impl Entries {
-    fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
-    }
-
-    fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        let i = self.position(key)?;
-        Some(&mut self.0[i].1)
-    }
-}
-
-/// The two operations of a step on an object: `take` and `put` of a `/` path, with the same
-/// effect (values, key order) on a `Map` and on `Entries`.
-trait PathOps {
-    fn take(&mut self, path: &str) -> Option<Value>;
-    fn put(&mut self, path: &str, v: Value);
-}
-
-impl PathOps for Map<String, Value> {
-    fn take(&mut self, path: &str) -> Option<Value> {
-        take(self, path)
-    }
-
-    fn put(&mut self, path: &str, v: Value) {
-        put(self, path, v)
-    }
-}
-
-impl PathOps for Entries {
-    fn take(&mut self, path: &str) -> Option<Value> {
-        match path.split_once('/') {
-            None => {
-                let i = self.position(path)?;
-                Some(self.0.remove(i).1)
-            }
-            Some((head, rest)) => take(self.get_mut(head)?.as_object_mut()?, rest),
-        }
-    }
-
-    fn put(&mut self, path: &str, v: Value) {
-        let (head, rest) = match path.split_once('/') {
-            None => (path, None),
-            Some((head, rest)) => (head, Some(rest)),
-        };
-        // Like `Map::insert`: an existing key keeps its place, a new one goes last.
-        let i = match self.position(head) {
-            Some(i) => i,
-            None => {
-                self.0.push((head.to_string(), Value::Null));
-                self.0.len() - 1
-            }
-        };
-        let slot = &mut self.0[i].1;
-        match rest {
-            None => *slot = v,
-            Some(rest) => {
-                if !slot.is_object() {
-                    *slot = Value::Object(Map::new());
-                }
-                if let Value::Object(m) = slot {
-                    put(m, rest, v);
-                }
             }
         }
     }
@@ -358,20 +294,20 @@ fn is_ip(s: &str) -> bool {
 }
 
 /// Elastic's conversion; `None` drops the value (Elastic's `on_failure: remove`).
-fn convert(v: Value, conv: Conv) -> Option<Value> {
+fn convert(v: Node<'_>, conv: Conv) -> Option<Node<'_>> {
     match conv {
         Keep => Some(v),
-        Date => v.as_str().and_then(es_date_str).map(Value::String),
-        Str => to_string_value(&v).map(Value::String),
-        Long => match &v {
-            Value::Number(n) if n.is_i64() || n.is_u64() => Some(v),
-            Value::Number(n) => n.as_f64().map(|f| Value::from(f as i64)),
-            Value::String(s) => s.trim().parse::<i64>().ok().map(Value::from),
+        Date => v.as_str().and_then(es_date).map(Node::from),
+        Str => v.to_text().map(Node::Str),
+        Long => match v {
+            Node::UInt(_) | Node::Int(_) => Some(v),
+            Node::Float(f) => Some(Node::from(f as i64)),
+            Node::Str(s) => s.trim().parse::<i64>().ok().map(Node::from),
             _ => None,
         },
-        Ip => v.as_str().filter(|s| is_ip(s)).map(|_| v.clone()),
+        Ip => v.as_str().is_some_and(is_ip).then_some(v),
         IpList => match v {
-            Value::Array(a) => Some(Value::Array(
+            Node::Array(a) => Some(Node::Array(
                 a.into_iter()
                     .filter(|x| x.as_str().is_some_and(is_ip))
                     .collect(),
@@ -381,8 +317,8 @@ fn convert(v: Value, conv: Conv) -> Option<Value> {
     }
 }
 
-fn apply(step: &Step, flavor: Flavor, obj: &mut impl PathOps, doc: &mut Doc) {
-    let Some(v) = obj.take(step.from) else {
+fn apply<'a>(step: &Step, flavor: Flavor, obj: &mut Obj<'a>, doc: &mut Doc<'a>) {
+    let Some(v) = take(obj, step.from) else {
         return;
     };
     if v.is_null() {
@@ -391,22 +327,22 @@ fn apply(step: &Step, flavor: Flavor, obj: &mut impl PathOps, doc: &mut Doc) {
     let Some(v) = convert(v, step.conv) else {
         return;
     };
-    for field in step.ecs(flavor) {
-        if let Some(s) =
-            to_string_value(&v).filter(|s| !s.is_empty() && !v.is_array() && !v.is_object())
-        {
-            // Elastic appends through a mustache template: the value arrives as a string.
-            doc.append(field, s);
+    if !v.is_array() && !v.is_object() {
+        for field in step.ecs(flavor) {
+            if let Some(s) = v.to_text().filter(|s| !s.is_empty()) {
+                // Elastic appends through a mustache template: the value arrives as a string.
+                doc.append(field, s);
+            }
         }
     }
-    obj.put(step.to, v);
+    put(obj, step.to, v);
 }
 
 /// The key of an evidence object a step reads first: its list, else the first segment of `from`.
 fn step_head(step: &Step) -> &'static str {
     match step.list {
         Some(list) => list,
-        None => step.from.split_once('/').map_or(step.from, |(h, _)| h),
+        None => split_slash(step.from).map_or(step.from, |(h, _)| h),
     }
 }
 
@@ -415,37 +351,60 @@ type Mask = u128;
 
 const _: () = assert!(STEPS.len() <= Mask::BITS as usize && DUPLICATES.len() <= 64);
 
-/// Top-level evidence keys -> the steps that read them and the duplicates stored under them,
-/// sorted by key (built once): an evidence object's keys select the few steps that can apply,
-/// instead of every step probing (hashing into) every object.
+/// Top-level evidence keys -> the steps that read them and the duplicates stored under them
+/// (built once): an evidence object's keys select the few steps that can apply, instead of
+/// every step probing every object.
 struct Index {
-    steps: Vec<(&'static str, Mask)>,
-    duplicates: Vec<(&'static str, u64)>,
+    steps: KeyTable<Mask>,
+    duplicates: KeyTable<u64>,
     /// The steps of each flavor: [alert, incident].
     flavors: [Mask; 2],
+}
+
+/// Keys -> bit sets, bucketed by key length: a lookup compares the key with the two or three
+/// keys of its length only (a binary search compared it with seven, most of a record's keys
+/// being absent from the table).
+struct KeyTable<M>(Vec<Vec<(&'static str, M)>>);
+
+impl<M: Copy + Default + std::ops::BitOrAssign> KeyTable<M> {
+    fn new(entries: impl IntoIterator<Item = (&'static str, M)>) -> Self {
+        let mut buckets: Vec<Vec<(&'static str, M)>> = Vec::new();
+        for (key, bits) in entries {
+            if buckets.len() <= key.len() {
+                buckets.resize_with(key.len() + 1, Vec::new);
+            }
+            let bucket = &mut buckets[key.len()];
+            match bucket.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, m)) => *m |= bits,
+                None => bucket.push((key, bits)),
+            }
+        }
+        KeyTable(buckets)
+    }
+
+    fn get(&self, key: &str) -> M {
+        self.0
+            .get(key.len())
+            .and_then(|b| b.iter().find(|(k, _)| *k == key))
+            .map_or_else(M::default, |(_, m)| *m)
+    }
 }
 
 fn index() -> &'static Index {
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut steps: Vec<(&'static str, Mask)> = Vec::new();
-        for (i, step) in STEPS.iter().enumerate() {
-            let head = step_head(step);
-            match steps.iter_mut().find(|(k, _)| *k == head) {
-                Some((_, m)) => *m |= 1 << i,
-                None => steps.push((head, 1 << i)),
-            }
-        }
-        steps.sort_unstable_by_key(|(k, _)| *k);
-        let mut duplicates: Vec<(&'static str, u64)> = Vec::new();
-        for (i, path) in DUPLICATES.iter().enumerate() {
-            let head = path.split_once('/').map_or(*path, |(h, _)| h);
-            match duplicates.iter_mut().find(|(k, _)| *k == head) {
-                Some((_, m)) => *m |= 1 << i,
-                None => duplicates.push((head, 1 << i)),
-            }
-        }
-        duplicates.sort_unstable_by_key(|(k, _)| *k);
+        let steps = KeyTable::new(
+            STEPS
+                .iter()
+                .enumerate()
+                .map(|(i, step)| (step_head(step), (1 as Mask) << i)),
+        );
+        let duplicates = KeyTable::new(
+            DUPLICATES
+                .iter()
+                .enumerate()
+                .map(|(i, path)| (split_slash(path).map_or(*path, |(h, _)| h), 1u64 << i)),
+        );
         let flavors = [Flavor::Alert, Flavor::Incident].map(|flavor| {
             let mut m: Mask = 0;
             for (i, step) in STEPS.iter().enumerate() {
@@ -463,65 +422,49 @@ fn index() -> &'static Index {
     })
 }
 
-fn lookup<M: Copy + Default>(table: &[(&'static str, M)], key: &str) -> M {
-    table
-        .binary_search_by(|(k, _)| (*k).cmp(key))
-        .map_or_else(|_| M::default(), |i| table[i].1)
-}
-
 /// The steps of `flavor` that may find something in `obj` (a superset: `apply` still checks).
 /// Exact because no step writes a key that a later step reads (see the test
 /// `no_step_reads_what_an_earlier_one_wrote`).
-fn steps_for(obj: &Entries, flavor: Flavor) -> Mask {
+fn steps_for(obj: &Obj<'_>, flavor: Flavor) -> Mask {
     let index = index();
     let mut mask: Mask = 0;
-    for (k, _) in &obj.0 {
-        mask |= lookup(&index.steps, k);
+    for k in obj.keys() {
+        mask |= index.steps.get(k);
     }
     mask & index.flavors[flavor as usize]
 }
 
-/// Maps the evidence list: ECS fields go into `doc`, the renamed evidence objects are returned
-/// (for `m365_defender.<…>.evidence`). Non-object evidence entries are kept as they are.
-pub(crate) fn to_ecs(
-    evidence: &[Value],
+/// Maps the evidence list in place: ECS fields go into `doc`, the renamed evidence objects are
+/// returned (for `m365_defender.<…>.evidence`). Non-object evidence entries are kept as they are.
+pub(crate) fn to_ecs<'a>(
+    mut items: Vec<Node<'a>>,
     flavor: Flavor,
-    doc: &mut Doc,
+    doc: &mut Doc<'a>,
     preserve_duplicates: bool,
-) -> Vec<Value> {
-    // Objects are copied into `Entries` for the steps (non-objects are kept as they are).
-    let mut work: Vec<Result<Entries, &Value>> = evidence
-        .iter()
-        .map(|e| match e {
-            Value::Object(o) => Ok(Entries(
-                o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            )),
-            other => Err(other),
-        })
-        .collect();
+) -> Vec<Node<'a>> {
     // Every step runs over all evidence before the next one (the order of `related.*` values
     // depends on it); only the steps some evidence object can match are visited.
-    let masks: Vec<Mask> = work
+    let masks: Vec<Mask> = items
         .iter()
-        .map(|item| item.as_ref().map_or(0, |o| steps_for(o, flavor)))
+        .map(|item| item.as_object().map_or(0, |o| steps_for(o, flavor)))
         .collect();
     let mut todo: Mask = masks.iter().fold(0, |a, m| a | m);
     while todo != 0 {
         let i = todo.trailing_zeros() as usize;
         todo &= todo - 1;
         let step = &STEPS[i];
-        for (item, mask) in work.iter_mut().zip(&masks) {
+        for (item, mask) in items.iter_mut().zip(&masks) {
             if mask & (1 << i) == 0 {
                 continue;
             }
-            let Ok(obj) = item else {
+            let Node::Object(obj) = item else {
                 continue;
             };
             match step.list {
                 None => apply(step, flavor, obj, doc),
                 Some(list) => {
-                    if let Some(Value::Array(users)) = obj.get_mut(list) {
-                        for u in users.iter_mut().filter_map(Value::as_object_mut) {
+                    if let Some(Node::Array(users)) = obj.get_mut(list) {
+                        for u in users.iter_mut().filter_map(Node::as_object_mut) {
                             apply(step, flavor, u, doc);
                         }
                     }
@@ -529,17 +472,10 @@ pub(crate) fn to_ecs(
             }
         }
     }
-    let mut items: Vec<Value> = work
-        .into_iter()
-        .map(|item| match item {
-            Ok(obj) => Value::Object(obj.0.into_iter().collect()),
-            Err(other) => other.clone(),
-        })
-        .collect();
     ecs_by_type(&items, flavor, doc);
     if flavor == Flavor::Incident {
         // The incident pipeline lowercases host.name after the evidence steps.
-        if let Some(Value::Array(names)) = doc.remove("host.name") {
+        if let Some(Node::Array(names)) = doc.remove("host.name") {
             for n in names {
                 doc.append("host.name", n.as_str().map(str::to_lowercase));
             }
@@ -547,17 +483,17 @@ pub(crate) fn to_ecs(
     }
     if !preserve_duplicates {
         let table = &index().duplicates;
-        for obj in items.iter_mut().filter_map(Value::as_object_mut) {
-            let mut dups: u64 = obj.keys().fold(0, |m, k| m | lookup(table, k));
+        for obj in items.iter_mut().filter_map(Node::as_object_mut) {
+            let mut dups: u64 = obj.keys().fold(0, |m, k| m | table.get(k));
             while dups != 0 {
                 let i = dups.trailing_zeros() as usize;
                 dups &= dups - 1;
                 take(obj, DUPLICATES[i]);
             }
             if flavor == Flavor::Incident {
-                let users = obj.get_mut("logged_on_users").and_then(Value::as_array_mut);
-                for u in users.into_iter().flatten().filter_map(Value::as_object_mut) {
-                    u.shift_remove("account_name");
+                let users = obj.get_mut("logged_on_users").and_then(Node::as_array_mut);
+                for u in users.into_iter().flatten().filter_map(Node::as_object_mut) {
+                    u.remove("account_name");
                 }
             }
         }
@@ -566,9 +502,9 @@ pub(crate) fn to_ecs(
 }
 
 /// Elastic's two scripts that set ECS fields by evidence type (sorted, de-duplicated arrays).
-fn ecs_by_type(items: &[Value], flavor: Flavor, doc: &mut Doc) {
-    let mut sets: Vec<(&str, Vec<Value>)> = Vec::new();
-    let mut add = |field: &'static str, v: Option<&Value>| {
+fn ecs_by_type<'a>(items: &[Node<'a>], flavor: Flavor, doc: &mut Doc<'a>) {
+    let mut sets: Vec<(&'static str, Vec<Node<'a>>)> = Vec::new();
+    let mut add = |field: &'static str, v: Option<&Node<'a>>| {
         let Some(v) = v.filter(|v| !v.is_null()) else {
             return;
         };
@@ -581,8 +517,8 @@ fn ecs_by_type(items: &[Value], flavor: Flavor, doc: &mut Doc) {
             None => sets.push((field, vec![v.clone()])),
         }
     };
-    for obj in items.iter().filter_map(Value::as_object) {
-        let ty = obj.get("odata_type").and_then(Value::as_str).unwrap_or("");
+    for obj in items.iter().filter_map(Node::as_object) {
+        let ty = obj.get("odata_type").and_then(Node::as_str).unwrap_or("");
         let kind = ty.rsplit('.').next().unwrap_or("");
         match kind {
             "securityGroupEvidence" => add("group.name", get(obj, "display_name")),
@@ -611,74 +547,79 @@ fn ecs_by_type(items: &[Value], flavor: Flavor, doc: &mut Doc) {
             _ => {}
         }
         if get(obj, "vm_metadata/cloud_provider")
-            .and_then(Value::as_str)
+            .and_then(Node::as_str)
             .is_some_and(|p| p.eq_ignore_ascii_case("azure"))
         {
-            add("cloud.provider", Some(&Value::from("azure")));
+            add("cloud.provider", Some(&Node::from("azure")));
         }
     }
     for (field, mut vs) in sets {
+        // Elastic's script sorts numbers as numbers and everything else by its JSON text.
         vs.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => x.total_cmp(&y),
-            _ => a.to_string().cmp(&b.to_string()),
+            _ => a.to_json_string().cmp(&b.to_json_string()),
         });
-        doc.set(field, Value::Array(vs));
+        doc.set(field, Node::Array(vs));
     }
 }
 
 /// `event.category` / `event.type` from the evidence types and the determination (Elastic's
 /// category script: sorted sets).
 pub(crate) fn categories(
-    evidence: &[Value],
+    evidence: &[Node<'_>],
     determination: Option<&str>,
-) -> (Vec<String>, Vec<String>) {
-    let mut cats: Vec<String> = Vec::new();
-    let mut types: Vec<String> = Vec::new();
-    let add = |cat: &str, cats: &mut Vec<String>, types: &mut Vec<String>| {
-        if !cats.iter().any(|c| c == cat) {
-            cats.push(cat.to_string());
+) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut cats: Vec<&'static str> = Vec::new();
+    let mut types: Vec<&'static str> = Vec::new();
+    let add = |cat: &'static str, cats: &mut Vec<&'static str>, types: &mut Vec<&'static str>| {
+        if !cats.contains(&cat) {
+            cats.push(cat);
         }
         // Elastic decides the type from the whole category set so far.
-        let t = if cats.iter().any(|c| c == "registry") {
+        let t = if cats.contains(&"registry") {
             "access"
-        } else if cats.iter().any(|c| c == "threat") {
+        } else if cats.contains(&"threat") {
             "indicator"
         } else {
             "info"
         };
-        if !types.iter().any(|x| x == t) {
-            types.push(t.to_string());
+        if !types.contains(&t) {
+            types.push(t);
         }
     };
     for e in evidence {
-        let ty = e.get("@odata.type").and_then(Value::as_str).unwrap_or("");
+        let ty = e.get("@odata.type").and_then(Node::as_str).unwrap_or("");
         if let Some((_, cat)) = CATEGORIES.iter().find(|(t, _)| *t == ty) {
             add(cat, &mut cats, &mut types);
         }
     }
     if let Some(d) = determination {
-        let cat = match d.to_ascii_lowercase().as_str() {
-            "malware" | "malicioususeractivity" => Some("malware"),
-            "phishing" => Some("email"),
-            "apt" => Some("threat"),
-            _ => None,
+        let is = |name: &str| d.eq_ignore_ascii_case(name);
+        let cat = if is("malware") || is("malicioususeractivity") {
+            Some("malware")
+        } else if is("phishing") {
+            Some("email")
+        } else if is("apt") {
+            Some("threat")
+        } else {
+            None
         };
         if let Some(cat) = cat {
-            let t = if cats.iter().any(|c| c == "threat") || cat == "threat" {
+            let t = if cats.contains(&"threat") || cat == "threat" {
                 "indicator"
             } else {
                 "info"
             };
-            if !cats.iter().any(|c| c == cat) {
-                cats.push(cat.to_string());
+            if !cats.contains(&cat) {
+                cats.push(cat);
             }
-            if !types.iter().any(|x| x == t) {
-                types.push(t.to_string());
+            if !types.contains(&t) {
+                types.push(t);
             }
         }
     }
-    cats.sort();
-    types.sort();
+    cats.sort_unstable();
+    types.sort_unstable();
     (cats, types)
 }
 
@@ -733,54 +674,60 @@ const ENTITIES: &[(&str, &str, Props)] = &[
 /// and `Type`; evidence types with no entity mapping keep their `@odata.type` name as `Type`.
 /// File hashes become `FileHashes` entries; a UPN is split into `Name`/`UPNSuffix` as Sentinel
 /// does for accounts.
-pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
-    let mut out = Vec::new();
+pub(crate) fn entities<'a>(evidence: &[Node<'a>]) -> Vec<Node<'a>> {
+    let mut out = Vec::with_capacity(evidence.len());
     for (i, e) in evidence.iter().enumerate() {
         let Some(obj) = e.as_object() else { continue };
-        let ty = obj.get("@odata.type").and_then(Value::as_str).unwrap_or("");
-        let short = ty.rsplit('.').next().unwrap_or(ty);
-        let mut ent = Map::new();
-        ent.insert("$id".into(), Value::String((i + 1).to_string()));
-        let (etype, fields) = ENTITIES
-            .iter()
-            .find(|(t, _, _)| *t == short)
-            .map(|(_, et, f)| (*et, *f))
-            .unwrap_or((short, &[]));
-        ent.insert("Type".into(), etype.into());
+        let ty = match obj.get("@odata.type") {
+            Some(Node::Str(t)) => t.clone(),
+            _ => Cow::Borrowed(""),
+        };
+        let short = slice(&ty, ty.rfind('.').map_or(0, |d| d + 1)..ty.len());
+        let mut ent = Obj::with_capacity(8);
+        ent.push("$id", (i + 1).to_string());
+        let (etype, fields) = match ENTITIES.iter().find(|(t, _, _)| *t == short) {
+            Some((_, et, f)) => (Cow::Borrowed(*et), *f),
+            None => (short, &[][..]),
+        };
+        ent.push("Type", etype.clone());
         for (src, dst) in fields {
             if let Some(v) = get(obj, src).filter(|v| !v.is_null()) {
-                ent.insert((*dst).to_string(), v.clone());
+                ent.insert(*dst, v.clone());
             }
         }
         if etype == "account" {
-            if let Some((name, suffix)) = get(obj, "userAccount/userPrincipalName")
-                .and_then(Value::as_str)
-                .and_then(|u| u.split_once('@'))
-            {
-                ent.entry("Name").or_insert_with(|| name.into());
-                ent.insert("UPNSuffix".into(), suffix.into());
+            if let Some(Node::Str(upn)) = get(obj, "userAccount/userPrincipalName") {
+                if let Some(at) = upn.find('@') {
+                    if !ent.contains_key("Name") {
+                        ent.push("Name", slice(upn, 0..at));
+                    }
+                    ent.insert("UPNSuffix", slice(upn, at + 1..upn.len()));
+                }
             }
         }
-        let file = match etype {
+        let file = match &*etype {
             "file" => get(obj, "fileDetails"),
             "process" => get(obj, "imageFile"),
             _ => None,
         };
-        if let Some(f) = file.and_then(Value::as_object) {
-            let hashes: Vec<Value> = [("sha1", "SHA1"), ("sha256", "SHA256"), ("md5", "MD5")]
+        if let Some(f) = file.and_then(Node::as_object) {
+            let hashes: Vec<Node<'a>> = [("sha1", "SHA1"), ("sha256", "SHA256"), ("md5", "MD5")]
                 .iter()
                 .filter_map(|(k, alg)| {
-                    f.get(*k)
-                        .and_then(Value::as_str)
-                        .map(|h| json!({"Algorithm": alg, "Value": h, "Type": "filehash"}))
+                    let h = f.get(k).and_then(Node::as_cow)?;
+                    let mut o = Obj::with_capacity(3);
+                    o.push("Algorithm", *alg);
+                    o.push("Value", h);
+                    o.push("Type", "filehash");
+                    Some(Node::Object(o))
                 })
                 .collect();
             if !hashes.is_empty() {
-                ent.insert("FileHashes".into(), Value::Array(hashes));
+                ent.insert("FileHashes", hashes);
             }
             if etype == "process" {
                 if let Some(n) = f.get("fileName").filter(|v| !v.is_null()) {
-                    ent.insert("ImageFileName".into(), n.clone());
+                    ent.insert("ImageFileName", n.clone());
                 }
             }
         }
@@ -789,10 +736,10 @@ pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
             ("remediationStatus", "RemediationStatus"),
         ] {
             if let Some(v) = obj.get(k).filter(|v| !v.is_null()) {
-                ent.insert(dst.into(), v.clone());
+                ent.insert(dst, v.clone());
             }
         }
-        out.push(Value::Object(ent));
+        out.push(Node::Object(ent));
     }
     out
 }
@@ -800,9 +747,10 @@ pub(crate) fn entities(evidence: &[Value]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
-    fn sample() -> Vec<Value> {
-        serde_json::from_value(json!([
+    fn sample() -> Vec<Node<'static>> {
+        let v = json!([
             {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": "clw555test",
              "mdeDeviceId": "505d", "osPlatform": "Windows11", "version": "22H2", "osBuild": 22621, "rbacGroupId": 0,
              "ipInterfaces": ["192.168.5.65", "not-ip"], "loggedOnUsers": [{"accountName": "bob", "domainName": "AzureAD"}]},
@@ -811,28 +759,41 @@ mod tests {
              "userAccount": {"accountName": "bob", "userSid": "S-1-5"}},
             {"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": "127.0.0.1"},
             {"@odata.type": "#microsoft.graph.security.registryValueEvidence", "registryKey": "SOFTWARE\\Run", "registryHive": "HKEY_LOCAL_MACHINE", "registryValueName": "x"}
-        ]))
-        .unwrap()
+        ]);
+        match Node::from_value(v) {
+            Node::Array(items) => items,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The evidence mapped, as values (indexable by position in the assertions).
+    fn run(flavor: Flavor, preserve: bool) -> (Vec<Value>, Doc<'static>) {
+        let mut doc = Doc::new();
+        let ev = to_ecs(sample(), flavor, &mut doc, preserve);
+        (ev.iter().map(Node::to_value).collect(), doc)
+    }
+
+    fn at(doc: &Doc<'_>, path: &str) -> Option<Value> {
+        doc.get(path).map(Node::to_value)
     }
 
     #[test]
     fn ecs_fields_and_renames() {
-        let mut doc = Doc::new();
-        let ev = to_ecs(&sample(), Flavor::Alert, &mut doc, true);
+        let (ev, doc) = run(Flavor::Alert, true);
         assert_eq!(ev[0]["os_build"], "22621");
         assert_eq!(ev[0]["rbac_group"]["id"], "0");
         assert_eq!(ev[0]["ip_interfaces"], json!(["192.168.5.65"]));
         assert_eq!(ev[0]["logged_on_users"][0]["account_name"], "bob");
         assert_eq!(ev[1]["image_file"]["name"], "powershell.exe");
         assert_eq!(ev[1]["process"]["id"], 8224);
-        assert_eq!(doc.get("host.id"), Some(&json!(["505d"])));
-        assert_eq!(doc.get("host.ip"), Some(&json!(["127.0.0.1"])));
-        assert_eq!(doc.get("process.pid"), Some(&json!([8224])));
-        assert_eq!(doc.get("registry.key"), Some(&json!(["SOFTWARE\\Run"])));
-        assert_eq!(doc.get("related.hash"), Some(&json!(["a72c"])));
+        assert_eq!(at(&doc, "host.id"), Some(json!(["505d"])));
+        assert_eq!(at(&doc, "host.ip"), Some(json!(["127.0.0.1"])));
+        assert_eq!(at(&doc, "process.pid"), Some(json!([8224])));
+        assert_eq!(at(&doc, "registry.key"), Some(json!(["SOFTWARE\\Run"])));
+        assert_eq!(at(&doc, "related.hash"), Some(json!(["a72c"])));
         assert_eq!(
-            doc.get("related.hosts"),
-            Some(&json!([
+            at(&doc, "related.hosts"),
+            Some(json!([
                 "505d",
                 "Windows11",
                 "22H2",
@@ -844,8 +805,7 @@ mod tests {
 
     #[test]
     fn duplicates_removed_without_preserve() {
-        let mut doc = Doc::new();
-        let ev = to_ecs(&sample(), Flavor::Alert, &mut doc, false);
+        let (ev, _) = run(Flavor::Alert, false);
         assert!(ev[2].get("ip_address").is_none());
         assert!(ev[1]["process"].get("id").is_none());
         assert_eq!(ev[1]["process"], json!({}));
@@ -853,17 +813,16 @@ mod tests {
 
     #[test]
     fn incident_flavor_differs() {
-        let mut doc = Doc::new();
-        let ev = to_ecs(&sample(), Flavor::Incident, &mut doc, false);
+        let (ev, doc) = run(Flavor::Incident, false);
         // No ipInterfaces step: the key keeps its name and the bad entry.
         assert_eq!(ev[0]["ipInterfaces"], json!(["192.168.5.65", "not-ip"]));
-        assert_eq!(doc.get("host.name"), Some(&json!(["clw555test"])));
-        assert_eq!(doc.get("source.ip"), Some(&json!(["127.0.0.1"])));
+        assert_eq!(at(&doc, "host.name"), Some(json!(["clw555test"])));
+        assert_eq!(at(&doc, "source.ip"), Some(json!(["127.0.0.1"])));
         assert!(doc.get("host.ip").is_none());
-        assert_eq!(doc.get("user.name"), Some(&json!(["bob"])));
+        assert_eq!(at(&doc, "user.name"), Some(json!(["bob"])));
         assert_eq!(
-            doc.get("related.hosts"),
-            Some(&json!(["clw555test", "AzureAD"]))
+            at(&doc, "related.hosts"),
+            Some(json!(["clw555test", "AzureAD"]))
         );
         assert!(ev[0]["logged_on_users"][0].get("account_name").is_none());
     }
@@ -889,7 +848,7 @@ mod tests {
 
     #[test]
     fn entities_have_ids_and_types() {
-        let e = entities(&sample());
+        let e: Vec<Value> = entities(&sample()).iter().map(Node::to_value).collect();
         assert_eq!(e[0]["$id"], "1");
         assert_eq!(e[0]["Type"], "host");
         assert_eq!(e[0]["HostName"], "clw555test");

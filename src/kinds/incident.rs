@@ -25,16 +25,17 @@
 //! | comments             | m365_defender.incident.comments, related.user  | Comments                |
 //! | alerts[]             | one document per alert (.alert.*)              | AlertIds, First/LastActivityTime, AdditionalData |
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 use super::graph_alert::assigned_user;
 use super::graph_common::{
-    base_doc, date_at, put, put_event, sentinel_severity, severity_score, str_at,
+    base_doc, date_at, field_path, is_absolute_url, parse_time, put_event, sentinel_datetime,
+    sentinel_severity, severity_score, str_at, uri_parts, At, PutNew,
 };
-use super::{graph_evidence, Input};
-use crate::doc::{uri_parts, Doc};
-use crate::sentinel::to_datetime;
-use crate::MapError;
+use super::graph_evidence::{self, Flavor};
+use super::TreeInput;
+use crate::tree::{Doc, Node, Obj};
+use crate::{MapError, Options};
 
 const P: &str = "m365_defender.incident";
 
@@ -94,206 +95,237 @@ const DUPLICATES: &[&str] = &[
     "alert.mitre_techniques",
 ];
 
-pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let alerts = alerts(input.record)?;
+pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Result<(), MapError> {
+    let mut rec = input.record;
+    // Each alert moves into its own document; the incident fields are copied into each.
+    let alerts = match rec.get_mut("alerts") {
+        None | Some(Node::Null) => Vec::new(),
+        Some(Node::Array(a)) => std::mem::take(a),
+        Some(_) => return Err(MapError::field("alerts", "expected an array")),
+    };
     if alerts.is_empty() {
-        out.push(incident_doc(input, None)?);
+        out.push(incident_doc(&rec, input.original, input.opts, None)?);
     }
-    for (i, alert) in alerts.iter().enumerate() {
-        let alert = alert
-            .as_object()
-            .ok_or_else(|| MapError::field(format!("alerts[{i}]"), "expected an object"))?;
-        out.push(incident_doc(input, Some((i, alert)))?);
+    for (i, alert) in alerts.into_iter().enumerate() {
+        let Node::Object(alert) = alert else {
+            return Err(MapError::field(
+                format!("alerts[{i}]"),
+                "expected an object",
+            ));
+        };
+        out.push(incident_doc(
+            &rec,
+            input.original,
+            input.opts,
+            Some((i, alert)),
+        )?);
     }
     Ok(())
 }
 
-fn alerts(rec: &Map<String, Value>) -> Result<&[Value], MapError> {
+fn alerts<'r, 'a>(rec: &'r Obj<'a>) -> Result<&'r [Node<'a>], MapError> {
     match rec.get("alerts") {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
+        None | Some(Node::Null) => Ok(&[]),
+        Some(Node::Array(a)) => Ok(a),
         Some(_) => Err(MapError::field("alerts", "expected an array")),
     }
 }
 
-fn incident_doc(
-    input: &Input<'_>,
-    alert: Option<(usize, &Map<String, Value>)>,
-) -> Result<Value, MapError> {
-    let rec = input.record;
-    let preserve = input.opts.preserve_duplicate_custom_fields;
-    let (mut doc, mut event) = base_doc(input);
-    put(&mut event, "kind", "alert");
-    let determination = str_at(rec, "", "determination")?;
-    let category = match determination.map(str::to_ascii_lowercase).as_deref() {
-        Some("malware" | "malicioususeractivity") => Some(("malware", "info")),
-        Some("phishing") => Some(("email", "info")),
-        Some("apt") => Some(("threat", "indicator")),
-        _ => None,
+fn incident_doc<'a>(
+    rec: &Obj<'a>,
+    original: &'a str,
+    opts: &Options,
+    alert: Option<(usize, Obj<'a>)>,
+) -> Result<Node<'a>, MapError> {
+    const AT: At = At::Record;
+    let preserve = opts.preserve_duplicate_custom_fields;
+    let (mut doc, mut event) = base_doc(original, opts);
+    event.push("kind", "alert");
+    let determination = str_at(rec, AT, "determination")?;
+    let is = |name: &str| {
+        determination
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case(name))
+    };
+    let category = if is("malware") || is("malicioususeractivity") {
+        Some(("malware", "info"))
+    } else if is("phishing") {
+        Some(("email", "info"))
+    } else if is("apt") {
+        Some(("threat", "indicator"))
+    } else {
+        None
     };
     if let Some((cat, ty)) = category {
-        put(&mut event, "category", vec![Value::from(cat)]);
-        put(&mut event, "type", vec![Value::from(ty)]);
+        event.push("category", vec![cat]);
+        event.push("type", vec![ty]);
     }
     // `m365_defender.incident` is built as its own object and set once; the fields of
     // DUPLICATES are not written unless they are kept (Elastic removes them at the end).
-    let mut inc = Map::with_capacity(24);
+    // 16 members are 896 bytes: under glibc's 1 KiB "large request", which first merges
+    // every small block freed since the last one (a few thousand instructions per record).
+    let mut inc = Obj::with_capacity(16);
     if let Some(t) = rec.get("@odata.type") {
-        put(&mut inc, "odata_type", t.clone());
+        inc.put_new("odata_type", t.clone());
     }
-    if let Some(t) = date_at(rec, "", "lastUpdateDateTime")? {
+    if let Some(t) = date_at(rec, AT, "lastUpdateDateTime")? {
         if preserve {
-            put(&mut inc, "last_update_datetime", t.clone());
+            inc.put_new("last_update_datetime", t.clone());
         }
         doc.set("@timestamp", t);
     }
-    if let Some(n) = str_at(rec, "", "displayName")? {
-        put(&mut inc, "display_name", n);
+    if let Some(n) = str_at(rec, AT, "displayName")? {
+        inc.put_new("display_name", n.clone());
         doc.set("message", n);
     }
-    if let Some(t) = str_at(rec, "", "tenantId")? {
+    if let Some(t) = str_at(rec, AT, "tenantId")? {
         if preserve {
-            put(&mut inc, "tenant_id", t);
+            inc.put_new("tenant_id", t.clone());
         }
         doc.set("cloud.account.id", t);
     }
-    if let Some(c) = date_at(rec, "", "createdDateTime")? {
+    if let Some(c) = date_at(rec, AT, "createdDateTime")? {
         if preserve {
-            put(&mut inc, "created_datetime", c.clone());
+            inc.put_new("created_datetime", c.clone());
         }
-        put(&mut event, "created", c);
+        event.put_new("created", c);
     }
-    if let Some(id) = str_at(rec, "", "id")? {
+    if let Some(id) = str_at(rec, AT, "id")? {
         if preserve {
-            put(&mut inc, "id", id);
+            inc.put_new("id", id.clone());
         }
-        put(&mut event, "id", id);
+        event.put_new("id", id);
     }
-    if let Some(s) = str_at(rec, "", "severity")? {
-        put(&mut inc, "severity", s.to_ascii_lowercase());
-        put(&mut event, "severity", severity_score(s));
+    if let Some(s) = str_at(rec, AT, "severity")? {
+        event.put_new_some("severity", severity_score(&s));
+        inc.put_new("severity", lowercase(s));
     }
-    if let Some(u) = str_at(rec, "", "incidentWebUrl")? {
+    if let Some(u) = str_at(rec, AT, "incidentWebUrl")? {
         // `event.url` only for an absolute URL (`uri_parts` is `Some` exactly then).
         if preserve {
-            if let Some(parts) = uri_parts(u) {
-                put(&mut inc, "web_url", Value::Object(parts));
-                put(&mut event, "url", u);
+            if let Some(parts) = uri_parts(&u) {
+                inc.put_new("web_url", parts);
+                event.put_new("url", u);
             }
-        } else if url::Url::parse(u).is_ok() {
-            put(&mut event, "url", u);
+        } else if is_absolute_url(&u) {
+            event.put_new("url", u);
         }
     }
-    if let Some(a) = str_at(rec, "", "assignedTo")? {
+    if let Some(a) = str_at(rec, AT, "assignedTo")? {
         if preserve {
-            put(&mut inc, "assigned_to", a);
+            inc.put_new("assigned_to", a.clone());
         }
         assigned_user(a, &mut doc);
     }
     put_event(&mut doc, event);
     if let Some((i, alert)) = alert {
-        let mut fields = Map::new();
-        alert_fields(
-            alert,
-            &format!("alerts[{i}]."),
-            &mut doc,
-            &mut fields,
-            preserve,
-        )?;
-        put(&mut inc, "alert", Value::Object(fields));
+        let mut fields = Obj::with_capacity(16);
+        alert_fields(alert, At::Alert(i), &mut doc, &mut fields, preserve)?;
+        inc.put_new("alert", fields);
     }
-    if let Some(Value::Array(comments)) = rec.get("comments") {
+    if let Some(Node::Array(comments)) = rec.get("comments") {
         for key in ["createdByDisplayName", "createdBy"] {
             for c in comments {
-                if let Some(n) = c.get(key).and_then(Value::as_str) {
+                if let Some(n) = c.get(key).and_then(Node::as_cow) {
                     doc.append("related.user", n);
                 }
             }
         }
-        put(&mut inc, "comments", Value::Array(comments.clone()));
+        inc.put_new("comments", comments.clone());
     }
-    for (from, to) in RENAMES {
-        if let Some(v) = rec.get(*from) {
-            put(&mut inc, to, v.clone());
+    for &(from, to) in RENAMES {
+        if let Some(v) = rec.get(from) {
+            inc.put_new(to, v.clone());
         }
     }
-    doc.set(P, Value::Object(inc));
+    doc.set(P, inc);
     doc.prune_empty();
-    Ok(doc.into_value())
+    Ok(doc.into_node())
+}
+
+/// `s` in lower case, still borrowing the input when it has no upper-case letter.
+fn lowercase(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        s
+    }
 }
 
 /// One alert of the incident, as Elastic's incident pipeline maps `json.alerts`: ECS fields
 /// into `doc`, the `m365_defender.incident.alert` fields into `out` (without the DUPLICATES
-/// unless `preserve`).
-fn alert_fields(
-    alert: &Map<String, Value>,
-    path: &str,
-    doc: &mut Doc,
-    out: &mut Map<String, Value>,
+/// unless `preserve`). The alert's values move into the document.
+fn alert_fields<'a>(
+    mut alert: Obj<'a>,
+    at: At,
+    doc: &mut Doc<'a>,
+    out: &mut Obj<'a>,
     preserve: bool,
 ) -> Result<(), MapError> {
-    if let Some(s) = str_at(alert, path, "serviceSource")? {
+    if let Some(s) = str_at(&alert, at, "serviceSource")? {
         if preserve {
-            put(out, "service_source", s);
+            out.put_new("service_source", s.clone());
         }
         doc.set("event.provider", s);
     }
-    if let Some(t) = str_at(alert, path, "threatFamilyName")? {
+    if let Some(t) = str_at(&alert, at, "threatFamilyName")? {
         if preserve {
-            put(out, "threat_family_name", t);
+            out.put_new("threat_family_name", t.clone());
         }
         doc.set("threat.group.name", t);
     }
-    if let Some(c) = str_at(alert, path, "category")? {
+    if let Some(c) = str_at(&alert, at, "category")? {
         if preserve {
-            put(out, "category", c);
+            out.put_new("category", c.clone());
         }
         doc.append("threat.tactic.name", c);
     }
-    if let Some(m) = alert.get("mitreTechniques").filter(|v| !v.is_null()) {
-        if preserve {
-            put(out, "mitre_techniques", m.clone());
+    if let Some(m) = alert.get_mut("mitreTechniques").map(Node::take) {
+        if !m.is_null() {
+            if preserve {
+                out.put_new("mitre_techniques", m.clone());
+            }
+            doc.set("threat.technique.subtechnique.id", m);
         }
-        doc.set("threat.technique.subtechnique.id", m.clone());
     }
     for (key, to) in [
         ("alertWebUrl", "alert_web_url"),
         ("incidentWebUrl", "incident_web_url"),
     ] {
-        if let Some(u) = str_at(alert, path, key)? {
-            if let Some(parts) = uri_parts(u) {
-                put(out, to, Value::Object(parts));
+        if let Some(u) = str_at(&alert, at, key)? {
+            if let Some(parts) = uri_parts(&u) {
+                out.put_new(to, parts);
             }
         }
     }
-    if let Some(Value::Array(comments)) = alert.get("comments") {
-        for c in comments {
-            if let Some(n) = c.get("createdByDisplayName").and_then(Value::as_str) {
+    if let Some(Node::Array(comments)) = alert.get_mut("comments").map(Node::take) {
+        for c in &comments {
+            if let Some(n) = c.get("createdByDisplayName").and_then(Node::as_cow) {
                 doc.append("related.user", n);
             }
         }
-        put(out, "comments", Value::Array(comments.clone()));
+        out.put_new("comments", comments);
     }
-    for (from, to) in ALERT_DATES {
-        if let Some(d) = date_at(alert, path, from)? {
-            put(out, to, d);
+    for &(from, to) in ALERT_DATES {
+        if let Some(d) = date_at(&alert, at, from)? {
+            out.put_new(to, d);
         }
     }
-    for (from, to) in ALERT_RENAMES {
-        if let Some(v) = alert.get(*from) {
-            put(out, to, v.clone());
+    for &(from, to) in ALERT_RENAMES {
+        if let Some(v) = alert.get_mut(from).map(Node::take) {
+            out.put_new(to, v);
         }
     }
-    match alert.get("evidence") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(ev)) => {
+    match alert.get_mut("evidence") {
+        None | Some(Node::Null) => {}
+        Some(Node::Array(ev)) => {
             let mapped =
-                graph_evidence::to_ecs(ev, graph_evidence::Flavor::Incident, doc, preserve);
-            put(out, "evidence", Value::Array(mapped));
+                graph_evidence::to_ecs(std::mem::take(ev), Flavor::Incident, doc, preserve);
+            out.put_new("evidence", mapped);
         }
         Some(_) => {
             return Err(MapError::field(
-                format!("{path}evidence"),
+                field_path(at, "evidence"),
                 "expected an array",
             ))
         }
@@ -336,19 +368,23 @@ fn sentinel_reason(
     }
 }
 
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    let rec = input.record;
-    let s = |k: &str| str_at(rec, "", k);
+pub(crate) fn to_sentinel<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
+    let rec = &input.record;
+    let s = |k: &str| str_at(rec, At::Record, k);
     let time = |k: &str| -> Result<Option<String>, MapError> {
         match s(k)? {
-            None | Some("") => Ok(None),
-            Some(v) => to_datetime(v)
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => sentinel_datetime(&v)
                 .map(Some)
-                .ok_or_else(|| MapError::field(k, format!("not a timestamp: {v:?}"))),
+                .ok_or_else(|| MapError::field(k, format!("not a timestamp: {:?}", &*v))),
         }
     };
     let alerts = alerts(rec)?;
-    let mut row = Map::with_capacity(26);
+    let mut row = Obj::with_capacity(26);
     // Read once: it is also LastModifiedTime and may be ClosedTime.
     let updated = time("lastUpdateDateTime")?;
     let generated = match &updated {
@@ -359,117 +395,127 @@ pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(),
                 .opts
                 .now
                 .as_deref()
-                .and_then(to_datetime)
+                .and_then(sentinel_datetime)
                 .ok_or_else(|| {
                     MapError::field("lastUpdateDateTime", "missing, and no \"now\" was given")
                 })?,
         },
     };
-    row.insert("TimeGenerated".into(), generated.into());
-    let mut put = |k: &str, v: Option<Value>| {
+    row.push("TimeGenerated", generated);
+    // Every column is pushed once, so no key search is needed.
+    let mut put = |k: &'static str, v: Option<Node<'a>>| {
         if let Some(v) = v.filter(|v| !v.is_null()) {
-            row.insert(k.to_string(), v);
+            row.push(k, v);
         }
     };
-    put("TenantId", s("tenantId")?.map(Value::from));
+    put("TenantId", s("tenantId")?.map(Node::from));
     put("ProviderName", Some("Microsoft XDR".into()));
     let id = s("id")?;
-    put("ProviderIncidentId", id.map(Value::from));
     // Defender incident ids are numbers; Sentinel's unified incidents share them.
-    put(
-        "IncidentNumber",
-        id.and_then(|i| i.parse::<i32>().ok()).map(Value::from),
-    );
-    put("Title", s("displayName")?.map(Value::from));
-    put("Description", s("description")?.map(Value::from));
+    let number = id.as_deref().and_then(|i| i.parse::<i32>().ok());
+    put("ProviderIncidentId", id.map(Node::from));
+    put("IncidentNumber", number.map(Node::from));
+    put("Title", s("displayName")?.map(Node::from));
+    put("Description", s("description")?.map(Node::from));
     put(
         "Severity",
-        s("severity")?.and_then(sentinel_severity).map(Value::from),
+        s("severity")?
+            .as_deref()
+            .and_then(sentinel_severity)
+            .map(Node::from),
     );
     let status = s("status")?;
-    put("Status", status.and_then(sentinel_status).map(Value::from));
+    put(
+        "Status",
+        status.as_deref().and_then(sentinel_status).map(Node::from),
+    );
     let classification = s("classification")?;
     put(
         "Classification",
         classification
+            .as_deref()
             .and_then(sentinel_classification)
-            .map(Value::from),
+            .map(Node::from),
     );
     put(
         "ClassificationReason",
-        sentinel_reason(classification, s("determination")?).map(Value::from),
+        sentinel_reason(classification.as_deref(), s("determination")?.as_deref()).map(Node::from),
     );
     put(
         "ClassificationComment",
-        s("resolvingComment")?.map(Value::from),
+        s("resolvingComment")?.map(Node::from),
     );
     if let Some(a) = s("assignedTo")? {
-        let mut owner = json!({ "assignedTo": a });
+        let mut owner = Obj::with_capacity(3);
+        owner.push("assignedTo", a.clone());
         if a.contains('@') {
-            owner["email"] = a.into();
-            owner["userPrincipalName"] = a.into();
+            owner.push("email", a.clone());
+            owner.push("userPrincipalName", a);
         }
-        put("Owner", Some(owner));
+        put("Owner", Some(Node::Object(owner)));
     }
     put("Labels", labels(rec));
-    put("IncidentUrl", s("incidentWebUrl")?.map(Value::from));
-    put("CreatedTime", time("createdDateTime")?.map(Value::from));
-    put("LastModifiedTime", updated.clone().map(Value::from));
-    if status == Some("resolved") {
+    put("IncidentUrl", s("incidentWebUrl")?.map(Node::from));
+    put("CreatedTime", time("createdDateTime")?.map(Node::from));
+    put("LastModifiedTime", updated.clone().map(Node::from));
+    if status.as_deref() == Some("resolved") {
         put(
             "ClosedTime",
-            time("resolvedDateTime")?.or(updated).map(Value::from),
+            time("resolvedDateTime")?.or(updated).map(Node::from),
         );
     }
-    put("ModifiedBy", s("lastModifiedBy")?.map(Value::from));
+    put("ModifiedBy", s("lastModifiedBy")?.map(Node::from));
     put(
         "Comments",
         rec.get("comments")
             .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
             .cloned(),
     );
-    let ids: Vec<Value> = alerts.iter().filter_map(|a| a.get("id").cloned()).collect();
-    put("AlertIds", (!ids.is_empty()).then_some(Value::Array(ids)));
+    let ids: Vec<Node<'a>> = alerts.iter().filter_map(|a| a.get("id").cloned()).collect();
+    put("AlertIds", (!ids.is_empty()).then_some(Node::Array(ids)));
     let (first, last) = activity(alerts);
-    put("FirstActivityTime", first.map(Value::from));
-    put("LastActivityTime", last.map(Value::from));
-    put("AdditionalData", Some(additional(rec, alerts)));
+    put("FirstActivityTime", first.map(Node::from));
+    put("LastActivityTime", last.map(Node::from));
+    put(
+        "AdditionalData",
+        Some(Node::Object(additional(rec, alerts))),
+    );
     put("Type", Some("SecurityIncident".into()));
-    out.push(Value::Object(row));
+    out.push(Node::Object(row));
     Ok(())
 }
 
 /// `tags`/`customTags` as user labels, `systemTags` as automatic ones.
-fn labels(rec: &Map<String, Value>) -> Option<Value> {
-    let mut out: Vec<Value> = Vec::new();
+fn labels<'a>(rec: &Obj<'a>) -> Option<Node<'a>> {
+    let mut names: Vec<&Cow<'a, str>> = Vec::new();
+    let mut out: Vec<Node<'a>> = Vec::new();
     for (key, ty) in [
         ("tags", "User"),
         ("customTags", "User"),
         ("systemTags", "AutoAssigned"),
     ] {
-        for t in rec
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            let label = json!({"labelName": t, "labelType": ty});
-            if !out.iter().any(|l| l["labelName"] == label["labelName"]) {
-                out.push(label);
+        let tags = rec.get(key).and_then(Node::as_array).into_iter().flatten();
+        for t in tags {
+            let Node::Str(t) = t else { continue };
+            if !names.contains(&t) {
+                names.push(t);
+                let mut label = Obj::with_capacity(2);
+                label.push("labelName", t.clone());
+                label.push("labelType", ty);
+                out.push(Node::Object(label));
             }
         }
     }
-    (!out.is_empty()).then_some(Value::Array(out))
+    (!out.is_empty()).then_some(Node::Array(out))
 }
 
 /// Earliest `firstActivityDateTime` and latest `lastActivityDateTime` over the alerts.
-fn activity(alerts: &[Value]) -> (Option<String>, Option<String>) {
+fn activity(alerts: &[Node<'_>]) -> (Option<String>, Option<String>) {
     let times = |key: &str| -> Vec<(chrono::DateTime<chrono::FixedOffset>, String)> {
         alerts
             .iter()
             .filter_map(|a| a.get(key)?.as_str())
-            .filter_map(|s| Some((crate::doc::parse_time(s)?, to_datetime(s)?)))
+            .filter_map(|s| Some((parse_time(s)?, sentinel_datetime(s)?)))
             .collect()
     };
     let first = times("firstActivityDateTime")
@@ -484,11 +530,11 @@ fn activity(alerts: &[Value]) -> (Option<String>, Option<String>) {
 }
 
 /// Sentinel's `AdditionalData` summary: counts, tactics, techniques, product names.
-fn additional(rec: &Map<String, Value>, alerts: &[Value]) -> Value {
-    let mut tactics: Vec<Value> = Vec::new();
-    let mut techniques: Vec<Value> = Vec::new();
-    let mut products: Vec<Value> = Vec::new();
-    let push = |list: &mut Vec<Value>, v: Option<&Value>| {
+fn additional<'a>(rec: &Obj<'a>, alerts: &[Node<'a>]) -> Obj<'a> {
+    let mut tactics: Vec<Node<'a>> = Vec::new();
+    let mut techniques: Vec<Node<'a>> = Vec::new();
+    let mut products: Vec<Node<'a>> = Vec::new();
+    let push = |list: &mut Vec<Node<'a>>, v: Option<&Node<'a>>| {
         if let Some(v) = v.filter(|v| v.is_string()) {
             if !list.contains(v) {
                 list.push(v.clone());
@@ -503,7 +549,7 @@ fn additional(rec: &Map<String, Value>, alerts: &[Value]) -> Value {
         );
         for t in a
             .get("mitreTechniques")
-            .and_then(Value::as_array)
+            .and_then(Node::as_array)
             .into_iter()
             .flatten()
         {
@@ -512,20 +558,22 @@ fn additional(rec: &Map<String, Value>, alerts: &[Value]) -> Value {
     }
     let comments = rec
         .get("comments")
-        .and_then(Value::as_array)
+        .and_then(Node::as_array)
         .map_or(0, Vec::len);
-    let mut m = json!({ "alertsCount": alerts.len(), "commentsCount": comments });
+    let mut m = Obj::with_capacity(6);
+    m.push("alertsCount", alerts.len());
+    m.push("commentsCount", comments);
     if !tactics.is_empty() {
-        m["tactics"] = Value::Array(tactics);
+        m.push("tactics", tactics);
     }
     if !techniques.is_empty() {
-        m["techniques"] = Value::Array(techniques);
+        m.push("techniques", techniques);
     }
     if !products.is_empty() {
-        m["alertProductNames"] = Value::Array(products);
+        m.push("alertProductNames", products);
     }
     if let Some(u) = rec.get("incidentWebUrl").filter(|u| u.is_string()) {
-        m["providerIncidentUrl"] = u.clone();
+        m.push("providerIncidentUrl", u.clone());
     }
     m
 }
@@ -533,7 +581,9 @@ fn additional(rec: &Map<String, Value>, alerts: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{sentinel, Options};
+    use crate::kinds::run_tree;
+    use crate::sentinel;
+    use serde_json::{json, Value};
 
     fn incident() -> Value {
         json!({
@@ -560,20 +610,8 @@ mod tests {
             preserve_duplicate_custom_fields: preserve,
             ..Options::default()
         };
-        let rec = record.as_object().cloned().unwrap_or_default();
-        let input = Input {
-            record: &rec,
-            original: "",
-            opts: &opts,
-        };
-        let mut out = Vec::new();
-        if sentinel_target {
-            to_sentinel(&input, &mut out)
-        } else {
-            to_ecs(&input, &mut out)
-        }
-        .unwrap();
-        out
+        let f = if sentinel_target { to_sentinel } else { to_ecs };
+        run_tree(f, record, "", &opts).unwrap()
     }
 
     #[test]
@@ -662,13 +700,7 @@ mod tests {
         let mut rec = incident();
         rec["alerts"][1]["evidence"] = json!("x");
         let opts = Options::default();
-        let rec = rec.as_object().cloned().unwrap();
-        let input = Input {
-            record: &rec,
-            original: "",
-            opts: &opts,
-        };
-        let err = to_ecs(&input, &mut Vec::new()).unwrap_err();
+        let err = run_tree(to_ecs, rec, "", &opts).unwrap_err();
         assert_eq!(err.path.as_deref(), Some("alerts[1].evidence"));
     }
 }

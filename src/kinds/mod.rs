@@ -44,6 +44,10 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
     match (kind, target) {
         (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
         (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
+        (Kind::GraphAlert, Target::Ecs) => Some(graph_alert::to_ecs),
+        (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
+        (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
+        (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
         (Kind::StreamEvent, Target::Ecs) => Some(stream::to_ecs_tree),
         _ => None,
     }
@@ -90,7 +94,9 @@ pub(crate) fn map<'a>(
                     }
                 }
             }
-            sink.emit(Output::Document(d.to_value()));
+            // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
+            // so the text is the one its `Value` copy would give.
+            sink.emit(Output::document(&d));
         }
         return Ok(());
     }
@@ -104,8 +110,8 @@ pub(crate) fn map<'a>(
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
         Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
-        Kind::GraphAlert => (graph_alert::to_ecs, graph_alert::to_sentinel),
-        Kind::Incident => (incident::to_ecs, incident::to_sentinel),
+        Kind::GraphAlert => unreachable!("mapped in the tree"),
+        Kind::Incident => unreachable!("mapped in the tree"),
     };
     let mut docs = Vec::new();
     // Where a kind can use the record it owns, its fields move into the output, not copied.
@@ -130,7 +136,7 @@ pub(crate) fn map<'a>(
             add_option_tags(&mut d, opts);
             default_timestamp(&mut d, opts);
         }
-        sink.emit(Output::Document(d));
+        sink.emit(Output::document(&d));
     }
     Ok(())
 }
@@ -184,6 +190,30 @@ pub(crate) fn run_kind(
     Ok(out)
 }
 
+/// Runs one tree mapping on a JSON value (as the record and `original` text), for the kind
+/// modules' unit tests.
+#[cfg(test)]
+pub(crate) fn run_tree(
+    to_tree: TreeFn,
+    record: Value,
+    original: &str,
+    opts: &Options,
+) -> Result<Vec<Value>, MapError> {
+    let Node::Object(record) = Node::from_value(record) else {
+        panic!("a record is an object");
+    };
+    let mut out = Vec::new();
+    to_tree(
+        TreeInput {
+            record,
+            original,
+            opts,
+        },
+        &mut out,
+    )?;
+    Ok(out.iter().map(Node::to_value).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Mapper, Options, Output, Target};
@@ -202,11 +232,11 @@ mod tests {
         });
         let mut out = Vec::new();
         mapper.map_value_with_text(value.clone(), text, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["event"]["original"], json!(text));
+        assert_eq!(out[0].to_value()["event"]["original"], json!(text));
         out.clear();
         mapper.map_value(value.clone(), &mut |o: Output| out.push(o));
         assert_eq!(
-            out[0].value()["event"]["original"],
+            out[0].to_value()["event"]["original"],
             json!(value.to_string())
         );
     }
@@ -222,17 +252,20 @@ mod tests {
         });
         let mut out = Vec::new();
         with_now.map_value(alert.clone(), &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["@timestamp"], json!(now));
+        assert_eq!(out[0].to_value()["@timestamp"], json!(now));
         let mut updated = alert;
         updated["alertUpdateTime"] = json!("2024-01-02T00:00:00Z");
         out.clear();
         with_now.map_value(updated, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["@timestamp"], json!("2024-01-02T00:00:00Z"));
+        assert_eq!(
+            out[0].to_value()["@timestamp"],
+            json!("2024-01-02T00:00:00Z")
+        );
         out.clear();
         Mapper::new(Options::default()).map_value(
             json!({"id": "a", "alertCreationTime": "x"}),
             &mut |o: Output| out.push(o),
         );
-        assert!(out[0].value().get("@timestamp").is_none());
+        assert!(out[0].to_value().get("@timestamp").is_none());
     }
 }

@@ -98,9 +98,10 @@ fn run(input: &JsValue, options: &JsValue) -> Result<Vec<Output>, JsError> {
     Ok(outputs)
 }
 
-fn json_text(o: &Output) -> String {
-    // serde_json writes UTF-8 only.
-    String::from_utf8(o.to_json()).unwrap_or_default()
+fn into_text(o: Output) -> String {
+    match o {
+        Output::Document(j) | Output::Error(j) => j.into_string(),
+    }
 }
 
 /// Maps Defender records (a JSON text: one record, NDJSON, pretty JSON, a `{"value":[…]}` page, a
@@ -112,7 +113,7 @@ pub fn map(input: MapInput, options: Option<MapOptions>) -> Result<MapRecords, J
     let outputs = run(&input, &options)?;
     let array = Array::new();
     for o in &outputs {
-        array.push(&JSON::parse(&json_text(o)).map_err(js_err)?);
+        array.push(&JSON::parse(o.json().as_str()).map_err(js_err)?);
     }
     Ok(JsValue::from(array).unchecked_into())
 }
@@ -121,7 +122,7 @@ pub fn map(input: MapInput, options: Option<MapOptions>) -> Result<MapRecords, J
 #[wasm_bindgen(js_name = mapToJson)]
 pub fn map_to_json(input: MapInput, options: Option<MapOptions>) -> Result<Vec<String>, JsError> {
     let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-    Ok(run(&input, &options)?.iter().map(json_text).collect())
+    Ok(run(&input, &options)?.into_iter().map(into_text).collect())
 }
 
 /// Like `mapToJson`, with each error record's message beside its text.
@@ -134,7 +135,7 @@ pub fn map_entries(input: MapInput, options: Option<MapOptions>) -> Result<MapEn
         let error = shell::error_message(o)
             .map(JsValue::from)
             .unwrap_or(JsValue::NULL);
-        Reflect::set(&entry, &"json".into(), &json_text(o).into()).map_err(js_err)?;
+        Reflect::set(&entry, &"json".into(), &o.json().as_str().into()).map_err(js_err)?;
         Reflect::set(&entry, &"error".into(), &error).map_err(js_err)?;
         array.push(&entry);
     }

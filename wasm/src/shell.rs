@@ -96,7 +96,7 @@ pub fn error_message(output: &Output) -> Option<String> {
     if !output.is_error() {
         return None;
     }
-    let v = output.value();
+    let v = output.to_value();
     let msg = v
         .pointer("/error/message")
         .or_else(|| v.get("ErrorMessage"));
@@ -137,7 +137,7 @@ pub fn filter_body(mapper: &Mapper, body: &[u8], log_key: &str, out: &mut Vec<u8
     let outputs = map_text(mapper, &input);
     match outputs.as_slice() {
         [] => {}
-        [one] => out.extend_from_slice(&one.to_json()),
+        [one] => out.extend_from_slice(one.as_bytes()),
         many => {
             out.extend_from_slice(b"{\"");
             out.extend_from_slice(DOCUMENTS_KEY.as_bytes());
@@ -146,7 +146,7 @@ pub fn filter_body(mapper: &Mapper, body: &[u8], log_key: &str, out: &mut Vec<u8
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(&o.to_json());
+                out.extend_from_slice(o.as_bytes());
             }
             out.extend_from_slice(b"]}");
         }

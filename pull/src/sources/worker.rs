@@ -267,7 +267,7 @@ impl Worker {
 /// record's source in the page: it becomes `event.original` without serialising the record again.
 fn map_record(mapper: Option<&Mapper>, record: Value, text: &str, out: &mut Vec<Output>) {
     match mapper {
-        None => out.push(Output::Document(record)),
+        None => out.push(Output::document(&record)),
         Some(m) => m.map_value_with_text(record, text, &mut |o: Output| out.push(o)),
     }
 }

@@ -556,13 +556,14 @@ mod tests {
         a["mitreTechniques"] = json!([]);
         a["loggedOnUsers"] = json!([{"accountName": null}]);
         let with = map(Target::Ecs, a.clone());
-        let vendor = &with[0].value()["microsoft"]["defender_endpoint"];
+        let doc = with[0].to_value();
+        let vendor = &doc["microsoft"]["defender_endpoint"];
         assert!(vendor.get("mitreTechniques").is_none(), "{vendor}");
         assert!(vendor.get("loggedOnUsers").is_none(), "{vendor}");
         a.as_object_mut().unwrap().shift_remove("evidence");
         let without = map(Target::Ecs, a);
         assert_eq!(
-            without[0].value()["microsoft"]["defender_endpoint"]["mitreTechniques"],
+            without[0].to_value()["microsoft"]["defender_endpoint"]["mitreTechniques"],
             json!([])
         );
     }
@@ -573,7 +574,8 @@ mod tests {
             Target::Ecs,
             alert(json!({"entityType": "Url", "url": "https://x.example/a/b.ps1?q=1"})),
         );
-        let url = &docs[0].value()["url"];
+        let doc = docs[0].to_value();
+        let url = &doc["url"];
         assert!(url.get("full").is_none(), "{url}");
         assert_eq!(url["original"], "https://x.example/a/b.ps1?q=1");
         assert_eq!(url["extension"], "ps1");
@@ -581,6 +583,6 @@ mod tests {
             Target::Ecs,
             alert(json!({"entityType": "Url", "url": "not a url"})),
         );
-        assert_eq!(docs[0].value()["url"]["full"], "not a url");
+        assert_eq!(docs[0].to_value()["url"]["full"], "not a url");
     }
 }

@@ -114,7 +114,7 @@ mod tests {
             ])),
         );
         assert_eq!(docs.len(), 3);
-        let d: Vec<&Value> = docs.iter().map(|o| o.value()).collect();
+        let d: Vec<Value> = docs.iter().map(|o| o.to_value()).collect();
         assert_eq!(d[0]["file"]["name"], "a.exe");
         assert_eq!(d[0]["related"]["hash"], json!(["aa"]));
         assert_eq!(d[1]["related"]["ip"], json!(["10.0.0.1"]));
@@ -140,9 +140,14 @@ mod tests {
         let text = r#"{"id":"da9_9","alertCreationTime":"2024-01-01T00:00:00Z","evidence":[{"entityType":"Ip","ipAddress":"10.0.0.1"},{"entityType":"Url","url":"http://x.example/"}],"title":"t","description":"d"}"#;
         let mut out = Vec::new();
         m.map_text(text, &mut |o: Output| out.push(o));
-        let originals: Vec<&str> = out
+        let originals: Vec<String> = out
             .iter()
-            .map(|o| o.value()["event"]["original"].as_str().unwrap())
+            .map(|o| {
+                o.to_value()["event"]["original"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(
             originals,
@@ -156,7 +161,7 @@ mod tests {
             r#"{ "id": "da9_9", "alertCreationTime": "2024-01-01T00:00:00Z", "evidence": [] }"#;
         let mut out = Vec::new();
         m.map_text(single, &mut |o: Output| out.push(o));
-        assert_eq!(out[0].value()["event"]["original"], single);
+        assert_eq!(out[0].to_value()["event"]["original"], single);
     }
 
     #[test]
@@ -164,7 +169,7 @@ mod tests {
         for ev in [Value::Null, json!([])] {
             let docs = map(Target::Ecs, alert(ev));
             assert_eq!(docs.len(), 1);
-            assert!(docs[0].value()["microsoft"]["defender_endpoint"]
+            assert!(docs[0].to_value()["microsoft"]["defender_endpoint"]
                 .get("evidence")
                 .is_none());
         }
@@ -175,14 +180,14 @@ mod tests {
         let mut a = alert(json!("x"));
         let out = map(Target::Ecs, a.clone());
         assert!(out[0].is_error());
-        assert!(out[0].value()["error"]["message"]
+        assert!(out[0].to_value()["error"]["message"]
             .as_str()
             .unwrap()
             .contains("field evidence"));
         a["evidence"] = json!([]);
         a["severity"] = json!(5);
         let out = map(Target::Ecs, a.clone());
-        assert!(out[0].value()["error"]["message"]
+        assert!(out[0].to_value()["error"]["message"]
             .as_str()
             .unwrap()
             .contains("field severity"));

@@ -782,7 +782,7 @@ mod tests {
             ])),
         );
         assert_eq!(out.len(), 1);
-        let row = out[0].value();
+        let row = &out[0].to_value();
         assert_eq!(row["Type"], "SecurityAlert");
         assert_eq!(row["ProviderName"], "MDATP");
         assert_eq!(row["StartTime"], "2024-01-01T00:00:00Z");
@@ -805,7 +805,8 @@ mod tests {
     fn extended_properties_keep_the_legacy_mdatp_keys() {
         let out = map(Target::Sentinel, alert(Value::Null));
         let ext: Value =
-            serde_json::from_str(out[0].value()["ExtendedProperties"].as_str().unwrap()).unwrap();
+            serde_json::from_str(out[0].to_value()["ExtendedProperties"].as_str().unwrap())
+                .unwrap();
         assert_eq!(ext["MicrosoftDefenderAtp.Category"], "Execution");
         assert_eq!(ext["incidentId"], "7");
     }
@@ -817,7 +818,7 @@ mod tests {
         );
         a["mitreTechniques"] = json!(["T1059.001", "T1059", "T1105"]);
         let out = map(Target::Sentinel, a.clone());
-        let row = out[0].value();
+        let row = &out[0].to_value();
         assert_eq!(row["Tactics"], "Execution");
         assert_eq!(row["Techniques"], r#"["T1059","T1105"]"#);
         assert_eq!(row["SubTechniques"], r#"["T1059.001"]"#);
@@ -838,7 +839,7 @@ mod tests {
         });
         let mut out = Vec::new();
         m.map_value(a, &mut |o: Output| out.push(o));
-        let row = out[0].value();
+        let row = &out[0].to_value();
         assert!(row.get("Tactics").is_none(), "{row}");
         assert_eq!(row["TimeGenerated"], "2025-01-02T03:04:05Z");
     }

@@ -62,7 +62,7 @@ fn reference(settings: &[(String, String)]) -> Vec<Value> {
     while last.elapsed() < Duration::from_secs(3) && started.elapsed() < Duration::from_secs(60) {
         match engine.take(1000) {
             Some(batch) => {
-                out.extend(batch.records.iter().map(|r| comparable(r.value().clone())));
+                out.extend(batch.records.iter().map(|r| comparable(r.to_value())));
                 batch.ack();
                 last = Instant::now();
             }
