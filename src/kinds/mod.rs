@@ -49,6 +49,7 @@ fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
         (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
         (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
         (Kind::StreamEvent, Target::Sentinel) => Some(stream::to_sentinel_tree),
+        (Kind::StreamEvent, Target::Ecs) => Some(stream::to_ecs_tree),
         _ => None,
     }
 }
@@ -109,27 +110,19 @@ pub(crate) fn map<'a>(
         Kind::Machine => (machine::to_ecs, machine::to_sentinel),
         Kind::MachineAction => (machine_action::to_ecs, machine_action::to_sentinel),
         Kind::Vulnerability => (vulnerability::to_ecs, vulnerability::to_sentinel),
-        Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
+        Kind::StreamEvent => unreachable!("mapped in the tree"),
         Kind::GraphAlert => unreachable!("mapped in the tree"),
         Kind::Incident => unreachable!("mapped in the tree"),
     };
     let mut docs = Vec::new();
-    // Where a kind can use the record it owns, its fields move into the output, not copied.
-    match (opts.target, kind) {
-        (Target::Sentinel, Kind::StreamEvent) => {
-            stream::to_sentinel_owned(record, opts, &mut docs)?
-        }
-        (target, _) => {
-            let input = Input {
-                record: &record,
-                original,
-                opts,
-            };
-            match target {
-                Target::Ecs => ecs(&input, &mut docs)?,
-                Target::Sentinel => sentinel(&input, &mut docs)?,
-            }
-        }
+    let input = Input {
+        record: &record,
+        original,
+        opts,
+    };
+    match opts.target {
+        Target::Ecs => ecs(&input, &mut docs)?,
+        Target::Sentinel => sentinel(&input, &mut docs)?,
     }
     for mut d in docs {
         if opts.target == Target::Ecs {

@@ -259,18 +259,18 @@ impl<'a> Obj<'a> {
         self.0.is_empty()
     }
     fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k.as_ref() == key)
+        self.0.iter().position(|(k, _)| same_key(k, key))
     }
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.0
             .iter()
-            .find(|(k, _)| k.as_ref() == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node<'a>> {
         self.0
             .iter_mut()
-            .find(|(k, _)| k.as_ref() == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
@@ -384,6 +384,13 @@ impl<'a> Obj<'a> {
     pub(crate) fn from_vec(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
         Obj(members)
     }
+}
+
+/// Key equality with the first byte compared before the rest: document keys of one length
+/// (`host`, `user`, `file`, …) mostly differ there, and the full comparison is a `memcmp` call.
+#[inline]
+fn same_key(k: &str, key: &str) -> bool {
+    k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
 }
 
 impl<'a> IntoIterator for Obj<'a> {
