@@ -105,18 +105,6 @@ pub(crate) fn field_path(at: At, key: &str) -> String {
     }
 }
 
-/// The JSON type name of a value, for messages (as `crate::error::type_name`).
-pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
-    match v {
-        Node::Null => "null",
-        Node::Bool(_) => "boolean",
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
-        Node::Str(_) => "string",
-        Node::Array(_) => "array",
-        Node::Object(_) => "object",
-    }
-}
-
 /// A string field of a record at `at`; `Err` naming the field when it has another JSON type.
 /// The string keeps its borrow of the input.
 pub(crate) fn str_at<'a>(
@@ -129,7 +117,7 @@ pub(crate) fn str_at<'a>(
         Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(MapError::field(
             field_path(at, key),
-            format!("expected a string, got {}", type_name(other)),
+            format!("expected a string, got {}", other.type_name()),
         )),
     }
 }

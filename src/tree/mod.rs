@@ -59,6 +59,17 @@ impl<'a> Node<'a> {
     pub fn is_number(&self) -> bool {
         matches!(self, Node::UInt(_) | Node::Int(_) | Node::Float(_))
     }
+    /// The JSON type name, for messages (`"string"`, `"object"`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Node::Null => "null",
+            Node::Bool(_) => "boolean",
+            Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+            Node::Str(_) => "string",
+            Node::Array(_) => "array",
+            Node::Object(_) => "object",
+        }
+    }
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Node::Str(s) => Some(s),

@@ -12,18 +12,6 @@ use crate::doc::es_date_str;
 use crate::tree::{Doc, Node, Obj};
 use crate::{MapError, ECS_VERSION};
 
-/// The JSON type of a value, for error messages (as [`crate::error::type_name`]).
-pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
-    match v {
-        Node::Null => "null",
-        Node::Bool(_) => "boolean",
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
-        Node::Str(_) => "string",
-        Node::Array(_) => "array",
-        Node::Object(_) => "object",
-    }
-}
-
 /// Step 1 of the hook contract (see the module docs of `stream`), moving the envelope's values
 /// into the document. Returns the category (`""` when there is none) and the `properties`
 /// value, taken out of the record for the family.
@@ -56,7 +44,7 @@ pub(crate) fn pre<'a>(
         Some(other) => {
             return Err(MapError::field(
                 "category",
-                format!("expected a string, got {}", type_name(&other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };
@@ -130,7 +118,7 @@ pub(crate) fn properties(props: Option<Node<'_>>) -> Result<Obj<'_>, MapError> {
         )),
         Some(other) => Err(MapError::field(
             "properties",
-            format!("expected an object, got {}", type_name(&other)),
+            format!("expected an object, got {}", other.type_name()),
         )),
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::{Ctx, Ev};
-use crate::kinds::stream::tree_common::{copy, lower, render, sub, type_name};
+use crate::kinds::stream::tree_common::{copy, lower, render, sub};
 use crate::tree::{Doc, Node};
 use crate::MapError;
 
@@ -197,7 +197,7 @@ fn host<'a>(ctx: &Ctx<'_>, ev: &mut Ev<'a>, doc: &mut Doc<'a>) -> Result<(), Map
         Some(other) => {
             return Err(MapError::field(
                 "properties.OSPlatform",
-                format!("expected a string, got {}", type_name(other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };

@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 
-use crate::kinds::stream::tree_common::type_name;
 use crate::tree::{Doc, Node, Obj};
 use crate::{MapError, Options};
 
@@ -310,7 +309,7 @@ pub(crate) fn map<'a>(
         Some(other) => {
             return Err(MapError::field(
                 "properties.ActionType",
-                format!("expected a string, got {}", type_name(&other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };
