@@ -179,19 +179,19 @@ fn remove_in(map: &mut Map<String, Value>, path: &str) -> Option<Value> {
 // ASCII, so the byte positions are char boundaries.
 
 /// `path` before and after its first `.`.
-fn split_dot(path: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_dot(path: &str) -> Option<(&str, &str)> {
     let i = path.bytes().position(|b| b == b'.')?;
     Some((&path[..i], &path[i + 1..]))
 }
 
 /// `path` before and after its last `.`.
-fn rsplit_dot(path: &str) -> Option<(&str, &str)> {
+pub(crate) fn rsplit_dot(path: &str) -> Option<(&str, &str)> {
     let i = path.bytes().rposition(|b| b == b'.')?;
     Some((&path[..i], &path[i + 1..]))
 }
 
 /// The `.`-separated segments of `path` (like `path.split('.')`).
-fn segments(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(path);
     std::iter::from_fn(move || {
         let s = rest?;

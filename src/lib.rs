@@ -290,10 +290,8 @@ impl Mapper {
             }
             other => {
                 let text = other.to_json_string();
-                let err = MapError::new(format!(
-                    "expected a JSON object, got {}",
-                    error::type_name(&other.to_value())
-                ));
+                let err =
+                    MapError::new(format!("expected a JSON object, got {}", other.type_name()));
                 sink.emit(error::record(
                     &self.options,
                     original.unwrap_or(&text),

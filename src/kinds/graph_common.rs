@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::doc::es_date_str;
+use crate::sentinel::plain_utc;
 use crate::tree::{Doc, Node, Obj};
 use crate::{MapError, Options, ECS_VERSION};
 
@@ -104,18 +105,6 @@ pub(crate) fn field_path(at: At, key: &str) -> String {
     }
 }
 
-/// The JSON type name of a value, for messages (as `crate::error::type_name`).
-pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
-    match v {
-        Node::Null => "null",
-        Node::Bool(_) => "boolean",
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
-        Node::Str(_) => "string",
-        Node::Array(_) => "array",
-        Node::Object(_) => "object",
-    }
-}
-
 /// A string field of a record at `at`; `Err` naming the field when it has another JSON type.
 /// The string keeps its borrow of the input.
 pub(crate) fn str_at<'a>(
@@ -128,7 +117,7 @@ pub(crate) fn str_at<'a>(
         Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(MapError::field(
             field_path(at, key),
-            format!("expected a string, got {}", type_name(other)),
+            format!("expected a string, got {}", other.type_name()),
         )),
     }
 }
@@ -144,44 +133,6 @@ pub(crate) fn date_at(rec: &Obj<'_>, at: At, key: &str) -> Result<Option<String>
             .ok_or_else(|| MapError::field(field_path(at, key), format!("not a date: {:?}", &**s))),
         Some(_) => str_at(rec, at, key).map(|_| None),
     }
-}
-
-/// The fraction digits (maybe none) of a timestamp in the form Graph sends,
-/// `2024-01-02T03:04:05.1234567Z`, when it is one and a valid time; `None` for any other
-/// form. Such a timestamp needs no general parser (chrono's RFC 3339 parser and formatter cost
-/// more than the rest of a field's mapping).
-fn plain_utc(s: &str) -> Option<&[u8]> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[b.len() - 1] != b'Z' {
-        return None;
-    }
-    let digits = |r: Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let shape = digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && b[10] == b'T'
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19);
-    if !shape {
-        return None;
-    }
-    let fraction = match &b[19..b.len() - 1] {
-        [] => &[][..],
-        [b'.', f @ ..] if (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit) => f,
-        _ => return None,
-    };
-    let num = |r: Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
-    // Leap seconds and impossible dates are left to chrono.
-    let valid = num(11..13) < 24
-        && num(14..16) < 60
-        && num(17..19) < 60
-        && chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10)).is_some();
-    valid.then_some(fraction)
 }
 
 /// [`es_date_str`], without the general parser for the form Graph sends.

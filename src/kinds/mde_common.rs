@@ -16,22 +16,10 @@ fn wrong(key: &str, want: &str, got: &Node<'_>) -> MapError {
         key,
         format!(
             "expected {want}, got {} {}",
-            type_name(got),
+            got.type_name(),
             got.to_json_string()
         ),
     )
-}
-
-/// The JSON type name of a value, for messages (as [`crate::error::type_name`]).
-pub(crate) fn type_name(v: &Node<'_>) -> &'static str {
-    match v {
-        Node::Null => "null",
-        Node::Bool(_) => "boolean",
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
-        Node::Str(_) => "string",
-        Node::Array(_) => "array",
-        Node::Object(_) => "object",
-    }
 }
 
 /// The value at `key`, `None` for missing or null.

@@ -24,8 +24,6 @@ pub(crate) struct Input<'a> {
     pub opts: &'a Options,
 }
 
-type MapFn = fn(&Input<'_>, &mut Vec<Value>) -> Result<(), MapError>;
-
 /// One record to map in the borrowed tree: the record (owned, so a kind may move its values
 /// into the document), its source text (for `event.original`), the options. Documents may
 /// borrow from all three.
@@ -38,27 +36,28 @@ pub(crate) struct TreeInput<'a> {
 /// A kind's mapping to one target in the borrowed tree.
 type TreeFn = for<'a> fn(TreeInput<'a>, &mut Vec<Node<'a>>) -> Result<(), MapError>;
 
-/// The tree mapping of a kind and target, for the kinds moved to the tree (issue 7: the
-/// others still map a `serde_json::Value` copy of the record).
-fn tree_fn(kind: Kind, target: Target) -> Option<TreeFn> {
+/// The tree mapping of a kind and target (issue 7: every kind maps the borrowed tree).
+fn tree_fn(kind: Kind, target: Target) -> TreeFn {
     match (kind, target) {
-        (Kind::Alert, Target::Ecs) => Some(alert::to_ecs),
-        (Kind::Alert, Target::Sentinel) => Some(alert::to_sentinel),
-        (Kind::GraphAlert, Target::Ecs) => Some(graph_alert::to_ecs),
-        (Kind::GraphAlert, Target::Sentinel) => Some(graph_alert::to_sentinel),
-        (Kind::Incident, Target::Ecs) => Some(incident::to_ecs),
-        (Kind::Incident, Target::Sentinel) => Some(incident::to_sentinel),
-        (Kind::MachineAction, Target::Ecs) => Some(machine_action::to_ecs),
-        (Kind::MachineAction, Target::Sentinel) => Some(machine_action::to_sentinel),
-        (Kind::Machine, Target::Ecs) => Some(machine::to_ecs),
-        (Kind::Machine, Target::Sentinel) => Some(machine::to_sentinel),
-        (Kind::Vulnerability, Target::Ecs) => Some(vulnerability::to_ecs),
-        (Kind::Vulnerability, Target::Sentinel) => Some(vulnerability::to_sentinel),
-        _ => None,
+        (Kind::Alert, Target::Ecs) => alert::to_ecs,
+        (Kind::Alert, Target::Sentinel) => alert::to_sentinel,
+        (Kind::GraphAlert, Target::Ecs) => graph_alert::to_ecs,
+        (Kind::GraphAlert, Target::Sentinel) => graph_alert::to_sentinel,
+        (Kind::Incident, Target::Ecs) => incident::to_ecs,
+        (Kind::Incident, Target::Sentinel) => incident::to_sentinel,
+        (Kind::MachineAction, Target::Ecs) => machine_action::to_ecs,
+        (Kind::MachineAction, Target::Sentinel) => machine_action::to_sentinel,
+        (Kind::Machine, Target::Ecs) => machine::to_ecs,
+        (Kind::Machine, Target::Sentinel) => machine::to_sentinel,
+        (Kind::Vulnerability, Target::Ecs) => vulnerability::to_ecs,
+        (Kind::Vulnerability, Target::Sentinel) => vulnerability::to_sentinel,
+        (Kind::StreamEvent, Target::Sentinel) => stream::to_sentinel_tree,
+        (Kind::StreamEvent, Target::Ecs) => stream::to_ecs_tree,
     }
 }
 
-/// [`add_option_tags`] for a tree document.
+/// Elastic's agent tags documents with the integration options that shaped them; its expected
+/// documents carry them, so ours do too.
 fn tree_option_tags<'a>(map: &mut Obj<'a>, opts: &Options) {
     let mut d = crate::tree::Doc(std::mem::take(map));
     if opts.preserve_original_event {
@@ -79,98 +78,33 @@ pub(crate) fn map<'a>(
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Result<(), MapError> {
-    // Kinds moved to the borrowed tree map it as it is; the others get a `Value` copy.
-    if let Some(to_tree) = tree_fn(kind, opts.target) {
-        let mut docs = Vec::new();
-        to_tree(
-            TreeInput {
-                record,
-                original,
-                opts,
-            },
-            &mut docs,
-        )?;
-        for mut d in docs {
-            if let (Target::Ecs, Node::Object(map)) = (opts.target, &mut d) {
-                tree_option_tags(map, opts);
-                if let Some(now) = &opts.now {
-                    if !map.contains_key("@timestamp") {
-                        map.push("@timestamp", now.as_str());
-                    }
+    let to_tree = tree_fn(kind, opts.target);
+    let mut docs = Vec::new();
+    to_tree(
+        TreeInput {
+            record,
+            original,
+            opts,
+        },
+        &mut docs,
+    )?;
+    for mut d in docs {
+        if let (Target::Ecs, Node::Object(map)) = (opts.target, &mut d) {
+            tree_option_tags(map, opts);
+            // Elastic's agent stamps `@timestamp` with the collection time and its pipelines
+            // override it only where the record has a better time; a document without one gets
+            // the shell's `now` (offline mapping without `now` leaves the field out).
+            if let Some(now) = &opts.now {
+                if !map.contains_key("@timestamp") {
+                    map.push("@timestamp", now.as_str());
                 }
             }
-            // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
-            // so the text is the one its `Value` copy would give.
-            sink.emit(Output::document(&d));
         }
-        return Ok(());
-    }
-    let record = match Node::Object(record).into_value() {
-        Value::Object(m) => m,
-        _ => unreachable!("an object stays an object"),
-    };
-    let (ecs, sentinel): (MapFn, MapFn) = match kind {
-        Kind::Alert => unreachable!("alerts map in the tree (tree_fn)"),
-        Kind::StreamEvent => (stream::to_ecs, stream::to_sentinel),
-        Kind::GraphAlert => unreachable!("mapped in the tree"),
-        Kind::Incident => unreachable!("mapped in the tree"),
-        Kind::MachineAction | Kind::Machine | Kind::Vulnerability => {
-            unreachable!("mapped in the tree (tree_fn)")
-        }
-    };
-    let mut docs = Vec::new();
-    // Where a kind can use the record it owns, its fields move into the output, not copied.
-    match (opts.target, kind) {
-        (Target::Sentinel, Kind::StreamEvent) => {
-            stream::to_sentinel_owned(record, opts, &mut docs)?
-        }
-        (target, _) => {
-            let input = Input {
-                record: &record,
-                original,
-                opts,
-            };
-            match target {
-                Target::Ecs => ecs(&input, &mut docs)?,
-                Target::Sentinel => sentinel(&input, &mut docs)?,
-            }
-        }
-    }
-    for mut d in docs {
-        if opts.target == Target::Ecs {
-            add_option_tags(&mut d, opts);
-            default_timestamp(&mut d, opts);
-        }
+        // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
+        // so the text is the one its `Value` copy would give.
         sink.emit(Output::document(&d));
     }
     Ok(())
-}
-
-/// Elastic's agent tags documents with the integration options that shaped them; its expected
-/// documents carry them, so ours do too.
-fn add_option_tags(doc: &mut Value, opts: &Options) {
-    let Some(map) = doc.as_object_mut() else {
-        return;
-    };
-    let mut d = crate::doc::Doc(std::mem::take(map));
-    if opts.preserve_original_event {
-        d.append("tags", "preserve_original_event");
-    }
-    if opts.preserve_duplicate_custom_fields {
-        d.append("tags", "preserve_duplicate_custom_fields");
-    }
-    *map = d.0;
-}
-
-/// Elastic's agent stamps `@timestamp` with the collection time and its pipelines override it
-/// only where the record has a better time; a document without one gets the shell's `now`
-/// (pulling shells pass it; offline mapping without `now` leaves the field out).
-fn default_timestamp(doc: &mut Value, opts: &Options) {
-    if let (Some(map), Some(now)) = (doc.as_object_mut(), &opts.now) {
-        if !map.contains_key("@timestamp") {
-            map.insert("@timestamp".into(), Value::String(now.clone()));
-        }
-    }
 }
 
 /// Runs one tree mapping on a JSON value (as the record and `original` text), for the kind

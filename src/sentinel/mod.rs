@@ -4,10 +4,10 @@
 //! `cargo xtask sentinel-tables`); the custom tables this project defines for MDE resources with
 //! no standard table come from `custom_tables.json`. Both are data, not code.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::tree::Node;
@@ -76,17 +76,76 @@ impl ColumnType {
 pub struct Table {
     pub name: String,
     pub columns: Vec<(String, ColumnType)>,
-    /// Column indices sorted by name length, then name: looked up for every property of every
-    /// row, a binary search over a few dozen short names costs less than hashing with SipHash.
-    by_name: Vec<usize>,
+    /// Column indices by [`name_hash`], open addressing with linear probing ([`NO_COLUMN`] for
+    /// a free slot), at most half full. Looked up for every property of every streaming row: a
+    /// binary search over 60 names like `InitiatingProcessFileName` costs five times more.
+    index: Vec<u16>,
+    /// `64 - log2(index.len())`: a hash's top bits pick its first slot.
+    shift: u32,
+}
+
+const NO_COLUMN: u16 = u16::MAX;
+
+/// A hash of a column name from its length and its first and last eight bytes (the names of one
+/// table that share those are rare, and cost only one more probe).
+fn name_hash(b: &[u8]) -> u64 {
+    let n = b.len();
+    let (head, tail) = if n >= 8 {
+        (word(&b[..8]), word(&b[n - 8..]))
+    } else {
+        let mut buf = [0u8; 8];
+        buf[..n].copy_from_slice(b);
+        (word(&buf), 0)
+    };
+    (head ^ tail.rotate_left(31) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_le_bytes(w)
 }
 
 impl Table {
+    fn new(name: String, columns: Vec<(String, ColumnType)>) -> Table {
+        let size = (columns.len() * 2).next_power_of_two().max(4);
+        let mut table = Table {
+            name,
+            columns,
+            index: vec![NO_COLUMN; size],
+            shift: 64 - size.trailing_zeros(),
+        };
+        for c in 0..table.columns.len() {
+            let slot = table.slot(&table.columns[c].0);
+            // The embedded schemas list every name once; were one listed twice, its first type wins.
+            if table.index[slot] == NO_COLUMN {
+                table.index[slot] = u16::try_from(c)
+                    .ok()
+                    .filter(|&c| c != NO_COLUMN)
+                    .expect("a table has fewer than 65535 columns");
+            }
+        }
+        table
+    }
+
+    /// The slot of `name`: the one holding its column, or the free one where it would go.
+    fn slot(&self, name: &str) -> usize {
+        let mask = self.index.len() - 1;
+        let mut i = (name_hash(name.as_bytes()) >> self.shift) as usize;
+        loop {
+            match self.index[i] {
+                NO_COLUMN => return i,
+                c if self.columns[usize::from(c)].0 == name => return i,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<ColumnType> {
-        self.by_name
-            .binary_search_by(|&i| name_order(&self.columns[i].0, name))
-            .ok()
-            .map(|at| self.columns[self.by_name[at]].1)
+        match self.index[self.slot(name)] {
+            NO_COLUMN => None,
+            c => Some(self.columns[usize::from(c)].1),
+        }
     }
 
     /// Checks a row: every key is a column of this table and every value has the column's type.
@@ -108,23 +167,23 @@ impl Table {
     }
 }
 
-/// The order of `Table::by_name` and of the kinds' sorted field tables: by length first, so that
+/// The order of the kinds' sorted field tables: by length first, so that
 /// most steps of a binary search end on comparing two lengths instead of two names with long
 /// common prefixes (`DeviceName`, `DeviceId`, `InitiatingProcessFileName`, …).
 pub(crate) fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-#[derive(Deserialize)]
-struct TablesFile {
-    // serde_json's preserve_order keeps the file's table order.
-    tables: Map<String, Value>,
-}
-
+/// Reads a schema file (`{"tables": {name: [[column, type], …]}, …}`) in the borrowed tree: it
+/// is read once per process, but a short run pays for it, and `Value`'s hashed maps cost three
+/// times more.
 fn load(text: &str) -> Vec<Table> {
-    let file: TablesFile = serde_json::from_str(text).expect("embedded table schema is valid JSON");
-    file.tables
-        .into_iter()
+    let file = crate::tree::parse(text).expect("embedded table schema is valid JSON");
+    let tables = file["tables"]
+        .as_object()
+        .expect("embedded table schema has `tables`");
+    tables
+        .iter()
         .map(|(name, cols)| {
             let columns: Vec<(String, ColumnType)> = cols
                 .as_array()
@@ -138,15 +197,7 @@ fn load(text: &str) -> Vec<Table> {
                     ))
                 })
                 .collect();
-            let mut by_name: Vec<usize> = (0..columns.len()).collect();
-            by_name.sort_by(|&a, &b| name_order(&columns[a].0, &columns[b].0));
-            // The embedded schemas list every name once; were one listed twice, its first type wins.
-            by_name.dedup_by(|a, b| columns[*a].0 == columns[*b].0);
-            Table {
-                name,
-                columns,
-                by_name,
-            }
+            Table::new(name.to_string(), columns)
         })
         .collect()
 }
@@ -172,7 +223,46 @@ pub fn table(name: &str) -> Option<&'static Table> {
 
 /// True for an ISO-8601 UTC datetime as Sentinel columns carry them (`…Z`).
 fn is_iso_utc(s: &str) -> bool {
-    s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok()
+    plain_utc(s).is_some() || s.ends_with('Z') && DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+/// The fraction digits (maybe none) of a timestamp in the form Defender sends,
+/// `2024-01-02T03:04:05.1234567Z`, when it is one and a valid time; `None` for any other
+/// form (which may still be RFC 3339: leap seconds, `t`, a space, more digits). Such a
+/// timestamp needs no general parser: chrono's RFC 3339 parser and formatter cost more than
+/// the rest of a field's mapping, and every streaming row has one or more.
+pub(crate) fn plain_utc(s: &str) -> Option<&[u8]> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' {
+        return None;
+    }
+    let digits = |r: Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let shape = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let fraction = match &b[19..b.len() - 1] {
+        [] => &[][..],
+        [b'.', f @ ..] if (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit) => f,
+        _ => return None,
+    };
+    let num = |r: Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    // Leap seconds and impossible dates are left to chrono.
+    let valid = num(11..13) < 24
+        && num(14..16) < 60
+        && num(17..19) < 60
+        && chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10)).is_some();
+    valid.then_some(fraction)
 }
 
 /// Normalises a Defender timestamp to ISO-8601 UTC (`2020-06-30T10:09:01.1569718Z`). Accepts
@@ -420,6 +510,45 @@ mod tests {
         assert_eq!(alert.column("Entities"), Some(ColumnType::String));
         assert!(table("DeviceProcessEvents").is_some());
         assert!(table("NoSuchTable").is_none());
+    }
+
+    #[test]
+    fn plain_utc_accepts_only_what_chrono_accepts() {
+        let mut cases = vec![
+            String::from("2024-02-29T10:00:00Z"),
+            "2023-02-29T10:00:00Z".into(),
+            "1900-02-29T10:00:00Z".into(),
+            "2000-02-29T23:59:59.1234567890123Z".into(),
+            "0000-01-01T00:00:00Z".into(),
+            "2024-04-31T00:00:00Z".into(),
+            "2024-13-01T00:00:00Z".into(),
+            "2024-00-10T00:00:00Z".into(),
+            "2024-01-00T00:00:00Z".into(),
+            "2024-01-01T24:00:00Z".into(),
+            "2024-01-01T23:60:00Z".into(),
+            "2024-01-01T23:59:60Z".into(),
+            "2024-01-01T23:59:59.Z".into(),
+            "2024-01-01T23:59:59,5Z".into(),
+            "2024-01-01t23:59:59Z".into(),
+            "2024-01-01 23:59:59Z".into(),
+            "2024-1-01T23:59:59Z".into(),
+            "2024-01-01T23:59:59+00:00".into(),
+        ];
+        for y in [1999, 2000, 2024, 2100] {
+            for m in 0..=13 {
+                for d in [0, 1, 28, 29, 30, 31, 32] {
+                    cases.push(format!("{y:04}-{m:02}-{d:02}T12:34:56.789Z"));
+                }
+            }
+        }
+        for c in &cases {
+            let chrono_ok = DateTime::parse_from_rfc3339(c).is_ok();
+            if plain_utc(c).is_some() {
+                assert!(chrono_ok, "{c}");
+            }
+            assert_eq!(is_iso_utc(c), c.ends_with('Z') && chrono_ok, "{c}");
+        }
+        assert!(plain_utc("2024-02-29T10:00:00.1234567Z").is_some());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use super::{Node, Obj};
+use crate::doc::{rsplit_dot, segments, split_dot};
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Doc<'a>(pub Obj<'a>);
@@ -191,35 +192,6 @@ fn remove_in<'a>(obj: &mut Obj<'a>, path: &str) -> Option<Node<'a>> {
         }
     }
     obj.remove(last)
-}
-
-/// `path` before and after its first `.` (bytes: `.` is ASCII, and the generic char searcher
-/// costs more than the lookups for these short paths).
-fn split_dot(path: &str) -> Option<(&str, &str)> {
-    let i = path.bytes().position(|b| b == b'.')?;
-    Some((&path[..i], &path[i + 1..]))
-}
-
-fn rsplit_dot(path: &str) -> Option<(&str, &str)> {
-    let i = path.bytes().rposition(|b| b == b'.')?;
-    Some((&path[..i], &path[i + 1..]))
-}
-
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(path);
-    std::iter::from_fn(move || {
-        let s = rest?;
-        match split_dot(s) {
-            Some((head, tail)) => {
-                rest = Some(tail);
-                Some(head)
-            }
-            None => {
-                rest = None;
-                Some(s)
-            }
-        }
-    })
 }
 
 /// Null, `""`, `[]` and `{}` are empty (Elastic's "remove empty values").

@@ -59,6 +59,17 @@ impl<'a> Node<'a> {
     pub fn is_number(&self) -> bool {
         matches!(self, Node::UInt(_) | Node::Int(_) | Node::Float(_))
     }
+    /// The JSON type name, for messages (`"string"`, `"object"`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Node::Null => "null",
+            Node::Bool(_) => "boolean",
+            Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
+            Node::Str(_) => "string",
+            Node::Array(_) => "array",
+            Node::Object(_) => "object",
+        }
+    }
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Node::Str(s) => Some(s),
@@ -259,18 +270,18 @@ impl<'a> Obj<'a> {
         self.0.is_empty()
     }
     fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k.as_ref() == key)
+        self.0.iter().position(|(k, _)| same_key(k, key))
     }
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.0
             .iter()
-            .find(|(k, _)| k.as_ref() == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node<'a>> {
         self.0
             .iter_mut()
-            .find(|(k, _)| k.as_ref() == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
@@ -384,6 +395,13 @@ impl<'a> Obj<'a> {
     pub(crate) fn from_vec(members: Vec<(Cow<'a, str>, Node<'a>)>) -> Self {
         Obj(members)
     }
+}
+
+/// Key equality with the first byte compared before the rest: document keys of one length
+/// (`host`, `user`, `file`, …) mostly differ there, and the full comparison is a `memcmp` call.
+#[inline]
+fn same_key(k: &str, key: &str) -> bool {
+    k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
 }
 
 impl<'a> IntoIterator for Obj<'a> {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::{is_placeholder, type_name};
+use super::is_placeholder;
 use crate::doc::uri_parts;
 use crate::kinds::TreeInput;
 use crate::tree::{Node, Obj};
@@ -56,7 +56,7 @@ pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Resul
             if let Some((i, other)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
                 return Err(MapError::field(
                     format!("evidence[{i}]"),
-                    format!("expected an object, got {}", type_name(other)),
+                    format!("expected an object, got {}", other.type_name()),
                 ));
             }
             Some(true)
@@ -64,7 +64,7 @@ pub(crate) fn to_ecs<'a>(input: TreeInput<'a>, out: &mut Vec<Node<'a>>) -> Resul
         Some(other) => {
             return Err(MapError::field(
                 "evidence",
-                format!("expected an object or an array, got {}", type_name(other)),
+                format!("expected an object or an array, got {}", other.type_name()),
             ))
         }
     };
@@ -270,7 +270,7 @@ fn ecs_document<'a>(
         Some(other) => {
             return Err(MapError::field(
                 "severity",
-                format!("expected a string, got {}", type_name(&other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };
@@ -519,7 +519,7 @@ fn es_time<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Time<'a>>, MapE
         Some(other) => {
             return Err(MapError::field(
                 key,
-                format!("expected a timestamp, got {}", type_name(other)),
+                format!("expected a timestamp, got {}", other.type_name()),
             ))
         }
     };

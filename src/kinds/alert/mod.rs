@@ -29,18 +29,6 @@ fn is_placeholder(v: &Node<'_>) -> bool {
     }
 }
 
-/// The JSON type name of a value, for messages (as `crate::error::type_name`).
-fn type_name(v: &Node<'_>) -> &'static str {
-    match v {
-        Node::Null => "null",
-        Node::Bool(_) => "boolean",
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => "number",
-        Node::Str(_) => "string",
-        Node::Array(_) => "array",
-        Node::Object(_) => "object",
-    }
-}
-
 /// The alert's evidence items: `None` stands for "no evidence" (absent, null or empty array).
 fn evidence_items<'r, 'a>(
     evidence: Option<&'r Node<'a>>,
@@ -56,13 +44,13 @@ fn evidence_items<'r, 'a>(
                 Node::Object(e) => Ok(Some(e)),
                 other => Err(MapError::field(
                     format!("evidence[{i}]"),
-                    format!("expected an object, got {}", type_name(other)),
+                    format!("expected an object, got {}", other.type_name()),
                 )),
             })
             .collect(),
         Some(other) => Err(MapError::field(
             "evidence",
-            format!("expected an object or an array, got {}", type_name(other)),
+            format!("expected an object or an array, got {}", other.type_name()),
         )),
     }
 }

@@ -521,7 +521,7 @@ fn str_value<'a>(key: &str, v: Option<&Node<'a>>) -> Result<Option<Cow<'a, str>>
         Some(Node::Str(s)) => Ok(Some(s.clone())),
         Some(other) => Err(MapError::field(
             key,
-            format!("expected a string, got {}", super::type_name(other)),
+            format!("expected a string, got {}", other.type_name()),
         )),
     }
 }

@@ -14,7 +14,7 @@ use crate::doc::{es_date_str, to_string_value, Doc};
 use crate::{MapError, Options, ECS_VERSION};
 
 /// Envelope fields that Elastic renames as they are (any JSON type).
-const ENVELOPE_RENAMES: &[(&str, &str)] = &[
+pub(super) const ENVELOPE_RENAMES: &[(&str, &str)] = &[
     ("operationName", "m365_defender.event.operation_name"),
     ("Tenant", "m365_defender.event.tenant.name"),
     ("tenantId", "m365_defender.event.tenant.id"),
@@ -22,11 +22,11 @@ const ENVELOPE_RENAMES: &[(&str, &str)] = &[
 
 /// Room for the columns a family writes under `m365_defender.event` before its
 /// duplicate-field removal (the largest tables write about 50).
-const EVENT_CAPACITY: usize = 32;
+pub(super) const EVENT_CAPACITY: usize = 32;
 
 /// Tables whose fixture (test-app-and-identity, an older era) predates the default pipeline's
 /// `application.name` step; the newer fixtures (test-behavior) have it. The fixtures are the spec.
-const TABLES_WITHOUT_APPLICATION_NAME: &[&str] = &[
+pub(super) const TABLES_WITHOUT_APPLICATION_NAME: &[&str] = &[
     "IdentityLogonEvents",
     "IdentityQueryEvents",
     "IdentityDirectoryEvents",
@@ -117,7 +117,7 @@ pub(crate) fn pre<'a>(input: &Input<'a>, doc: &mut Doc) -> Result<&'a str, MapEr
 }
 
 /// A category Elastic's pipeline maps: one with a family function.
-fn is_supported(category: &str) -> bool {
+pub(super) fn is_supported(category: &str) -> bool {
     category
         .strip_prefix(CATEGORY_PREFIX)
         .is_some_and(|t| family_ecs(t).is_some())
@@ -232,7 +232,7 @@ fn scan<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
 /// The script's executable: first space-separated token of the trimmed line, its last `/`
 /// segment, without double quotes. A trailing `:` also goes: Linux daemons rewrite their title
 /// (`nginx: master process …`), and the newer fixture (test-cloud) stores `nginx`.
-fn first_word(cmd: &str) -> String {
+pub(super) fn first_word(cmd: &str) -> String {
     let trimmed = java_trim(cmd);
     let first = trimmed.split(' ').next().unwrap_or("");
     let base = first.rsplit('/').next().unwrap_or(first);
@@ -248,14 +248,14 @@ pub(crate) fn java_trim(s: &str) -> &str {
 /// The iteration order of a `java.util.HashSet` filled with `items` in order (no duplicates):
 /// buckets in index order, insertion order within a bucket (resizing keeps it), the table
 /// starting at 16 buckets and doubling past a 0.75 load.
-pub(crate) fn java_hash_set_order(items: Vec<String>) -> Vec<String> {
+pub(crate) fn java_hash_set_order<S: AsRef<str>>(items: Vec<S>) -> Vec<S> {
     let mut capacity: u32 = 16;
     while items.len() as u64 > u64::from(capacity) * 3 / 4 {
         capacity *= 2;
     }
-    let mut keyed: Vec<(u32, String)> = items
+    let mut keyed: Vec<(u32, S)> = items
         .into_iter()
-        .map(|s| (java_spread_hash(&s) & (capacity - 1), s))
+        .map(|s| (java_spread_hash(s.as_ref()) & (capacity - 1), s))
         .collect();
     keyed.sort_by_key(|(bucket, _)| *bucket);
     keyed.into_iter().map(|(_, s)| s).collect()
@@ -502,11 +502,6 @@ pub(crate) fn copy(doc: &mut Doc, from: &str, to: &str) {
     }
 }
 
-/// What a mustache template `{{{path}}}` renders for a field: `""` when it is missing.
-pub(crate) fn render(doc: &Doc, path: &str) -> String {
-    doc.get(path).and_then(mustache).unwrap_or_default()
-}
-
 /// Elastic's `append` to `related.*` (no duplicates) of a value rendered as mustache does.
 pub(crate) fn related(doc: &mut Doc, field: &str, value: Option<&Value>) {
     if let Some(s) = value.and_then(mustache) {
@@ -523,16 +518,10 @@ mod tests {
     fn hash_set_order_matches_java() {
         // Java: new HashSet() + add("backgroundtaskhost.exe"), add("backgroundTaskHost.exe")
         // iterates in this order (Elastic's test-device fixture shows it).
-        let got = java_hash_set_order(vec![
-            "backgroundtaskhost.exe".into(),
-            "backgroundTaskHost.exe".into(),
-        ]);
+        let got = java_hash_set_order(vec!["backgroundtaskhost.exe", "backgroundTaskHost.exe"]);
         assert_eq!(got, ["backgroundtaskhost.exe", "backgroundTaskHost.exe"]);
         // "Aa" and "BB" collide in Java; insertion order decides.
-        assert_eq!(
-            java_hash_set_order(vec!["BB".into(), "Aa".into()]),
-            ["BB", "Aa"]
-        );
+        assert_eq!(java_hash_set_order(vec!["BB", "Aa"]), ["BB", "Aa"]);
     }
 
     #[test]

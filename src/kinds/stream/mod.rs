@@ -23,17 +23,25 @@
 //!
 //! Helpers for families (time conversion, renames, `related.*`) live in [`common`].
 //!
+//! Issue 7 moves the mapping to the borrowed tree: [`to_ecs_tree`] (the kind's entry) runs the
+//! same three steps there ([`tree_common`]'s `pre` and `post`) for the families ported so far
+//! ([`Family::Device`], `device::map` on the moved `properties`), and gives the records of the
+//! other families to [`to_ecs`] as a `Value` copy. A family is ported when its function takes
+//! the tree; `common`'s `pre`/`post` go with the last `Value` family.
+//!
 //! Sentinel output is written in [`sentinel`]; [`to_sentinel`] only delegates.
 
 use serde_json::{Map, Value};
 
-use super::Input;
+use super::{Input, TreeInput};
 use crate::doc::Doc;
+use crate::tree::{self, Node, Obj};
 use crate::{MapError, Options};
 
 mod common;
 mod device;
 mod sentinel;
+mod tree_common;
 
 // Families written by other people; each exposes `pub(crate) fn map(&Record, &mut Doc)`.
 mod alert;
@@ -85,8 +93,15 @@ pub(crate) fn run_family(f: FamilyFn, table: &str, props: Value) -> Doc {
     doc
 }
 
-/// The family function for a table, `None` for a table Elastic's pipeline does not map.
-pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
+/// How a table family is mapped: the Device tables in the borrowed tree, the others (not yet
+/// ported, issue 7) by a function of a `Value` copy of the record.
+pub(crate) enum Family {
+    Device,
+    Value(FamilyFn),
+}
+
+/// The family of a table, `None` for a table Elastic's pipeline does not map.
+pub(crate) fn family_ecs(table: &str) -> Option<Family> {
     let f: FamilyFn = match table {
         "DeviceEvents"
         | "DeviceFileEvents"
@@ -97,7 +112,7 @@ pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
         | "DeviceNetworkInfo"
         | "DeviceProcessEvents"
         | "DeviceRegistryEvents"
-        | "DeviceFileCertificateInfo" => device::map,
+        | "DeviceFileCertificateInfo" => return Some(Family::Device),
         "AlertInfo" | "AlertEvidence" => alert::map,
         "EmailAttachmentInfo"
         | "EmailEvents"
@@ -114,7 +129,52 @@ pub(crate) fn family_ecs(table: &str) -> Option<FamilyFn> {
         "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => cloud::map,
         _ => return None,
     };
-    Some(f)
+    Some(Family::Value(f))
+}
+
+/// The ECS mapping in the borrowed tree (`kinds::tree_fn`). Tables of the families still
+/// written for `Value` are mapped by [`to_ecs`] on a `Value` copy of the record.
+pub(crate) fn to_ecs_tree<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
+) -> Result<(), MapError> {
+    let ported = match input.record.get("category").and_then(Node::as_str) {
+        Some(c) => !matches!(
+            family_ecs(c.strip_prefix(CATEGORY_PREFIX).unwrap_or("")),
+            Some(Family::Value(_))
+        ),
+        // No category, or one that is not a string (an error either way): the shared steps.
+        None => true,
+    };
+    if !ported {
+        let Value::Object(record) = Node::Object(input.record).into_value() else {
+            unreachable!("an object stays an object")
+        };
+        let mut docs = Vec::new();
+        to_ecs(
+            &Input {
+                record: &record,
+                original: input.original,
+                opts: input.opts,
+            },
+            &mut docs,
+        )?;
+        for d in docs {
+            out.push(Node::from_value(d));
+        }
+        return Ok(());
+    }
+    // Sized for the top-level objects of a document (`event`, `host`, `related`, …).
+    let mut doc = tree::Doc(Obj::with_capacity(16));
+    let (category, props) = tree_common::pre(input.record, input.original, &mut doc)?;
+    let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
+    if let Some(Family::Device) = family_ecs(table) {
+        let props = tree_common::properties(props)?;
+        device::map(table, props, input.opts, &mut doc)?;
+    }
+    tree_common::post(table, &mut doc);
+    out.push(doc.into_node());
+    Ok(())
 }
 
 pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
@@ -122,7 +182,7 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     let mut doc = Doc(Map::with_capacity(16));
     let category = common::pre(input, &mut doc)?;
     let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
-    if let Some(family) = family_ecs(table) {
+    if let Some(Family::Value(family)) = family_ecs(table) {
         let props = properties(input.record)?;
         let rec = Record {
             table,
@@ -137,19 +197,12 @@ pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapE
     Ok(())
 }
 
-/// Maps a record that is only borrowed (a copy); `kinds::map` gives records it owns to
-/// [`to_sentinel_owned`] instead.
-pub(crate) fn to_sentinel(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    sentinel::to_sentinel(input.record.clone(), input.opts, out)
-}
-
-/// A row moves the record's properties instead of copying them.
-pub(crate) fn to_sentinel_owned(
-    record: Map<String, Value>,
-    opts: &Options,
-    out: &mut Vec<Value>,
+/// The Sentinel row of a record in the borrowed tree (what `kinds::map` runs).
+pub(crate) fn to_sentinel_tree<'a>(
+    input: TreeInput<'a>,
+    out: &mut Vec<Node<'a>>,
 ) -> Result<(), MapError> {
-    sentinel::to_sentinel(record, opts, out)
+    sentinel::to_sentinel(input.record, input.opts, out)
 }
 
 /// The `properties` object of an envelope; the columns of every table live there.
@@ -175,13 +228,16 @@ mod tests {
     fn ecs(record: Value) -> Result<Vec<Value>, MapError> {
         let opts = Options::default();
         let text = record.to_string();
-        let input = Input {
-            record: record.as_object().unwrap(),
+        let Ok(Node::Object(record)) = tree::parse(&text) else {
+            panic!("an object")
+        };
+        let input = TreeInput {
+            record,
             original: &text,
             opts: &opts,
         };
         let mut out = Vec::new();
-        to_ecs(&input, &mut out).map(|()| out)
+        to_ecs_tree(input, &mut out).map(|()| out.iter().map(Node::to_value).collect())
     }
 
     #[test]

@@ -14,46 +14,45 @@
 //! `Timestamp` becomes `TimeGenerated` and is not a column of its own when the table has a
 //! schema without a `Timestamp` column (Microsoft's Defender XDR connector does the same).
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::doc::join;
 use crate::sentinel::{self, ColumnType, Table};
+use crate::tree::{Node, Obj};
 use crate::{MapError, Options};
 
 const CATEGORY_PREFIX: &str = "AdvancedHunting-";
 
-/// Maps a record it owns: the properties' names and values move into the row, not copied.
-pub(crate) fn to_sentinel(
-    mut rec: Map<String, Value>,
+/// Maps a record it owns: the properties object becomes the row in place, its names and values
+/// (borrowed from the input where they have no escapes) moved, not copied.
+pub(crate) fn to_sentinel<'a>(
+    mut rec: Obj<'a>,
     opts: &Options,
-    out: &mut Vec<Value>,
+    out: &mut Vec<Node<'a>>,
 ) -> Result<(), MapError> {
     let category = rec
         .get("category")
-        .and_then(Value::as_str)
+        .and_then(Node::as_cow)
         .ok_or_else(|| MapError::field("category", "missing or not a string"))?;
-    let table_name = category.strip_prefix(CATEGORY_PREFIX).unwrap_or(category);
+    let table_name = strip_prefix(category);
     if table_name.is_empty() {
         return Err(MapError::field(
             "category",
-            format!("no table name in {category:?}"),
+            format!(
+                "no table name in {:?}",
+                rec["category"].as_str().unwrap_or("")
+            ),
         ));
     }
-    // Owned now (it becomes the `Type` column) so that `rec` can give up its properties.
-    let table_name = table_name.to_string();
-    match rec.get("properties") {
-        Some(Value::Object(_)) => {}
+    let mut row = match rec.get_mut("properties") {
+        // Taken, not removed: the rest of the envelope is read below and then dropped whole.
+        Some(Node::Object(props)) => std::mem::take(props),
         Some(_) => return Err(MapError::field("properties", "expected an object")),
         None => return Err(MapError::field("properties", "missing")),
-    }
-    let Some(Value::Object(mut row)) = rec.shift_remove("properties") else {
-        unreachable!("checked just above");
     };
     let schema = sentinel::table(&table_name);
     let time = time_generated(&rec, &row)?;
 
-    // The properties object becomes the row in place: its keys were hashed once by the parser
-    // and are not hashed again, its values are converted where they are.
     let mut failed = None;
     row.retain(|name, value| {
         if failed.is_some() {
@@ -71,35 +70,50 @@ pub(crate) fn to_sentinel(
     if let Some(e) = failed {
         return Err(e);
     }
-    row.insert("TimeGenerated".into(), Value::String(time));
-    if let Some(tenant) = rec.get("tenantId").filter(|v| !v.is_null()) {
-        let tenant = tenant
-            .as_str()
-            .ok_or_else(|| MapError::field("tenantId", "expected a string"))?;
-        row.insert("TenantId".into(), Value::String(tenant.to_string()));
+    // `column` dropped any property of these names, so they are new members.
+    row.push("TimeGenerated", time);
+    if let Some(tenant) = rec.get_mut("tenantId").filter(|v| !v.is_null()) {
+        if !tenant.is_string() {
+            return Err(MapError::field("tenantId", "expected a string"));
+        }
+        row.push("TenantId", tenant.take());
     }
-    row.insert("Type".into(), Value::String(table_name));
-    out.push(Value::Object(row));
+    row.push("Type", table_name);
+    out.push(Node::Object(row));
     Ok(())
 }
 
-/// `properties.Timestamp`, else the envelope's `time`, as ISO-8601 UTC.
-fn time_generated(
-    rec: &Map<String, Value>,
-    props: &Map<String, Value>,
-) -> Result<String, MapError> {
+/// The table name: the category without its prefix, keeping the borrow of the input.
+fn strip_prefix(category: Cow<'_, str>) -> Cow<'_, str> {
+    match category {
+        Cow::Borrowed(c) => Cow::Borrowed(c.strip_prefix(CATEGORY_PREFIX).unwrap_or(c)),
+        Cow::Owned(c) => match c.strip_prefix(CATEGORY_PREFIX) {
+            Some(t) => Cow::Owned(t.to_string()),
+            None => Cow::Owned(c),
+        },
+    }
+}
+
+/// `properties.Timestamp`, else the envelope's `time`, as ISO-8601 UTC (a value already in that
+/// form is kept as it is, borrowed).
+fn time_generated<'a>(rec: &Obj<'a>, props: &Obj<'a>) -> Result<Node<'a>, MapError> {
     for (path, v) in [
         ("properties.Timestamp", props.get("Timestamp")),
         ("time", rec.get("time")),
     ] {
         match v {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) if s.is_empty() => continue,
-            Some(Value::String(s)) => {
-                return sentinel::to_datetime(s)
-                    .ok_or_else(|| MapError::field(path, format!("not a timestamp: {s:?}")))
+            None | Some(Node::Null) => continue,
+            Some(Node::Str(s)) if s.is_empty() => continue,
+            Some(v @ Node::Str(s)) => {
+                return sentinel::coerce_node(v, ColumnType::Datetime)
+                    .map_err(|_| MapError::field(path, format!("not a timestamp: {s:?}")))
             }
-            Some(other) => return Err(MapError::field(path, format!("not a timestamp: {other}"))),
+            Some(other) => {
+                return Err(MapError::field(
+                    path,
+                    format!("not a timestamp: {}", other.to_json_string()),
+                ))
+            }
         }
     }
     Err(MapError::field(
@@ -112,7 +126,7 @@ fn time_generated(
 fn column(
     schema: Option<&Table>,
     name: &str,
-    value: &mut Value,
+    value: &mut Node<'_>,
     strict: bool,
 ) -> Result<bool, MapError> {
     // The envelope decides these; a property of the same name must not override them.
@@ -133,48 +147,61 @@ fn column(
     }
 }
 
-/// [`convert`] in place: where `sentinel::coerce` would return the value unchanged (a copy of
-/// it), nothing is done.
-fn convert_in_place(value: &mut Value, t: ColumnType) -> Result<(), String> {
-    match (t, &*value) {
-        (ColumnType::String | ColumnType::Guid, Value::String(_))
-        | (ColumnType::Bool, Value::Bool(_))
-        | (ColumnType::Real, Value::Number(_))
-        | (ColumnType::Dynamic, Value::Bool(_) | Value::Number(_))
-        | (ColumnType::Dynamic, Value::Array(_) | Value::Object(_)) => Ok(()),
-        _ => {
-            *value = convert(value, t)?;
-            Ok(())
+/// [`convert`] in place: where `sentinel::coerce_node` would return the value unchanged (a copy
+/// of it), nothing is done.
+fn convert_in_place(value: &mut Node<'_>, t: ColumnType) -> Result<(), String> {
+    let unchanged = match (t, &*value) {
+        (_, Node::Null) => true,
+        (ColumnType::String | ColumnType::Guid, Node::Str(_)) => true,
+        (ColumnType::Bool, Node::Bool(_)) => true,
+        (ColumnType::Long, Node::UInt(_) | Node::Int(_)) => true,
+        (ColumnType::Real, v) => v.is_number(),
+        (ColumnType::Dynamic, Node::Str(s)) => {
+            let trimmed = s.trim_start();
+            !(s.is_empty() || trimmed.starts_with('{') || trimmed.starts_with('['))
         }
+        (ColumnType::Dynamic, _) => true,
+        _ => false,
+    };
+    if !unchanged {
+        *value = convert(value, t)?;
     }
+    Ok(())
 }
 
-/// `sentinel::coerce`, plus: a whole number sent as a float (`5.0`) fits long/int columns.
-fn convert(value: &Value, t: ColumnType) -> Result<Value, String> {
-    if let (ColumnType::Long | ColumnType::Int, Some(f)) = (t, value.as_f64()) {
-        if value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 {
-            return sentinel::coerce(&Value::from(f as i64), t);
+/// `sentinel::coerce_node`, plus: a whole number sent as a float (`5.0`) fits long/int columns.
+fn convert<'a>(value: &Node<'a>, t: ColumnType) -> Result<Node<'a>, String> {
+    if let (ColumnType::Long | ColumnType::Int, Node::Float(f)) = (t, value) {
+        if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            return sentinel::coerce_node(&Node::from(*f as i64), t);
         }
     }
-    sentinel::coerce(value, t)
+    sentinel::coerce_node(value, t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Options;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     fn row(record: Value, strict: bool) -> Result<Map<String, Value>, MapError> {
         let opts = Options {
             strict_schema: strict,
             ..Options::default()
         };
-        let rec = record.as_object().cloned().unwrap_or_default();
+        let Node::Object(rec) = Node::from_value(record) else {
+            panic!("test records are objects")
+        };
         let mut out = Vec::new();
         to_sentinel(rec, &opts, &mut out)?;
         assert_eq!(out.len(), 1);
-        Ok(out.remove(0).as_object().cloned().unwrap_or_default())
+        Ok(out
+            .remove(0)
+            .into_value()
+            .as_object()
+            .cloned()
+            .unwrap_or_default())
     }
 
     fn device_info() -> Value {

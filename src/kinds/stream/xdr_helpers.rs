@@ -117,29 +117,32 @@ fn render(v: &Value) -> String {
 fn to_long(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) => {
-            let (neg, rest) = match s.strip_prefix('-') {
-                Some(r) => (true, r),
-                None => (false, s.strip_prefix('+').unwrap_or(s)),
-            };
-            let (digits, radix) =
-                if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
-                    (h, 16)
-                } else if let Some(h) = rest.strip_prefix('#') {
-                    (h, 16)
-                } else if rest.len() > 1 && rest.starts_with('0') {
-                    (&rest[1..], 8)
-                } else {
-                    (rest, 10)
-                };
-            if digits.is_empty() || digits.starts_with(['-', '+']) {
-                return None;
-            }
-            let n = i64::from_str_radix(digits, radix).ok()?;
-            Some(if neg { -n } else { n })
-        }
+        Value::String(s) => long_decode(s),
         _ => None,
     }
+}
+
+/// Java's `Long.decode` of a string.
+pub(crate) fn long_decode(s: &str) -> Option<i64> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (digits, radix) =
+        if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+            (h, 16)
+        } else if let Some(h) = rest.strip_prefix('#') {
+            (h, 16)
+        } else if rest.len() > 1 && rest.starts_with('0') {
+            (&rest[1..], 8)
+        } else {
+            (rest, 10)
+        };
+    if digits.is_empty() || digits.starts_with(['-', '+']) {
+        return None;
+    }
+    let n = i64::from_str_radix(digits, radix).ok()?;
+    Some(if neg { -n } else { n })
 }
 
 /// The pipelines' `isTruthy` script: booleans, the integers 1/0 and the strings

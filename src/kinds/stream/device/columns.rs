@@ -5,12 +5,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use serde_json::{Map, Value};
-
 use super::{additional, Ctx, Ev};
-use crate::doc::{to_string_value, Doc};
-use crate::kinds::stream::common::date;
+use crate::kinds::stream::tree_common::date_string;
 use crate::kinds::stream::xdr_helpers;
+use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
 
 /// Declares [`C`], one variant per column this step reads, [`NAMES`] and [`column`].
@@ -479,17 +477,47 @@ const PORTS: &[(C, &str)] = &[
     (C::LocalPort, ev!("local.port")),
 ];
 
-/// The properties of a record by column: each property is looked up in [`column`] once,
-/// instead of the record's map being probed with every entry of the tables above.
-fn scan(props: &Map<String, Value>) -> [Option<&Value>; COUNT] {
-    let mut cols = [None; COUNT];
-    for (k, v) in props {
-        if let Some(c) = column(k) {
-            cols[c as usize] = Some(v);
+/// The properties of a record by column, moved out of it: each property is looked up in
+/// [`column()`] once, instead of the record being searched for every entry of the tables above.
+struct Cols<'a> {
+    /// By [`C`]: the column's index in `values` + 1, 0 when the record does not have it.
+    at: [u8; COUNT],
+    values: Vec<Node<'a>>,
+}
+
+impl<'a> Cols<'a> {
+    fn scan(props: Obj<'a>) -> Self {
+        let mut cols = Cols {
+            at: [0; COUNT],
+            values: Vec::with_capacity(props.len().min(COUNT)),
+        };
+        for (k, v) in props {
+            if let Some(c) = column(&k) {
+                cols.values.push(v);
+                // At most one value per column: `values` has at most COUNT (< 256) entries.
+                cols.at[c as usize] = cols.values.len() as u8;
+            }
+        }
+        cols
+    }
+
+    fn get(&self, c: C) -> Option<&Node<'a>> {
+        match self.at[c as usize] {
+            0 => None,
+            i => Some(&self.values[usize::from(i) - 1]),
         }
     }
-    cols
+
+    /// Moves the column's value out (it is not read again).
+    fn take(&mut self, c: C) -> Option<Node<'a>> {
+        match self.at[c as usize] {
+            0 => None,
+            i => Some(self.values[usize::from(i) - 1].take()),
+        }
+    }
 }
+
+const _: () = assert!(COUNT < 256, "column indexes are bytes");
 
 /// Which of [`JSON_COLUMNS`] a column is.
 fn json_slot(c: C) -> Option<usize> {
@@ -507,118 +535,124 @@ fn json_slot(c: C) -> Option<usize> {
 /// `action` is `ActionType` after the pipeline turned `*ImageLoaded` into `load`. The
 /// `m365_defender.event.*` fields go to `ev`, everything else (errors, `related.user`) to `doc`.
 pub(super) fn map<'a>(
-    props: &'a Map<String, Value>,
-    action: Option<&str>,
+    props: Obj<'a>,
+    action: Option<Cow<'a, str>>,
     ctx: &Ctx<'_>,
     ev: &mut Ev<'a>,
-    doc: &mut Doc,
+    doc: &mut Doc<'a>,
 ) -> Result<(), MapError> {
     // The pipeline changes `json.properties` step by step: `ActionType` (load), the JSON
-    // columns parsed in place. `raw` is the record's columns; the changed ones are apart.
-    let raw = scan(props);
-    let get = |c: C| raw[c as usize];
-    additional::additional_fields(get(C::AdditionalFields), action, ctx, ev, doc);
-    let mut parsed = JSON_COLUMNS.map(|c| additional::parse_json(get(c), NAMES[c as usize], doc));
-    let mut action = action.map(Value::from);
-    // The processors of `common` and `xdr_helpers` write into a document: a scratch one here,
-    // whose field is moved to `ev` and whose error messages go to `doc` in order.
-    let mut scratch = Doc::new();
+    // columns parsed in place. `cols` is the record's columns; the changed ones are apart.
+    let mut cols = Cols::scan(props);
+    additional::additional_fields(
+        cols.get(C::AdditionalFields),
+        action.as_deref(),
+        ctx,
+        ev,
+        doc,
+    );
+    let mut parsed =
+        JSON_COLUMNS.map(|c| additional::parse_json(cols.get(c), NAMES[c as usize], doc));
+    let mut action = action.map(Node::Str);
     for (col, to) in DATES {
-        if let Some(Value::String(s)) = get(*col) {
+        if let Some(v @ Node::Str(s)) = cols.get(*col) {
             if !s.is_empty() {
-                date(&mut scratch, get(*col), "v");
-                take_scratch(&mut scratch, to, ev, doc);
+                if let Some(d) = date_string(doc, Some(v)) {
+                    ev.add(to, d);
+                }
             }
         }
     }
     for (col, to, conv) in CONVERTS {
-        let Some(v) = get(*col).filter(|v| !v.is_null() && v.as_str() != Some("")) else {
+        let Some(v) = cols
+            .get(*col)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        else {
             continue;
         };
-        let name = NAMES[*col as usize];
         match conv {
             Conv::Str => {
-                if let Some(s) = to_string_value(v) {
-                    ev.add_owned(to, s);
+                if let Some(s) = v.to_text() {
+                    ev.add(to, s);
                 }
             }
             // Java's Long.decode and Elastic's messages, shared with the other families.
-            Conv::Long => {
-                xdr_helpers::convert_long(&mut scratch, props, name, "v");
-                take_scratch(&mut scratch, to, ev, doc);
-            }
+            Conv::Long => match v
+                .as_str()
+                .map_or_else(|| v.as_i64(), xdr_helpers::long_decode)
+            {
+                Some(n) => ev.add(to, n),
+                None => doc.append(
+                    "error.message",
+                    format!("unable to convert [{}] to long", text(v)),
+                ),
+            },
             Conv::Ip => {
-                xdr_helpers::convert_ip(&mut scratch, props, name, "v");
-                take_scratch(&mut scratch, to, ev, doc);
+                if is_ip(v) {
+                    ev.add(to, v.clone());
+                } else {
+                    doc.append(
+                        "error.message",
+                        format!("'{}' is not an IP string literal.", text(v)),
+                    );
+                }
             }
         }
     }
     for (col, to) in TRUTHY {
-        if let Some(b) = get(*col).and_then(truthy) {
-            ev.add_owned(to, b);
+        if let Some(b) = cols.get(*col).and_then(truthy) {
+            ev.add(to, b);
         }
     }
     for (col, to) in RENAMES {
         let v = match (*col, json_slot(*col)) {
-            (C::ActionType, _) => action.take().map(Cow::Owned),
-            (_, Some(i)) => parsed[i].take().map(Cow::Owned),
+            (C::ActionType, _) => action.take(),
+            (_, Some(i)) => parsed[i].take(),
             _ => None,
         };
-        if let Some(v) = v.or_else(|| get(*col).map(Cow::Borrowed)) {
+        // LoggedOnUsers, read again below, is not renamed: the others move.
+        if let Some(v) = v.or_else(|| cols.take(*col)) {
             ev.add(to, v);
         }
     }
     for (col, to) in IPS {
-        if let Some(v) = get(*col).filter(|v| is_ip(v)) {
-            ev.add(to, Cow::Borrowed(v));
+        if let Some(v) = cols.take(*col).filter(is_ip) {
+            ev.add(to, v);
         }
     }
     for (col, to) in PORTS {
-        if let Some(v) = get(*col) {
-            ev.add(to, Cow::Borrowed(v));
+        if let Some(v) = cols.take(*col) {
+            ev.add(to, v);
         }
     }
-    if let Some(v) = get(C::PublicIP).filter(|v| is_ip(v)) {
-        ev.add(ev!("public_ip.value"), Cow::Borrowed(v));
+    if let Some(v) = cols.take(C::PublicIP).filter(is_ip) {
+        ev.add(ev!("public_ip.value"), v);
     }
-    additional::adapter_name(get(C::NetworkAdapterName), ev);
-    let users = parsed[1].as_ref().or(get(C::LoggedOnUsers));
+    additional::adapter_name(cols.get(C::NetworkAdapterName), ev);
+    let users = parsed[1].as_ref().or(cols.get(C::LoggedOnUsers));
     additional::logged_on_users(users, ev, doc);
     Ok(())
 }
 
-/// Moves the scratch document's `v` to `ev` at `to` and its error messages to `doc`.
-fn take_scratch(scratch: &mut Doc, to: &'static str, ev: &mut Ev<'_>, doc: &mut Doc) {
-    if scratch.0.is_empty() {
-        return;
-    }
-    if let Some(v) = scratch.0.shift_remove("v") {
-        ev.add_owned(to, v);
-    }
-    if let Some(Value::Object(mut error)) = scratch.0.shift_remove("error") {
-        if let Some(Value::Array(messages)) = error.shift_remove("message") {
-            for m in messages {
-                doc.append("error.message", m);
-            }
-        }
-    }
-    scratch.0.clear();
+/// A value in an error message, as the processors render it (strings without quotes).
+fn text(v: &Node<'_>) -> String {
+    v.to_text().map(Cow::into_owned).unwrap_or_default()
 }
 
-fn is_ip(v: &Value) -> bool {
+fn is_ip(v: &Node<'_>) -> bool {
     v.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok())
 }
 
 /// The pipeline's `isTruthy`: booleans, 1/0 (int-sized numbers), "1"/"0"/"true"/"false".
-fn truthy(v: &Value) -> Option<bool> {
+fn truthy(v: &Node<'_>) -> Option<bool> {
     match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
+        Node::Bool(b) => Some(*b),
+        Node::UInt(_) | Node::Int(_) | Node::Float(_) => match v.as_i64() {
             Some(1) => Some(true),
             Some(0) => Some(false),
             _ => None,
         },
-        Value::String(s) => match s.as_str() {
+        Node::Str(s) => match s.as_ref() {
             "1" | "true" => Some(true),
             "0" | "false" => Some(false),
             _ => None,
@@ -634,13 +668,16 @@ mod tests {
 
     /// The step with its fields written into `doc`.
     fn map(
-        props: &Map<String, Value>,
-        action: Option<&str>,
+        props: &serde_json::Value,
+        action: Option<&'static str>,
         ctx: &Ctx<'_>,
-        doc: &mut Doc,
+        doc: &mut Doc<'static>,
     ) -> Result<(), MapError> {
+        let Node::Object(props) = Node::from_value(props.clone()) else {
+            panic!("an object")
+        };
         let mut ev = Ev::new();
-        super::map(props, action, ctx, &mut ev, doc)?;
+        super::map(props, action.map(Cow::Borrowed), ctx, &mut ev, doc)?;
         ev.write(doc, true);
         Ok(())
     }
@@ -669,7 +706,7 @@ mod tests {
         });
         let mut d = Doc::new();
         map(
-            props.as_object().unwrap(),
+            &props,
             Some("DnsConnectionInspected"),
             &ctx("DeviceNetworkEvents", vec!["network"]),
             &mut d,
@@ -684,12 +721,13 @@ mod tests {
             Some("x.example")
         );
         assert_eq!(
-            d.get("m365_defender.event.dns.answers"),
-            Some(&json!(["1.2.3.4"]))
+            d.get("m365_defender.event.dns.answers").map(Node::to_value),
+            Some(json!(["1.2.3.4"]))
         );
         assert_eq!(
-            d.get("m365_defender.event.dns.header_flags"),
-            Some(&json!(["RD"]))
+            d.get("m365_defender.event.dns.header_flags")
+                .map(Node::to_value),
+            Some(json!(["RD"]))
         );
         assert!(d
             .get("m365_defender.event.additional_fields.query")
@@ -706,7 +744,7 @@ mod tests {
             json!({"RemoteIP": "not-an-ip", "LocalIP": "10.0.0.1", "ReportId": 42, "LogonId": 0});
         let mut d = Doc::new();
         map(
-            props.as_object().unwrap(),
+            &props,
             None,
             &ctx("DeviceNetworkEvents", vec!["network"]),
             &mut d,
@@ -726,25 +764,24 @@ mod tests {
             "IsAzureADJoined": 1
         });
         let mut d = Doc::new();
-        map(
-            props.as_object().unwrap(),
-            None,
-            &ctx("DeviceInfo", vec!["host"]),
-            &mut d,
-        )
-        .unwrap();
+        map(&props, None, &ctx("DeviceInfo", vec!["host"]), &mut d).unwrap();
         assert_eq!(
-            d.get("m365_defender.event.active_users"),
-            Some(&json!(["a", "b"]))
+            d.get("m365_defender.event.active_users")
+                .map(Node::to_value),
+            Some(json!(["a", "b"]))
         );
-        assert_eq!(d.get("related.user"), Some(&json!(["a", "b"])));
+        assert_eq!(
+            d.get("related.user").map(Node::to_value),
+            Some(json!(["a", "b"]))
+        );
         assert_eq!(
             d.get_str("m365_defender.event.network.adapter_name"),
             Some("ABC-123")
         );
         assert_eq!(
-            d.get("m365_defender.event.is_azure_ad_joined"),
-            Some(&json!(true))
+            d.get("m365_defender.event.is_azure_ad_joined")
+                .map(Node::to_value),
+            Some(json!(true))
         );
     }
 }

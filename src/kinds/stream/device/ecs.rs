@@ -1,11 +1,11 @@
 //! ECS `file`, `dll`, `host`, `registry`, `source`/`destination`, `user`, `dns`, `network`,
 //! `event.action`/`event.outcome` and `observer` fields of the Device tables.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::{Ctx, Ev};
-use crate::doc::Doc;
-use crate::kinds::stream::common::{copy, render};
+use crate::kinds::stream::tree_common::{copy, lower, render, sub};
+use crate::tree::{Doc, Node};
 use crate::MapError;
 
 /// File columns copied to `file.*` outside process events.
@@ -82,7 +82,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("registry", "registryvalueset", "modification"),
 ];
 
-pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(super) fn map<'a>(ctx: &Ctx<'_>, ev: &mut Ev<'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     host(ctx, ev, doc)?;
     registry(ev, doc);
     source_destination(ctx, ev, doc);
@@ -100,7 +100,7 @@ pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), M
 }
 
 /// `file.*` (not for process events and DeviceEvents, where the file is the process) and `dll.*`.
-pub(super) fn file_and_dll(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+pub(super) fn file_and_dll<'a>(ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
     if ctx.any_cat() && !ctx.has("process") && !ctx.is("DeviceEvents") {
         ev.copy(doc, ev!("folder_path"), "file.path");
         split_path(doc);
@@ -113,7 +113,7 @@ pub(super) fn file_and_dll(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     }
     if ev.get(ev!("issuer")).is_some() {
         let issuer = ev.render(ev!("issuer"));
-        super::push(doc, "file.x509.issuer.common_name", &issuer);
+        super::push(doc, "file.x509.issuer.common_name", issuer);
     }
     for (from, to) in SIGNATURE {
         ev.copy(doc, from, to);
@@ -140,24 +140,25 @@ pub(super) fn file_and_dll(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
 
 /// `<folder>\\<file>`, or the folder alone when it already ends with the file name (Defender
 /// puts the full path in `InitiatingProcessFolderPath` for some events).
-pub(super) fn join_path(ev: &Ev<'_>, folder: &str, file: &str) -> String {
+pub(super) fn join_path<'a>(ev: &Ev<'a>, folder: &str, file: &str) -> Cow<'a, str> {
     let (folder, file) = (ev.render(folder), ev.render(file));
     if !file.is_empty() && folder.to_lowercase().ends_with(&file.to_lowercase()) {
         folder
     } else {
-        format!("{folder}\\{file}")
+        Cow::Owned(format!("{folder}\\{file}"))
     }
 }
 
 /// `file.name`, `file.directory`, `file.extension` from `file.path` (backslash paths when there
 /// is a backslash, else slash paths; the extension is taken from the whole path, as Elastic does).
-fn split_path(doc: &mut Doc) {
-    let Some(path) = doc.get_str("file.path").map(str::to_string) else {
+fn split_path(doc: &mut Doc<'_>) {
+    let Some(Node::Str(path)) = doc.get("file.path") else {
         return;
     };
     if path.chars().count() <= 1 {
         return;
     }
+    let path = path.clone();
     let idx = if path.contains('\\') {
         path.rfind('\\')
     } else {
@@ -165,22 +166,21 @@ fn split_path(doc: &mut Doc) {
     };
     if let Some(idx) = idx {
         if doc.get("file.name").is_none() {
-            doc.set("file.name", &path[idx + 1..]);
+            doc.set("file.name", sub(&path, |p| &p[idx + 1..]));
         }
-        doc.set("file.directory", &path[..idx]);
+        doc.set("file.directory", sub(&path, |p| &p[..idx]));
         if let Some(ext) = path.rfind('.') {
             if doc.get("file.extension").is_none() {
-                doc.set("file.extension", &path[ext + 1..]);
+                doc.set("file.extension", sub(&path, |p| &p[ext + 1..]));
             }
         }
     }
 }
 
-fn host(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn host<'a>(ctx: &Ctx<'_>, ev: &mut Ev<'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     ev.copy(doc, ev!("device.name"), "host.name");
-    if let Some(name) = doc.get_str("host.name") {
-        let lower = name.to_lowercase();
-        doc.set("host.name", lower);
+    if let Some(Node::Str(name)) = doc.get_mut("host.name") {
+        *name = lower(std::mem::take(name));
     }
     ev.copy(doc, ev!("device.id"), "host.id");
     if ev
@@ -188,16 +188,16 @@ fn host(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
         .is_some_and(|v| v.as_str() != Some(""))
     {
         let ip = ev.render(ev!("public_ip.value"));
-        super::push(doc, "host.ip", &ip);
+        super::push(doc, "host.ip", ip);
     }
     ev.copy(doc, ev!("os.architecture"), "host.architecture");
     let platform = match ev.get(ev!("os.platform")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.to_lowercase()),
+        None | Some(Node::Null) => None,
+        Some(Node::Str(s)) => Some(s.to_lowercase()),
         Some(other) => {
             return Err(MapError::field(
                 "properties.OSPlatform",
-                format!("expected a string, got {}", crate::error::type_name(other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };
@@ -220,7 +220,7 @@ fn host(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
     }
     // macOS/Linux sensors report POSIX process details in AdditionalFields.
     let posix = match ev.get(ev!("additional_fields")) {
-        Some(Value::Object(af)) => af.keys().any(|k| k.starts_with("InitiatingProcessPosix")),
+        Some(Node::Object(af)) => af.keys().any(|k| k.starts_with("InitiatingProcessPosix")),
         _ => false,
     };
     if posix {
@@ -233,7 +233,7 @@ fn host(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
     if let Some(mac) = ev.get_str(ev!("mac_address")) {
         let mac = mac.replace([':', '.'], "-").to_uppercase();
-        ev.set_owned(ev!("mac_address"), mac.as_str());
+        ev.set(ev!("mac_address"), mac.clone());
         if !mac.is_empty() {
             // Only bare hex digits get dashes between pairs; separated forms are already ECS.
             let mac = if mac.contains('-') {
@@ -262,15 +262,15 @@ fn dash_pairs(s: &str) -> String {
     out
 }
 
-fn registry(ev: &Ev<'_>, doc: &mut Doc) {
+fn registry<'a>(ev: &Ev<'a>, doc: &mut Doc<'a>) {
     let key = ev
-        .get_str(ev!("registry.key"))
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
+        .get(ev!("registry.key"))
+        .and_then(Node::as_cow)
+        .filter(|k| !k.is_empty());
     let prev = ev
-        .get_str(ev!("previous.registry_key"))
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
+        .get(ev!("previous.registry_key"))
+        .and_then(Node::as_cow)
+        .filter(|k| !k.is_empty());
     if let Some(k) = key.as_ref().or(prev.as_ref()) {
         let hive_full = k.split('\\').next().unwrap_or("");
         if let Some((_, abbr)) = HIVES.iter().find(|(full, _)| *full == hive_full) {
@@ -315,9 +315,8 @@ fn registry(ev: &Ev<'_>, doc: &mut Doc) {
     ev.copy(doc, ev!("registry.value_type"), "registry.data.type");
 }
 
-fn source_destination(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
-    let dir = ev.get(ev!("network_direction")).cloned();
-    let dir = dir.as_ref().and_then(Value::as_str);
+fn source_destination<'a>(ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
+    let dir = ev.get_str(ev!("network_direction"));
     let no_dir = ev.get(ev!("network_direction")).is_none();
     let auth = ctx.has("authentication");
     let net = ctx.has("network");
@@ -359,7 +358,7 @@ fn source_destination(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     }
 }
 
-fn user(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+fn user<'a>(ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
     let initiating = ["library", "registry", "network", "driver", "api"]
         .iter()
         .any(|c| ctx.has(c));
@@ -382,15 +381,15 @@ fn user(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     }
 }
 
-fn network(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+fn network<'a>(ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
     for from in [ev!("protocol"), ev!("request.protocol")] {
         let Some(p) = ev.get_str(from).map(str::to_lowercase) else {
             continue;
         };
         if let Some((_, t)) = TRANSPORTS.iter().find(|(name, _)| *name == p) {
             doc.set("network.transport", *t);
-        } else if PROTOCOLS.contains(&p.as_str()) {
-            doc.set("network.protocol", p);
+        } else if let Some(known) = PROTOCOLS.iter().find(|known| **known == p) {
+            doc.set("network.protocol", *known);
         }
     }
     if ctx.action_contains("dns") {
@@ -415,7 +414,7 @@ fn network(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     }
 }
 
-fn action_outcome(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+fn action_outcome<'a>(ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
     let action = ctx.action.as_deref();
     for (cat, from, to) in ACTIONS {
         if ctx.has(cat) && action == Some(*from) {
@@ -431,9 +430,12 @@ fn action_outcome(ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
     if ctx.any_cat() && !ctx.has("file") && doc.get("event.action").is_none() {
         ev.copy(doc, ev!("action.type"), "event.action");
     }
-    if let Some(a) = doc.get_str("event.action") {
-        let a = a.to_lowercase().replace(' ', "-");
-        doc.set("event.action", a);
+    if let Some(Node::Str(a)) = doc.get_mut("event.action") {
+        // Already lower-case without spaces (most action names after the steps above): the
+        // same text, kept.
+        if !a.is_ascii() || a.bytes().any(|b| b.is_ascii_uppercase() || b == b' ') {
+            *a = Cow::Owned(a.to_lowercase().replace(' ', "-"));
+        }
     }
     if ctx.is("DeviceLogonEvents") {
         let failed = ev
@@ -448,12 +450,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn registry(doc: &mut Doc) {
+    fn registry(doc: &mut Doc<'static>) {
         let ev = Ev::from_doc(doc);
         super::registry(&ev, doc);
     }
 
-    fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc) {
+    fn source_destination(ctx: &Ctx<'_>, doc: &mut Doc<'static>) {
         let ev = Ev::from_doc(doc);
         super::source_destination(ctx, &ev, doc);
     }
@@ -472,12 +474,15 @@ mod tests {
             "HKEY_LOCAL_MACHINE\\SOFTWARE\\X",
         );
         d.set("m365_defender.event.registry.value_name", "V");
-        d.set("m365_defender.event.registry.value_data", 1);
+        d.set("m365_defender.event.registry.value_data", 1u64);
         registry(&mut d);
         assert_eq!(d.get_str("registry.hive"), Some("HKLM"));
         assert_eq!(d.get_str("registry.key"), Some("SOFTWARE\\X"));
         assert_eq!(d.get_str("registry.path"), Some("HKLM\\SOFTWARE\\X\\V"));
-        assert_eq!(d.get("registry.data.strings"), Some(&json!(["1"])));
+        assert_eq!(
+            d.get("registry.data.strings").unwrap().to_value(),
+            json!(["1"])
+        );
     }
 
     #[test]

@@ -9,11 +9,8 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
-use super::Record;
-use crate::doc::Doc;
-use crate::MapError;
+use crate::tree::{Doc, Node, Obj};
+use crate::{MapError, Options};
 
 /// `m365_defender.event.<field>` as a literal (no path is built at run time).
 macro_rules! ev {
@@ -87,12 +84,20 @@ impl Ctx<'_> {
 /// The `m365_defender.event.*` fields the sub-pipeline sets from the columns, kept aside while
 /// the later steps read them (a short scan instead of a walk of the document) and written into
 /// the document at the end: without `preserve_duplicate_custom_fields` the duplicated vendor
-/// fields, which the pipeline removes at its end, are never written (nor copied out of the
-/// record). Fields keep the order in which they were first set.
+/// fields, which the pipeline removes at its end, are never written. Values are moved out of
+/// the record (their strings still borrow its text). Fields keep the order in which they were
+/// first set.
 pub(super) struct Ev<'a> {
     /// ([`fingerprint`] of the path, path, value).
-    fields: Vec<(u64, &'static str, Cow<'a, Value>)>,
+    fields: Vec<(u64, &'static str, Node<'a>)>,
+    /// An open-addressing index of `fields` by [`fingerprint`]: a field's index + 1, 0 when
+    /// free. The later steps look up some hundred paths in some hundred fields per record.
+    index: [u8; EV_SLOTS],
 }
+
+/// Slots of [`Ev::index`]: a power of two above the number of paths the steps set (154
+/// distinct `ev!` literals), so that there is always a free slot and an index fits a byte.
+const EV_SLOTS: usize = 256;
 
 /// A path's length and last 8 bytes: the scans of [`Ev`] compare this before the path (the
 /// paths share their 20-byte prefix and most are looked up without being there).
@@ -110,75 +115,81 @@ const EV_PREFIX: &str = "m365_defender.event.";
 impl<'a> Ev<'a> {
     pub fn new() -> Self {
         Ev {
-            fields: Vec::with_capacity(48),
+            fields: Vec::with_capacity(96),
+            index: [0; EV_SLOTS],
         }
     }
 
+    /// The field at `path` (`Ok`: its index in `fields`), or the free slot of the index where
+    /// it would go (`Err`).
+    fn find(&self, fp: u64, path: &str) -> Result<usize, usize> {
+        let mut slot = (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % EV_SLOTS;
+        loop {
+            match self.index[slot] {
+                0 => return Err(slot),
+                i => {
+                    let (f, p, _) = &self.fields[usize::from(i) - 1];
+                    if *f == fp && *p == path {
+                        return Ok(usize::from(i) - 1);
+                    }
+                }
+            }
+            slot = (slot + 1) % EV_SLOTS;
+        }
+    }
+
+    /// Appends a field that [`Ev::find`] did not find (its free `slot`).
+    fn push(&mut self, slot: usize, fp: u64, path: &'static str, value: Node<'a>) {
+        // The paths are the literals of this module's steps: fewer than the slots.
+        debug_assert!(self.fields.len() < EV_SLOTS - 1, "too many device fields");
+        self.fields.push((fp, path, value));
+        self.index[slot] = self.fields.len() as u8;
+    }
+
     /// Elastic's `set` of a field (a null value is ignored).
-    pub fn set(&mut self, path: &'static str, value: Cow<'a, Value>) {
+    pub fn set(&mut self, path: &'static str, value: impl Into<Node<'a>>) {
+        let value = value.into();
         if value.is_null() {
             return;
         }
         let fp = fingerprint(path);
-        match self
-            .fields
-            .iter_mut()
-            .find(|(f, p, _)| *f == fp && *p == path)
-        {
-            Some((_, _, slot)) => *slot = value,
-            None => self.fields.push((fp, path, value)),
+        match self.find(fp, path) {
+            Ok(i) => self.fields[i].2 = value,
+            Err(slot) => self.push(slot, fp, path, value),
         }
-    }
-
-    pub fn set_owned(&mut self, path: &'static str, value: impl Into<Value>) {
-        self.set(path, Cow::Owned(value.into()));
     }
 
     /// [`Ev::set`] of a field not set before (the columns step sets each field once).
-    pub fn add(&mut self, path: &'static str, value: Cow<'a, Value>) {
+    pub fn add(&mut self, path: &'static str, value: impl Into<Node<'a>>) {
         debug_assert!(self.get(path).is_none(), "{path} set twice");
-        if !value.is_null() {
-            self.fields.push((fingerprint(path), path, value));
-        }
+        self.set(path, value);
     }
 
-    pub fn add_owned(&mut self, path: &'static str, value: impl Into<Value>) {
-        self.add(path, Cow::Owned(value.into()));
-    }
-
-    pub fn get(&self, path: &str) -> Option<&Value> {
-        let fp = fingerprint(path);
-        self.fields
-            .iter()
-            .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| &**v)
+    pub fn get(&self, path: &str) -> Option<&Node<'a>> {
+        let i = self.find(fingerprint(path), path).ok()?;
+        Some(&self.fields[i].2)
     }
 
     pub fn get_str(&self, path: &str) -> Option<&str> {
-        self.get(path).and_then(Value::as_str)
+        self.get(path).and_then(Node::as_str)
     }
 
-    pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
-        let fp = fingerprint(path);
-        self.fields
-            .iter_mut()
-            .find(|(f, p, _)| *f == fp && *p == path)
-            .map(|(_, _, v)| v.to_mut())
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node<'a>> {
+        let i = self.find(fingerprint(path), path).ok()?;
+        Some(&mut self.fields[i].2)
     }
 
     /// What a mustache template renders for a field: `""` when it is missing.
-    pub fn render(&self, path: &str) -> String {
-        self.get(path)
-            .and_then(crate::kinds::stream::common::mustache)
-            .unwrap_or_default()
+    pub fn render(&self, path: &str) -> Cow<'a, str> {
+        self.get(path).and_then(Node::to_text).unwrap_or_default()
     }
 
     /// Elastic's `set` with `copy_from` and `ignore_empty_value` from a field to the document.
-    pub fn copy(&self, doc: &mut Doc, from: &str, to: &str) {
+    pub fn copy(&self, doc: &mut Doc<'a>, from: &str, to: &'a str) {
         if let Some(v) = self.get(from) {
             let empty = match v {
-                Value::Null => true,
-                Value::String(s) => s.is_empty(),
+                Node::Null => true,
+                Node::Str(s) => s.is_empty(),
                 _ => false,
             };
             if !empty {
@@ -188,7 +199,7 @@ impl<'a> Ev<'a> {
     }
 
     /// A field of the document that may be one of these (`m365_defender.event.*`).
-    pub fn get_any<'s>(&'s self, doc: &'s Doc, path: &str) -> Option<&'s Value> {
+    pub fn get_any<'s>(&'s self, doc: &'s Doc<'a>, path: &str) -> Option<&'s Node<'a>> {
         if path.starts_with(EV_PREFIX) {
             self.get(path)
         } else {
@@ -199,88 +210,122 @@ impl<'a> Ev<'a> {
     /// Writes the fields under `m365_defender.event`, all of them or all but the duplicated
     /// vendor fields. An object that only held removed fields stays (empty, as the pipeline
     /// leaves it; the removal of empty values drops it), so keys keep their order.
-    pub fn write(self, doc: &mut Doc, keep_duplicates: bool) {
-        if !matches!(doc.get("m365_defender.event"), Some(Value::Object(_))) {
-            doc.set("m365_defender.event", Map::new());
-        }
-        let Some(Value::Object(m365)) = doc.0.get_mut("m365_defender") else {
-            return;
-        };
-        let Some(Value::Object(ev)) = m365.get_mut("event") else {
-            return;
-        };
-        let mut evd = Doc(std::mem::take(ev));
-        // Objects known to be there (nothing is removed here): most removed fields share one.
-        let mut parents: Vec<&str> = Vec::new();
+    pub fn write(self, doc: &mut Doc<'a>, keep_duplicates: bool) {
+        // The new members of `m365_defender.event`, in the order they are first set, are
+        // gathered apart: a member is found by the fingerprint of its key, not by comparing
+        // the keys of the object as a dotted-path `set` of every field would.
+        let mut members: Vec<(u64, &'static str, Node<'a>)> = Vec::with_capacity(self.fields.len());
         for (_, path, value) in self.fields {
             let rel = &path[EV_PREFIX.len()..];
+            let dot = rel.bytes().position(|b| b == b'.');
             if !keep_duplicates && tail::is_duplicate(rel) {
-                if let Some(dot) = rel.bytes().position(|b| b == b'.') {
-                    let parent = &rel[..dot];
-                    if !parents.contains(&parent) {
-                        if evd.get(parent).is_none() {
-                            evd.set(parent, Map::new());
-                        }
-                        parents.push(parent);
+                if let Some(dot) = dot {
+                    let parent = member(&mut members, &rel[..dot]);
+                    if parent.is_null() {
+                        *parent = Node::Object(Obj::new());
                     }
                 }
                 continue;
             }
-            evd.set(rel, value.into_owned());
+            match dot {
+                None => *member(&mut members, rel) = value,
+                Some(dot) => {
+                    let parent = member(&mut members, &rel[..dot]);
+                    if !parent.is_object() {
+                        *parent = Node::Object(Obj::with_capacity(8));
+                    }
+                    if let Node::Object(obj) = parent {
+                        let mut sub = Doc(std::mem::take(obj));
+                        sub.set(&rel[dot + 1..], value);
+                        *obj = sub.0;
+                    }
+                }
+            }
         }
-        *ev = evd.0;
+        let event = doc.object("m365_defender.event", members.len());
+        for (_, key, value) in members {
+            // Only the envelope's members are there before (`category`, `tenant`, `time`, …),
+            // which no column's path starts with; merged as `set` would all the same.
+            match (event.get_mut(key), value) {
+                (Some(Node::Object(old)), Node::Object(new)) => old.extend(new),
+                (_, value) => {
+                    event.insert(key, value);
+                }
+            }
+        }
     }
+}
+
+/// The member `key` of `members`, made (null) at the end when it is not there.
+fn member<'m, 'a>(
+    members: &'m mut Vec<(u64, &'static str, Node<'a>)>,
+    key: &'static str,
+) -> &'m mut Node<'a> {
+    let fp = fingerprint(key);
+    let i = match members.iter().position(|(f, k, _)| *f == fp && *k == key) {
+        Some(i) => i,
+        None => {
+            members.push((fp, key, Node::Null));
+            members.len() - 1
+        }
+    };
+    &mut members[i].2
 }
 
 #[cfg(test)]
 impl Ev<'static> {
     /// The `m365_defender.event` fields of a document (leaves, and `additional_fields` whole),
     /// for the steps' unit tests.
-    pub fn from_doc(doc: &Doc) -> Self {
-        fn walk(prefix: String, map: &Map<String, Value>, ev: &mut Ev<'static>) {
-            for (k, v) in map {
+    pub fn from_doc(doc: &Doc<'_>) -> Self {
+        fn walk(prefix: String, map: &Obj<'_>, ev: &mut Ev<'static>) {
+            for (k, v) in map.iter() {
                 let path = format!("{prefix}{k}");
                 match v {
-                    Value::Object(m) if k != "additional_fields" => {
+                    Node::Object(m) if k != "additional_fields" => {
                         walk(format!("{path}."), m, ev);
                     }
-                    _ => ev.set_owned(Box::leak(path.into_boxed_str()), v.clone()),
+                    _ => ev.set(Box::leak(path.into_boxed_str()), v.clone().into_owned()),
                 }
             }
         }
         let mut ev = Ev::new();
-        if let Some(Value::Object(m)) = doc.get("m365_defender.event") {
+        if let Some(Node::Object(m)) = doc.get("m365_defender.event") {
             walk(EV_PREFIX.to_string(), m, &mut ev);
         }
         ev
     }
 }
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
-    let action_type = match rec.props.get("ActionType") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
+/// The Device sub-pipeline on a record's `properties` (moved into the document).
+pub(crate) fn map<'a>(
+    table: &str,
+    mut props: Obj<'a>,
+    opts: &Options,
+    doc: &mut Doc<'a>,
+) -> Result<(), MapError> {
+    let action_type = match props.remove("ActionType") {
+        None | Some(Node::Null) => None,
+        Some(Node::Str(s)) => Some(s),
         Some(other) => {
             return Err(MapError::field(
                 "properties.ActionType",
-                format!("expected a string, got {}", crate::error::type_name(other)),
+                format!("expected a string, got {}", other.type_name()),
             ))
         }
     };
     doc.set("event.kind", "event");
     // The pipeline lower-cases `ActionType` for each test: once here.
-    let lower = action_type.map(str::to_lowercase);
-    let cats = categories_lc(rec.table, lower.as_deref());
+    let lower = action_type.as_deref().map(str::to_lowercase);
+    let cats = categories_lc(table, lower.as_deref());
     // Appended one by one (duplicates kept) to a field nothing set before: set once.
-    let types = event_types_lc(rec.table, &cats, lower.as_deref());
+    let types = event_types_lc(table, &cats, lower.as_deref());
     if !types.is_empty() {
-        let types: Vec<Value> = types.into_iter().map(Value::from).collect();
         doc.set("event.type", types);
     }
     let loaded = lower.as_deref().is_some_and(|a| a.contains("imageloaded"));
-    let action_type = action_type.map(|a| if loaded { "load" } else { a });
+    let action_type = action_type.map(|a| if loaded { Cow::Borrowed("load") } else { a });
     let ctx = Ctx {
-        table: rec.table,
+        table,
         action: if loaded {
             Some("load".to_string())
         } else {
@@ -293,12 +338,12 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     }
 
     let mut ev = Ev::new();
-    columns::map(rec.props, action_type, &ctx, &mut ev, doc)?;
+    columns::map(props, action_type, &ctx, &mut ev, doc)?;
     ecs::file_and_dll(&ctx, &ev, doc);
     process::map(&ctx, &mut ev, doc);
     ecs::map(&ctx, &mut ev, doc)?;
-    tail::map(rec, &ctx, &ev, doc);
-    ev.write(doc, rec.opts.preserve_duplicate_custom_fields);
+    tail::map(opts, &ctx, &ev, doc);
+    ev.write(doc, opts.preserve_duplicate_custom_fields);
     Ok(())
 }
 
@@ -394,20 +439,68 @@ fn event_types_lc(table: &str, cats: &[&str], lower: Option<&str>) -> Vec<&'stat
 }
 
 /// Elastic's `append` with duplicates allowed (its default).
-fn push(doc: &mut Doc, path: &str, value: &str) {
-    match doc.get(path) {
-        Some(Value::Array(items)) => {
-            let mut items = items.clone();
-            items.push(Value::from(value));
-            doc.set(path, items);
-        }
-        _ => doc.set(path, vec![Value::from(value)]),
+fn push<'a>(doc: &mut Doc<'a>, path: &'a str, value: Cow<'a, str>) {
+    match doc.get_mut(path) {
+        Some(Node::Array(items)) => items.push(Node::Str(value)),
+        _ => doc.set(path, vec![value]),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`Ev::write`] leaves what a dotted-path `set` of each kept field (and an empty parent
+    /// for each removed one) after the envelope's members leaves, in the same order.
+    #[test]
+    fn vendor_fields_are_written_as_set_would() {
+        let fields: &[(&'static str, Node<'static>)] = &[
+            (ev!("report_id"), Node::from("7")),
+            (ev!("file.name"), Node::from("a.exe")),
+            (ev!("initiating_process.id"), Node::from(4u64)),
+            (
+                ev!("initiating_process.integrity_level"),
+                Node::from("High"),
+            ),
+            (ev!("file.origin_url"), Node::from("http://x")),
+            (ev!("md5"), Node::from("m")),
+            (ev!("device.name"), Node::from("h")),
+            (ev!("logon.type"), Node::from("Network")),
+        ];
+        for keep in [false, true] {
+            let mut envelope = Doc::new();
+            envelope.set(
+                "m365_defender.event.category",
+                "AdvancedHunting-DeviceEvents",
+            );
+            envelope.set("m365_defender.event.tenant.name", "t");
+            let mut want = envelope.clone();
+            for (path, value) in fields {
+                let rel = &path[EV_PREFIX.len()..];
+                if !keep && tail::is_duplicate(rel) {
+                    if let Some((parent, _)) = rel.split_once('.') {
+                        let parent = format!("m365_defender.event.{parent}");
+                        if want.get(&parent).is_none() {
+                            want.set_owned(&parent, Obj::new());
+                        }
+                    }
+                } else {
+                    want.set(path, value.clone());
+                }
+            }
+            let mut ev = Ev::new();
+            for (path, value) in fields {
+                ev.add(path, value.clone());
+            }
+            let mut got = envelope;
+            ev.write(&mut got, keep);
+            assert_eq!(
+                got.into_node().to_json_string(),
+                want.into_node().to_json_string(),
+                "keep_duplicates: {keep}"
+            );
+        }
+    }
 
     #[test]
     fn deviceevents_split_into_host_api_driver() {

@@ -6,10 +6,10 @@
 //! the other tables, the API and driver events and the DeviceEvents listed in
 //! [`EVENTS_MAPPING_PROCESS`] they are the process itself (elastic/integrations#9993).
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::{Ctx, Ev};
-use crate::doc::Doc;
+use crate::tree::{Doc, Node};
 
 /// DeviceEvents action types whose `InitiatingProcess*` columns are the acting process.
 const EVENTS_MAPPING_PROCESS: &[&str] = &[
@@ -180,7 +180,7 @@ const PROCESS_COLUMNS: &[(&str, &str)] = &[
     ),
 ];
 
-pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
+pub(super) fn map<'a>(ctx: &Ctx<'_>, ev: &mut Ev<'a>, doc: &mut Doc<'a>) {
     let events = ctx.is("DeviceEvents");
     let maps_process = if events {
         Some(
@@ -335,13 +335,13 @@ pub(super) fn map(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
 
 /// API-call events: the API name, its parameters out of `AdditionalFields`, and the target
 /// process of calls that act on another process.
-fn api_call(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
-    if let Some(action) = ev.get_str(ev!("action.type")) {
+fn api_call<'a>(ctx: &Ctx<'_>, ev: &mut Ev<'a>, doc: &mut Doc<'a>) {
+    if let Some(action) = ev.get(ev!("action.type")).and_then(Node::as_cow) {
         // "OpenProcessApiCall" -> "OpenProcess".
         let lower = action.to_lowercase();
         if let Some(idx) = lower.rfind("apicall") {
-            if let Some(name) = action.get(..idx) {
-                let name = name.to_string();
+            if action.get(..idx).is_some() {
+                let name = crate::kinds::stream::tree_common::sub(&action, |a| &a[..idx]);
                 doc.set("process.Ext.api.name", name);
             }
         }
@@ -356,12 +356,12 @@ fn api_call(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
         ),
     ] {
         let removed = match ev.get_mut(ev!("additional_fields")) {
-            Some(Value::Object(af)) => af.shift_remove(from),
+            Some(Node::Object(af)) => af.remove(from),
             _ => None,
         };
         if let Some(v) = removed {
             let v = if from == "ProtectionMask" && !v.is_null() && v.as_str() != Some("") {
-                Value::from(render_value(&v))
+                Node::Str(v.to_text().unwrap_or_default())
             } else {
                 v
             };
@@ -384,12 +384,8 @@ fn api_call(ctx: &Ctx<'_>, ev: &mut Ev<'_>, doc: &mut Doc) {
     }
 }
 
-fn render_value(v: &Value) -> String {
-    crate::kinds::stream::common::mustache(v).unwrap_or_default()
-}
-
 /// `process.args` / `process.parent.args` (and counts) from the command lines.
-fn split_command_lines(doc: &mut Doc) {
+fn split_command_lines(doc: &mut Doc<'_>) {
     for (cmd_path, args_path, count_path) in [
         ("process.command_line", "process.args", "process.args_count"),
         (
@@ -398,13 +394,35 @@ fn split_command_lines(doc: &mut Doc) {
             "process.parent.args_count",
         ),
     ] {
-        let Some(cmd) = doc.get_str(cmd_path).filter(|c| !c.is_empty()) else {
+        let Some(Node::Str(cmd)) = doc.get(cmd_path).filter(|c| c.as_str() != Some("")) else {
             continue;
         };
-        let args = command_line_to_argv(cmd);
+        let cmd = cmd.clone();
+        let args = argv_of(&cmd);
         let count = args.len();
         doc.set(args_path, args);
         doc.set(count_path, count);
+    }
+}
+
+/// [`command_line_to_argv`] of a command line of the record. Without double quotes the rules
+/// come down to splitting at spaces and tabs (backslashes only escape quotes), and the
+/// arguments borrow the record where the command line does.
+fn argv_of<'a>(cmd: &Cow<'a, str>) -> Vec<Node<'a>> {
+    if cmd.contains('"') {
+        return command_line_to_argv(cmd)
+            .into_iter()
+            .map(Node::from)
+            .collect();
+    }
+    let parts = cmd.split([' ', '\t']).filter(|a| !a.is_empty());
+    match cmd {
+        Cow::Borrowed(text) => text
+            .split([' ', '\t'])
+            .filter(|a| !a.is_empty())
+            .map(Node::from)
+            .collect(),
+        Cow::Owned(_) => parts.map(|a| Node::from(a.to_owned())).collect(),
     }
 }
 
@@ -477,7 +495,7 @@ mod tests {
     use serde_json::json;
 
     /// The step on the `m365_defender.event` fields of `doc`.
-    fn map(ctx: &Ctx<'_>, doc: &mut Doc) {
+    fn map(ctx: &Ctx<'_>, doc: &mut Doc<'static>) {
         let mut ev = Ev::from_doc(doc);
         super::map(ctx, &mut ev, doc);
         ev.write(doc, true);
@@ -494,14 +512,32 @@ mod tests {
     }
 
     #[test]
+    fn argv_of_record_text_is_the_windows_split() {
+        for cmd in [
+            r"C:\Windows\system32\svchost.exe -k netsvcs -p",
+            "a\tb  c ",
+            r#""C:\Program Files\x.exe" -a "b c""#,
+            r"a\\b\ c\",
+            "",
+        ] {
+            let want: Vec<Node<'_>> = command_line_to_argv(cmd)
+                .into_iter()
+                .map(Node::from)
+                .collect();
+            assert_eq!(argv_of(&Cow::Borrowed(cmd)), want, "{cmd}");
+            assert_eq!(argv_of(&Cow::Owned(cmd.to_string())), want, "{cmd}");
+        }
+    }
+
+    #[test]
     fn process_events_make_initiating_process_the_parent() {
         let mut d = Doc::new();
-        d.set("m365_defender.event.initiating_process.id", 10);
+        d.set("m365_defender.event.initiating_process.id", 10u64);
         d.set(
             "m365_defender.event.initiating_process.file_name",
             "cmd.exe",
         );
-        d.set("m365_defender.event.process.id", 20);
+        d.set("m365_defender.event.process.id", 20u64);
         d.set("m365_defender.event.file.name", "child.exe");
         let ctx = Ctx {
             table: "DeviceProcessEvents",
@@ -509,8 +545,8 @@ mod tests {
             action: None,
         };
         map(&ctx, &mut d);
-        assert_eq!(d.get("process.pid"), Some(&json!(20)));
-        assert_eq!(d.get("process.parent.pid"), Some(&json!(10)));
+        assert_eq!(d.get("process.pid").unwrap().to_value(), json!(20));
+        assert_eq!(d.get("process.parent.pid").unwrap().to_value(), json!(10));
         assert_eq!(d.get_str("process.name"), Some("child.exe"));
         assert_eq!(d.get_str("process.parent.name"), Some("cmd.exe"));
     }
@@ -521,7 +557,10 @@ mod tests {
         d.set("m365_defender.event.action.type", "OpenProcessApiCall");
         d.set("m365_defender.event.file.name", "lsass.exe");
         d.set("m365_defender.event.folder_path", "c:\\windows\\system32");
-        d.set("m365_defender.event.additional_fields.DesiredAccess", 4096);
+        d.set(
+            "m365_defender.event.additional_fields.DesiredAccess",
+            4096u64,
+        );
         let ctx = Ctx {
             table: "DeviceEvents",
             cats: vec!["api"],
@@ -530,8 +569,10 @@ mod tests {
         map(&ctx, &mut d);
         assert_eq!(d.get_str("process.Ext.api.name"), Some("OpenProcess"));
         assert_eq!(
-            d.get("process.Ext.api.parameters.desired_access_numeric"),
-            Some(&json!(4096))
+            d.get("process.Ext.api.parameters.desired_access_numeric")
+                .unwrap()
+                .to_value(),
+            json!(4096)
         );
         assert_eq!(
             d.get_str("Target.process.executable"),

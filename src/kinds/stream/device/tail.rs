@@ -1,30 +1,30 @@
 //! The end of the Device sub-pipeline: `url.*` from the remote URL, geo enrichment, `related.*`
 //! and the removal of vendor fields that were copied to ECS.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::{Ctx, Ev};
-use crate::doc::{join, Doc};
-use crate::kinds::stream::common::{mustache, related};
-use crate::kinds::stream::Record;
+use crate::tree::{Doc, Node, Obj};
+use crate::Options;
 
-/// `related.hosts`, `related.user`, `related.ip` sources, in the pipeline's order.
+/// `related.hosts`, `related.user`, `related.ip` sources (members of `related`), in the
+/// pipeline's order.
 const RELATED: &[(&str, &str)] = &[
-    ("related.hosts", "host.id"),
-    ("related.hosts", "host.name"),
-    ("related.hosts", "user.domain"),
+    ("hosts", "host.id"),
+    ("hosts", "host.name"),
+    ("hosts", "user.domain"),
     (
-        "related.hosts",
+        "hosts",
         "m365_defender.event.initiating_process.account_domain",
     ),
-    ("related.user", "user.name"),
+    ("user", "user.name"),
     (
-        "related.user",
+        "user",
         "m365_defender.event.initiating_process.account_name",
     ),
-    ("related.ip", "m365_defender.event.file.origin_ip"),
-    ("related.ip", "source.ip"),
-    ("related.ip", "destination.ip"),
+    ("ip", "m365_defender.event.file.origin_ip"),
+    ("ip", "source.ip"),
+    ("ip", "destination.ip"),
 ];
 
 /// `related.hash` sources. The pipeline appends a parent hash when the process hash (not the
@@ -202,11 +202,12 @@ pub(super) fn is_duplicate(rel: &str) -> bool {
     }
 }
 
-pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) {
+pub(super) fn map<'a>(opts: &Options, _ctx: &Ctx<'_>, ev: &Ev<'a>, doc: &mut Doc<'a>) {
     if let Some(url) = ev.get_str(ev!("remote.url")).filter(|u| !u.is_empty()) {
         if let Some(parts) = uri_parts(url) {
+            let obj = doc.object("url", parts.len());
             for (k, v) in parts {
-                doc.set(&join("url", &k), v);
+                obj.insert(k, v);
             }
         }
     }
@@ -215,60 +216,92 @@ pub(super) fn map(rec: &Record<'_>, _ctx: &Ctx<'_>, ev: &Ev<'_>, doc: &mut Doc) 
         ev!("file.origin_referrer_url"),
         "http.request.referrer",
     );
-    geo(rec, doc);
+    geo(opts, doc);
 
+    // The values are gathered, then appended in the same order to the `related` object found
+    // once (no step here reads `related`): each append is then a search of that object's few
+    // members, not a walk of the document by a dotted path.
+    let mut adds: Vec<(&'static str, Cow<'a, str>)> = Vec::with_capacity(24);
     for (field, from) in RELATED {
-        if from.starts_with("m365_defender.") {
-            related(doc, field, ev.get(from));
-        } else if let Some(s) = doc.get(from).and_then(mustache) {
-            // `related` of the value, rendered before the append (no copy of the value).
-            doc.append(field, s);
+        let value = if from.starts_with("m365_defender.") {
+            ev.get(from)
+        } else {
+            doc.get(from)
+        };
+        if let Some(s) = value.and_then(Node::to_text) {
+            adds.push((field, s));
         }
     }
-    if let Some(Value::Array(ips)) = doc.get("host.ip") {
-        let ips: Vec<String> = ips.iter().filter_map(mustache).collect();
-        for ip in ips {
-            doc.append("related.ip", ip);
-        }
+    if let Some(Node::Array(ips)) = doc.get("host.ip") {
+        adds.extend(ips.iter().filter_map(Node::to_text).map(|ip| ("ip", ip)));
     }
     for path in [ev!("ipv4_dhcp"), ev!("ipv6_dhcp")] {
-        related(doc, "related.ip", ev.get(path));
+        if let Some(s) = ev.get(path).and_then(Node::to_text) {
+            adds.push(("ip", s));
+        }
     }
     for (when, from) in RELATED_HASH {
         if ev.get_any(doc, when).is_some() {
-            let v = ev.get_any(doc, from).and_then(mustache).unwrap_or_default();
-            doc.append("related.hash", v);
+            let v = ev
+                .get_any(doc, from)
+                .and_then(Node::to_text)
+                .unwrap_or_default();
+            adds.push(("hash", v));
+        }
+    }
+    if !adds.is_empty() {
+        let related = doc.object("related", 4);
+        for (field, value) in adds {
+            append(related, field, value);
+        }
+    }
+}
+
+/// Elastic's `append` without duplicates to the member `key` of `obj` (as `Doc::append`).
+fn append<'a>(obj: &mut Obj<'a>, key: &'static str, value: Cow<'a, str>) {
+    let slot = obj.slot(key);
+    if !slot.is_array() {
+        let old = slot.take();
+        *slot = Node::Array(if old.is_null() { vec![] } else { vec![old] });
+    }
+    if let Node::Array(items) = slot {
+        let value = Node::Str(value);
+        if !items.contains(&value) {
+            items.push(value);
         }
     }
 }
 
 /// `geoip` on `host.ip` (first address with data), `source.ip` and `destination.ip`, with
 /// AS data for source and destination, through the caller's [`crate::GeoLookup`].
-fn geo(rec: &Record<'_>, doc: &mut Doc) {
-    let Some(geo) = rec.opts.geo.as_ref() else {
+fn geo(opts: &Options, doc: &mut Doc<'_>) {
+    let Some(geo) = opts.geo.as_ref() else {
         return;
     };
     let host_ips: Vec<String> = match doc.get("host.ip") {
-        Some(Value::Array(a)) => a
+        Some(Node::Array(a)) => a
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(Node::as_str)
             .map(str::to_string)
             .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
+        Some(Node::Str(s)) => vec![s.to_string()],
         _ => vec![],
     };
     if let Some(city) = host_ips.iter().find_map(|ip| geo.city(ip)) {
-        doc.set("host.geo", Value::Object(city));
+        doc.set("host.geo", Node::from_value(city.into()));
     }
-    for side in ["source", "destination"] {
-        let Some(ip) = doc.get_str(&join(side, "ip")).map(str::to_string) else {
+    for (ip_path, geo_path, as_path) in [
+        ("source.ip", "source.geo", "source.as"),
+        ("destination.ip", "destination.geo", "destination.as"),
+    ] {
+        let Some(ip) = doc.get_str(ip_path).map(str::to_string) else {
             continue;
         };
         if let Some(city) = geo.city(&ip) {
-            doc.set(&join(side, "geo"), Value::Object(city));
+            doc.set(geo_path, Node::from_value(city.into()));
         }
         if let Some(asn) = geo.asn(&ip) {
-            doc.set(&join(side, "as"), Value::Object(asn));
+            doc.set(as_path, Node::from_value(asn.into()));
         }
     }
 }
@@ -276,12 +309,12 @@ fn geo(rec: &Record<'_>, doc: &mut Doc) {
 /// Elastic's `uri_parts` (java.net.URI): scheme, domain (IPv6 kept in brackets), port, path,
 /// extension (of the last path segment), query, fragment, user info; `url.original` kept.
 /// `None` when the text is not a URI.
-pub(crate) fn uri_parts(s: &str) -> Option<Map<String, Value>> {
+pub(crate) fn uri_parts(s: &str) -> Option<Obj<'static>> {
     const ILLEGAL: &[char] = &[' ', '"', '<', '>', '\\', '^', '`', '{', '|', '}'];
     if s.chars().any(|c| ILLEGAL.contains(&c) || c.is_control()) {
         return None;
     }
-    let mut parts = Map::new();
+    let mut parts = Obj::with_capacity(10);
     let (rest, fragment) = match s.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (s, None),
@@ -297,12 +330,12 @@ pub(crate) fn uri_parts(s: &str) -> Option<Map<String, Value>> {
         None => (None, rest),
     };
     if let Some(f) = fragment {
-        parts.insert("fragment".into(), Value::from(percent_decode(f)));
+        parts.insert("fragment", percent_decode(f));
     }
     if scheme.is_some() && !rest.starts_with('/') {
         // Opaque URI (`mailto:x`): no host, no path.
-        parts.insert("scheme".into(), Value::from(scheme.unwrap_or_default()));
-        parts.insert("original".into(), Value::from(s));
+        parts.insert("scheme", scheme.unwrap_or_default().to_string());
+        parts.insert("original", s.to_string());
         return Some(parts);
     }
     let (rest, query) = match rest.split_once('?') {
@@ -323,15 +356,15 @@ pub(crate) fn uri_parts(s: &str) -> Option<Map<String, Value>> {
         };
         let (host, port) = split_host_port(host_port);
         if let Some(h) = host {
-            parts.insert("domain".into(), Value::from(h));
+            parts.insert("domain", h.to_string());
             if let Some(p) = port {
-                parts.insert("port".into(), Value::from(p));
+                parts.insert("port", p);
             }
             if let Some(u) = user_info {
-                parts.insert("user_info".into(), Value::from(percent_decode(u)));
+                parts.insert("user_info", percent_decode(u));
                 if let Some((name, pass)) = u.split_once(':') {
-                    parts.insert("username".into(), Value::from(percent_decode(name)));
-                    parts.insert("password".into(), Value::from(percent_decode(pass)));
+                    parts.insert("username", percent_decode(name));
+                    parts.insert("password", percent_decode(pass));
                 }
             }
         }
@@ -339,17 +372,17 @@ pub(crate) fn uri_parts(s: &str) -> Option<Map<String, Value>> {
     let path = percent_decode(path);
     if let Some(seg) = path.rfind('/').map(|i| &path[i..]) {
         if let Some(dot) = seg.rfind('.') {
-            parts.insert("extension".into(), Value::from(&seg[dot + 1..]));
+            parts.insert("extension", seg[dot + 1..].to_string());
         }
     }
-    parts.insert("path".into(), Value::from(path));
+    parts.insert("path", path);
     if let Some(q) = query {
-        parts.insert("query".into(), Value::from(percent_decode(q)));
+        parts.insert("query", percent_decode(q));
     }
     if let Some(sc) = scheme {
-        parts.insert("scheme".into(), Value::from(sc));
+        parts.insert("scheme", sc.to_string());
     }
-    parts.insert("original".into(), Value::from(s));
+    parts.insert("original", s.to_string());
     Some(parts)
 }
 
@@ -435,13 +468,13 @@ mod tests {
 
     #[test]
     fn uri_parts_like_elastic() {
-        let p = uri_parts("http://[fe80::1]:5357/a/b.txt?q=1").unwrap();
+        let p = Node::Object(uri_parts("http://[fe80::1]:5357/a/b.txt?q=1").unwrap()).to_value();
         assert_eq!(p["domain"], json!("[fe80::1]"));
         assert_eq!(p["port"], json!(5357));
         assert_eq!(p["path"], json!("/a/b.txt"));
         assert_eq!(p["extension"], json!("txt"));
         assert_eq!(p["query"], json!("q=1"));
-        let p = uri_parts("subdomain.domain.tld").unwrap();
+        let p = Node::Object(uri_parts("subdomain.domain.tld").unwrap()).to_value();
         assert_eq!(p["path"], json!("subdomain.domain.tld"));
         assert!(p.get("extension").is_none() && p.get("domain").is_none());
         assert!(uri_parts("http://a b").is_none());
