@@ -219,8 +219,8 @@ impl Mapper {
 
     /// Like [`Mapper::map_value`] for a value parsed from `text`, its exact source: `text`
     /// becomes `event.original` (and the raw data of an error record) as it is, instead of the
-    /// value being serialised again for them. The pull engine, which parses each record of a
-    /// page to read its id and time, maps it with this.
+    /// value being serialised again for them. A caller that can parse with [`tree::parse`]
+    /// should use [`Mapper::map_node_with_text`], which copies no strings (the pull engine does).
     pub fn map_value_with_text(&self, value: Value, text: &str, sink: &mut dyn Sink) {
         self.map_parsed(
             Node::from_value(value),

@@ -55,19 +55,7 @@ impl ColumnType {
 
     /// Whether a JSON value is acceptable for a column of this type (null always is).
     pub fn accepts(self, v: &Value) -> bool {
-        match (self, v) {
-            (_, Value::Null) => true,
-            (ColumnType::String | ColumnType::Guid, Value::String(_)) => true,
-            (ColumnType::Datetime, Value::String(s)) => is_iso_utc(s),
-            (ColumnType::Bool, Value::Bool(_)) => true,
-            (ColumnType::Long, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (ColumnType::Int, Value::Number(n)) => {
-                n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
-            }
-            (ColumnType::Real, Value::Number(_)) => true,
-            (ColumnType::Dynamic, _) => true,
-            _ => false,
-        }
+        self.accepts_node(&Node::from_value(v.clone()))
     }
 }
 
@@ -290,73 +278,12 @@ pub fn to_datetime(s: &str) -> Option<String> {
 /// JSON values; numbers in strings become numbers for long/int/real; anything that cannot be
 /// converted is `Err` with a reason.
 pub fn coerce(v: &Value, t: ColumnType) -> Result<Value, String> {
-    let bad = || Err(format!("cannot convert {v} to {}", t.name()));
-    Ok(match (t, v) {
-        (_, Value::Null) => Value::Null,
-        (ColumnType::String | ColumnType::Guid, Value::String(_)) => v.clone(),
-        (ColumnType::String | ColumnType::Guid, Value::Number(_) | Value::Bool(_)) => {
-            Value::String(v.to_string())
-        }
-        (ColumnType::String, Value::Array(_) | Value::Object(_)) => {
-            Value::String(crate::doc::json_text(v))
-        }
-        (ColumnType::Datetime, Value::String(s)) if s.is_empty() => Value::Null,
-        (ColumnType::Datetime, Value::String(s)) => match to_datetime(s) {
-            Some(d) => Value::String(d),
-            None => return bad(),
-        },
-        (ColumnType::Bool, Value::Bool(_)) => v.clone(),
-        (ColumnType::Bool, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            "" => Value::Null,
-            _ => return bad(),
-        },
-        (ColumnType::Bool, Value::Number(n)) => Value::Bool(n.as_f64() != Some(0.0)),
-        (ColumnType::Long | ColumnType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {
-            if t == ColumnType::Int && !t.accepts(v) {
-                return bad();
-            }
-            v.clone()
-        }
-        (ColumnType::Long | ColumnType::Int, Value::String(s)) if s.is_empty() => Value::Null,
-        (ColumnType::Long | ColumnType::Int, Value::String(s)) => {
-            let parsed: Value = match s.trim().parse::<i64>() {
-                Ok(i) => i.into(),
-                Err(_) => match s.trim().parse::<u64>() {
-                    Ok(u) => u.into(),
-                    Err(_) => return bad(),
-                },
-            };
-            if !t.accepts(&parsed) {
-                return bad();
-            }
-            parsed
-        }
-        (ColumnType::Real, Value::Number(_)) => v.clone(),
-        (ColumnType::Real, Value::String(s)) => match s.trim().parse::<f64>() {
-            Ok(f) if f.is_finite() => {
-                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-            }
-            _ => return bad(),
-        },
-        (ColumnType::Dynamic, Value::String(s)) => {
-            let trimmed = s.trim_start();
-            if trimmed.starts_with('{') || trimmed.starts_with('[') {
-                serde_json::from_str(s).unwrap_or_else(|_| v.clone())
-            } else if s.is_empty() {
-                Value::Null
-            } else {
-                v.clone()
-            }
-        }
-        (ColumnType::Dynamic, _) => v.clone(),
-        _ => return bad(),
-    })
+    // One set of rules: the kinds convert tree values (`coerce_node`); this is it for a `Value`.
+    coerce_node(&Node::from_value(v.clone()), t).map(Node::into_value)
 }
 
 impl ColumnType {
-    /// [`ColumnType::accepts`] for a value of the borrowed tree.
+    /// [`ColumnType::accepts`] for a value of the borrowed tree (the rules themselves).
     pub fn accepts_node(self, v: &Node<'_>) -> bool {
         match (self, v) {
             (_, Node::Null) => true,
@@ -374,8 +301,8 @@ impl ColumnType {
     }
 }
 
-/// [`coerce`] for a value of the borrowed tree: the same conversions and messages; values that
-/// need no change keep their borrow of the record.
+/// [`coerce`] for a value of the borrowed tree (the rules themselves): values that need no
+/// change keep their borrow of the record.
 pub fn coerce_node<'a>(v: &Node<'a>, t: ColumnType) -> Result<Node<'a>, String> {
     let bad = || {
         Err(format!(
