@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 use super::super::Input;
+use super::processors::signature;
 use super::{family_ecs, CATEGORY_PREFIX};
 use crate::doc::{es_date_str, to_string_value, Doc};
 use crate::{MapError, Options, ECS_VERSION};
@@ -404,14 +405,6 @@ pub(crate) fn renames_scan(
             put(doc, table[i].1, (*v).clone());
         }
     }
-}
-
-/// A cheap fingerprint of a name: its length, first and last byte.
-fn signature(name: &str) -> u32 {
-    let b = name.as_bytes();
-    let first = b.first().copied().unwrap_or(0);
-    let last = b.last().copied().unwrap_or(0);
-    ((b.len() as u32) << 16) | (u32::from(first) << 8) | u32::from(last)
 }
 
 /// Elastic's `convert` to `type: string`.

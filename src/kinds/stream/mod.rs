@@ -40,6 +40,9 @@ use crate::{MapError, Options};
 
 mod common;
 mod device;
+// Used by the families as they are ported to the tree (issue 7).
+#[allow(dead_code)]
+mod processors;
 mod sentinel;
 mod tree_common;
 
@@ -97,6 +100,8 @@ pub(crate) fn run_family(f: FamilyFn, table: &str, props: Value) -> Doc {
 /// ported, issue 7) by a function of a `Value` copy of the record.
 pub(crate) enum Family {
     Device,
+    #[allow(dead_code)]
+    Tree(processors::FamilyFn),
     Value(FamilyFn),
 }
 
@@ -168,9 +173,21 @@ pub(crate) fn to_ecs_tree<'a>(
     let mut doc = tree::Doc(Obj::with_capacity(16));
     let (category, props) = tree_common::pre(input.record, input.original, &mut doc)?;
     let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
-    if let Some(Family::Device) = family_ecs(table) {
-        let props = tree_common::properties(props)?;
-        device::map(table, props, input.opts, &mut doc)?;
+    match family_ecs(table) {
+        Some(Family::Device) => {
+            let props = tree_common::properties(props)?;
+            device::map(table, props, input.opts, &mut doc)?;
+        }
+        Some(Family::Tree(family)) => {
+            let props = tree_common::properties(props)?;
+            let cols = processors::Columns {
+                table,
+                props: &props,
+                opts: input.opts,
+            };
+            family(&cols, &mut doc)?;
+        }
+        Some(Family::Value(_)) | None => {}
     }
     tree_common::post(table, &mut doc);
     out.push(doc.into_node());

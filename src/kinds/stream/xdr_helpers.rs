@@ -7,6 +7,11 @@
 use serde_json::{Map, Value};
 
 use super::common::{mustache, prop, put};
+// `long_decode` is re-exported for the Device columns until this module goes (issue 7).
+pub(crate) use super::processors::long_decode;
+use super::processors::{
+    action_name, browser, command_line_to_argv, device, operating_system, parse_url,
+};
 use crate::doc::Doc;
 use crate::Options;
 
@@ -53,15 +58,6 @@ pub(crate) fn event_action(doc: &mut Doc) {
             .map(|s| Value::String(action_name(s))),
     };
     doc.set_some("event.action", action);
-}
-
-fn action_name(s: &str) -> String {
-    let lower = s.to_lowercase();
-    if lower.contains(' ') {
-        lower.replace(' ', "-")
-    } else {
-        lower
-    }
 }
 
 /// `json` on a string column (when a non-empty string), then `rename` to `to`. A string that
@@ -122,29 +118,6 @@ fn to_long(v: &Value) -> Option<i64> {
     }
 }
 
-/// Java's `Long.decode` of a string.
-pub(crate) fn long_decode(s: &str) -> Option<i64> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (digits, radix) =
-        if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
-            (h, 16)
-        } else if let Some(h) = rest.strip_prefix('#') {
-            (h, 16)
-        } else if rest.len() > 1 && rest.starts_with('0') {
-            (&rest[1..], 8)
-        } else {
-            (rest, 10)
-        };
-    if digits.is_empty() || digits.starts_with(['-', '+']) {
-        return None;
-    }
-    let n = i64::from_str_radix(digits, radix).ok()?;
-    Some(if neg { -n } else { n })
-}
-
 /// The pipelines' `isTruthy` script: booleans, the integers 1/0 and the strings
 /// `"1"`/`"true"`/`"0"`/`"false"`; anything else is null.
 pub(crate) fn truthy(v: Option<&Value>) -> Option<bool> {
@@ -199,53 +172,6 @@ pub(crate) fn split_command_line_into_process(doc: &mut Doc) {
     doc.set("process.args", args);
 }
 
-/// Windows `CommandLineToArgvW` rules, "prior to 2008" handling of doubled quotes.
-pub(crate) fn command_line_to_argv(cmd: &str) -> Vec<String> {
-    let chars: Vec<char> = cmd.chars().collect();
-    let mut args = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == ' ' || chars[i] == '\t' {
-            i += 1;
-            continue;
-        }
-        let mut arg = String::new();
-        let mut in_quote = false;
-        let mut slashes = 0usize;
-        while i < chars.len() {
-            let c = chars[i];
-            if (c == ' ' || c == '\t') && !in_quote {
-                break;
-            }
-            if c == '"' {
-                arg.extend(std::iter::repeat('\\').take(slashes / 2));
-                if slashes % 2 == 0 {
-                    if in_quote && chars.get(i + 1) == Some(&'"') {
-                        arg.push('"');
-                        i += 1;
-                    }
-                    in_quote = !in_quote;
-                } else {
-                    arg.push('"');
-                }
-                slashes = 0;
-            } else if c == '\\' {
-                slashes += 1;
-            } else {
-                arg.extend(std::iter::repeat('\\').take(slashes));
-                slashes = 0;
-                arg.push(c);
-            }
-            i += 1;
-        }
-        arg.extend(std::iter::repeat('\\').take(slashes));
-        args.push(arg);
-        // The separator after an argument is consumed with it.
-        i += 1;
-    }
-    args
-}
-
 /// Elastic's `uri_parts` on the URL at `from` into `url.*`; on a URL it cannot parse only
 /// `url.original` is set (the pipelines' `on_failure`).
 pub(crate) fn uri_parts(doc: &mut Doc, from: &str) {
@@ -287,68 +213,6 @@ pub(crate) fn uri_parts(doc: &mut Doc, from: &str) {
     }
 }
 
-struct UrlParts<'a> {
-    scheme: &'a str,
-    user_info: Option<&'a str>,
-    host: &'a str,
-    port: Option<u16>,
-    path: &'a str,
-    query: Option<&'a str>,
-    fragment: Option<&'a str>,
-}
-
-/// An absolute hierarchical URL (`scheme://[user@]host[:port][/path][?query][#fragment]`).
-fn parse_url(s: &str) -> Option<UrlParts<'_>> {
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
-    let (scheme, rest) = s.split_once("://")?;
-    let mut sc = scheme.chars();
-    if !sc.next()?.is_ascii_alphabetic()
-        || !sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    {
-        return None;
-    }
-    let (rest, fragment) = match rest.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (rest, None),
-    };
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let (user_info, host_port) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || host_port.starts_with('[') => {
-            if p.is_empty() {
-                (h, None)
-            } else {
-                (h, Some(p.parse::<u16>().ok()?))
-            }
-        }
-        _ => (host_port, None),
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(UrlParts {
-        scheme,
-        user_info,
-        host,
-        port,
-        path,
-        query,
-        fragment,
-    })
-}
-
 /// Elastic's `geoip` (city database) of the IP at `from` into `to` (`client.geo`, …), through
 /// the lookup the shell passes in; nothing without one.
 pub(crate) fn geoip(opts: &Options, doc: &mut Doc, from: &str, to: &str) {
@@ -386,108 +250,6 @@ pub(crate) fn user_agent(doc: &mut Doc, from: &str) {
         doc.set("user_agent.os.version", v);
     }
     doc.set("user_agent.device.name", device(&ua));
-}
-
-/// The dotted version after `token` (`Chrome/91.0.4472.124` -> `91.0.4472.124`), at most
-/// four numeric parts as ua-parser keeps them.
-fn version_after(ua: &str, token: &str) -> Option<String> {
-    let start = ua.find(token)? + token.len();
-    let v: String = ua[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '_')
-        .collect();
-    let parts: Vec<&str> = v
-        .split(['.', '_'])
-        .filter(|p| !p.is_empty())
-        .take(4)
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("."))
-}
-
-fn browser(ua: &str) -> (&'static str, Option<String>) {
-    const RULES: &[(&str, &str)] = &[
-        ("Edg/", "Edge"),
-        ("Edge/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("CriOS/", "Chrome Mobile iOS"),
-    ];
-    for (token, name) in RULES {
-        if ua.contains(token) {
-            return (name, version_after(ua, token));
-        }
-    }
-    if ua.contains("Chrome/") {
-        let name = if ua.contains("Android") && ua.contains("Mobile") {
-            "Chrome Mobile"
-        } else {
-            "Chrome"
-        };
-        return (name, version_after(ua, "Chrome/"));
-    }
-    if ua.contains("Safari/") && ua.contains("Version/") {
-        let name = if ua.contains("Mobile") {
-            "Mobile Safari"
-        } else {
-            "Safari"
-        };
-        return (name, version_after(ua, "Version/"));
-    }
-    if ua.contains("MSIE ") {
-        return ("IE", version_after(ua, "MSIE "));
-    }
-    if ua.contains("Trident/") && ua.contains("rv:") {
-        return ("IE", version_after(ua, "rv:"));
-    }
-    ("Other", None)
-}
-
-fn operating_system(ua: &str) -> (&'static str, Option<String>) {
-    if let Some(nt) = version_after(ua, "Windows NT ") {
-        let v = match nt.as_str() {
-            "10.0" => "10",
-            "6.3" => "8.1",
-            "6.2" => "8",
-            "6.1" => "7",
-            "6.0" => "Vista",
-            "5.1" | "5.2" => "XP",
-            _ => return ("Windows", None),
-        };
-        return ("Windows", Some(v.to_string()));
-    }
-    if ua.contains("iPhone OS ") || ua.contains("CPU OS ") {
-        let v = version_after(ua, "iPhone OS ").or_else(|| version_after(ua, "CPU OS "));
-        return ("iOS", v);
-    }
-    if ua.contains("Mac OS X") {
-        return ("Mac OS X", version_after(ua, "Mac OS X "));
-    }
-    if ua.contains("Android") {
-        return ("Android", version_after(ua, "Android "));
-    }
-    if ua.contains("CrOS") {
-        return ("Chrome OS", None);
-    }
-    if ua.contains("Linux") {
-        return ("Linux", None);
-    }
-    ("Other", None)
-}
-
-fn device(ua: &str) -> &'static str {
-    if ua.contains("iPhone") {
-        "iPhone"
-    } else if ua.contains("iPad") {
-        "iPad"
-    } else if ua.contains("Macintosh") {
-        "Mac"
-    } else if ua.contains("Android") && ua.contains("Mobile") {
-        "Generic Smartphone"
-    } else if ua.contains("Android") {
-        "Generic Tablet"
-    } else {
-        "Other"
-    }
 }
 
 #[cfg(test)]
