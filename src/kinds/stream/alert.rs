@@ -7,15 +7,12 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use super::common::{convert_string, prop_str, related, remove_custom_duplicates, renames_scan};
-use super::xdr_helpers::{
-    convert_ip, convert_long, copy, json_rename, lowercase, related_from,
-    split_command_line_into_process,
+use super::processors::{
+    convert_ip, convert_long, convert_string, copy, json_rename, lowercase, prop_str, related,
+    related_from, remove_custom_duplicates, renames_scan, split_command_line_into_process, Columns,
+    FamilyFn,
 };
-use super::Record;
-use crate::doc::Doc;
+use crate::tree::{Doc, Node};
 use crate::MapError;
 
 /// `json.properties.<column>` renamed as it is to `m365_defender.event.<target>`.
@@ -117,28 +114,28 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.title",
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     pipeline(rec, doc, "alert", |_, _| Ok(()))
 }
 
 /// `pipeline_alert` with `event.kind = kind`; `extra` maps the columns of the calling family
 /// right after the renames, before the ECS fields are derived.
-pub(crate) fn pipeline(
-    rec: &Record<'_>,
-    doc: &mut Doc,
-    kind: &str,
-    extra: fn(&Record<'_>, &mut Doc) -> Result<(), MapError>,
+pub(crate) fn pipeline<'a>(
+    rec: &Columns<'_, 'a>,
+    doc: &mut Doc<'a>,
+    kind: &'static str,
+    extra: FamilyFn,
 ) -> Result<(), MapError> {
     let p = rec.props;
     doc.set("event.kind", kind);
-    if let Some(entity) = prop_str(p, "EntityType").map(str::to_lowercase) {
+    if let Some(entity) = prop_str(p, "EntityType").map(|s| s.to_lowercase()) {
         for (name, category) in ENTITY_CATEGORIES {
             if entity == *name {
                 doc.append("event.category", *category);
             }
         }
     }
-    if let Some(c) = prop_str(p, "Category").map(str::to_lowercase) {
+    if let Some(c) = prop_str(p, "Category").map(|s| s.to_lowercase()) {
         if MALWARE_CATEGORIES.contains(&c.as_str()) {
             doc.append("event.category", "malware");
         }
@@ -175,7 +172,7 @@ pub(crate) fn pipeline(
     copy(doc, "m365_defender.event.alert.id", "event.id");
     copy(doc, "m365_defender.event.service_source", "event.provider");
     copy(doc, "m365_defender.event.remote.url", "event.reference");
-    if let Some(sev) = prop_str(p, "Severity").map(str::to_lowercase) {
+    if let Some(sev) = prop_str(p, "Severity").map(|s| s.to_lowercase()) {
         if let Some((_, score)) = SEVERITY_SCORES.iter().find(|(s, _)| *s == sev) {
             doc.set("event.severity", *score);
         }
@@ -251,8 +248,8 @@ pub(crate) fn pipeline(
 /// The `Extract threat subtechnique id & name` script: `"Valid Accounts (T1078)"` gives the
 /// name before the last space and the id between the parentheses. It runs with
 /// `ignore_failure`, so one malformed item leaves both lists unset.
-fn subtechniques(doc: &mut Doc) {
-    let Some(Value::Array(items)) = doc.get("m365_defender.event.attack_techniques") else {
+fn subtechniques(doc: &mut Doc<'_>) {
+    let Some(Node::Array(items)) = doc.get("m365_defender.event.attack_techniques") else {
         return;
     };
     let mut names = Vec::new();
@@ -264,8 +261,8 @@ fn subtechniques(doc: &mut Doc) {
         let Some(close) = s.find(')').filter(|c| *c >= open) else {
             return;
         };
-        names.push(Value::String(s[..space].to_string()));
-        ids.push(Value::String(s[open..close].to_string()));
+        names.push(Node::from(s[..space].to_string()));
+        ids.push(Node::from(s[open..close].to_string()));
     }
     doc.set("threat.technique.subtechnique.id", ids);
     doc.set("threat.technique.subtechnique.name", names);
@@ -273,49 +270,32 @@ fn subtechniques(doc: &mut Doc) {
 
 /// Elastic's `sort` (ascending) of a list of strings; a non-empty non-list fails the
 /// processor, whose `on_failure` appends to `error.message`.
-fn sort(doc: &mut Doc, path: &str) {
-    match doc.get(path).cloned() {
-        Some(Value::Array(mut items)) => {
-            items.sort_by(|a, b| match (a.as_str(), b.as_str()) {
-                (Some(x), Some(y)) => x.cmp(y),
-                _ => a.to_string().cmp(&b.to_string()),
-            });
-            doc.set(path, items);
-        }
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.is_empty() => {}
-        Some(other) => doc.append(
-            "error.message",
-            format!(
+fn sort<'a>(doc: &mut Doc<'a>, path: &'a str) {
+    match doc.get_mut(path) {
+        Some(Node::Array(items)) => items.sort_by(|a, b| match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => a.to_json_string().cmp(&b.to_json_string()),
+        }),
+        None | Some(Node::Null) => {}
+        Some(Node::Str(s)) if s.is_empty() => {}
+        Some(other) => {
+            let message = format!(
                 "field [{path}] of type [{}] cannot be cast to a list",
-                crate::error::type_name(&other)
-            ),
-        ),
+                other.type_name()
+            );
+            doc.append("error.message", message);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family};
     use super::*;
-    use crate::Options;
-    use serde_json::{json, Map};
+    use serde_json::{json, Value};
 
-    fn run(props: Value) -> Doc {
-        let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let env = Map::new();
-        let opts = Options {
-            preserve_duplicate_custom_fields: true,
-            ..Options::default()
-        };
-        let rec = Record {
-            table: "AlertInfo",
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut doc = Doc::new();
-        map(&rec, &mut doc).unwrap();
-        doc
+    fn run(props: Value) -> Doc<'static> {
+        run_family(map, "AlertInfo", props)
     }
 
     #[test]
@@ -324,24 +304,24 @@ mod tests {
             json!({"AttackTechniques": "[\"Valid Accounts (T1078)\",\"Cloud Accounts (T1078.004)\"]", "Severity": "Medium"}),
         );
         assert_eq!(
-            d.get("threat.technique.subtechnique.id"),
-            Some(&json!(["T1078", "T1078.004"]))
+            at(&d, "threat.technique.subtechnique.id"),
+            Some(json!(["T1078", "T1078.004"]))
         );
         assert_eq!(
-            d.get("threat.technique.subtechnique.name"),
-            Some(&json!(["Cloud Accounts", "Valid Accounts"]))
+            at(&d, "threat.technique.subtechnique.name"),
+            Some(json!(["Cloud Accounts", "Valid Accounts"]))
         );
-        assert_eq!(d.get("event.severity"), Some(&json!(47)));
+        assert_eq!(at(&d, "event.severity"), Some(json!(47)));
         assert_eq!(d.get_str("m365_defender.event.severity"), Some("medium"));
     }
 
     #[test]
     fn malformed_technique_leaves_no_subtechniques() {
         let d = run(json!({"AttackTechniques": "[\"NoParens\"]"}));
-        assert!(d.get("threat.technique.subtechnique.id").is_none());
+        assert!(at(&d, "threat.technique.subtechnique.id").is_none());
         assert_eq!(
-            d.get("m365_defender.event.attack_techniques"),
-            Some(&json!(["NoParens"]))
+            at(&d, "m365_defender.event.attack_techniques"),
+            Some(json!(["NoParens"]))
         );
     }
 
@@ -351,17 +331,17 @@ mod tests {
             json!({"EntityType": "File", "FileName": "a.txt", "SHA1": "s1", "SHA256": "s256",
             "DeviceName": "PC1", "AccountDomain": "dom", "LocalIP": "10.0.0.1"}),
         );
-        assert_eq!(d.get("event.category"), Some(&json!(["file"])));
+        assert_eq!(at(&d, "event.category"), Some(json!(["file"])));
         assert_eq!(d.get_str("file.name"), Some("a.txt"));
-        assert_eq!(d.get("related.hosts"), Some(&json!(["pc1", "dom"])));
-        assert_eq!(d.get("related.hash"), Some(&json!(["s256", "s1"])));
+        assert_eq!(at(&d, "related.hosts"), Some(json!(["pc1", "dom"])));
+        assert_eq!(at(&d, "related.hash"), Some(json!(["s256", "s1"])));
         assert_eq!(d.get_str("source.ip"), Some("10.0.0.1"));
     }
 
     #[test]
     fn no_file_fields_without_a_category() {
         let d = run(json!({"FileName": "a.txt", "Category": "Persistence"}));
-        assert!(d.get("file.name").is_none());
-        assert!(d.get("event.category").is_none());
+        assert!(at(&d, "file.name").is_none());
+        assert!(at(&d, "event.category").is_none());
     }
 }

@@ -5,10 +5,8 @@
 use std::sync::OnceLock;
 
 use super::alert;
-use super::common::{convert_string, date, prop, renames_scan};
-use super::xdr_helpers::copy;
-use super::Record;
-use crate::doc::Doc;
+use super::processors::{convert_string, copy, date, prop, renames_scan, Columns};
+use crate::tree::Doc;
 use crate::MapError;
 
 /// Behavior columns renamed as they are.
@@ -41,7 +39,7 @@ const DATES: &[(&str, &str)] = &[
     ("EndTime", "m365_defender.event.end_time"),
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     alert::pipeline(rec, doc, "event", columns)?;
     // A behavior has no alert id: its own id identifies the event.
     if doc.get("event.id").is_none() {
@@ -50,7 +48,7 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     Ok(())
 }
 
-fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn columns<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     let p = rec.props;
     renames_scan(doc, p, RENAMES, &RENAMES_SIGS);
     for (from, to) in DATES {
@@ -68,31 +66,21 @@ fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family};
     use super::*;
-    use crate::Options;
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
 
     #[test]
     fn behavior_is_an_event_with_its_own_id() {
-        let props: Map<String, Value> =
+        let d = run_family(
+            map,
+            "BehaviorInfo",
             json!({"BehaviorId": "b-1", "Severity": "High", "CloudPlatform": "Azure",
-            "StartTime": "2026-02-16T08:20:58Z", "EmailClusterId": 42})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let env = Map::new();
-        let opts = Options::default();
-        let rec = Record {
-            table: "BehaviorInfo",
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut d = Doc::new();
-        map(&rec, &mut d).unwrap();
+            "StartTime": "2026-02-16T08:20:58Z", "EmailClusterId": 42}),
+        );
         assert_eq!(d.get_str("event.kind"), Some("event"));
         assert_eq!(d.get_str("event.id"), Some("b-1"));
-        assert_eq!(d.get("event.severity"), Some(&json!(73)));
+        assert_eq!(at(&d, "event.severity"), Some(json!(73)));
         assert_eq!(d.get_str("cloud.provider"), Some("Azure"));
         assert_eq!(
             d.get_str("m365_defender.event.start_time"),

@@ -118,7 +118,7 @@ pub(crate) fn family_ecs(table: &str) -> Option<Family> {
         | "DeviceProcessEvents"
         | "DeviceRegistryEvents"
         | "DeviceFileCertificateInfo" => return Some(Family::Device),
-        "AlertInfo" | "AlertEvidence" => alert::map,
+        "AlertInfo" | "AlertEvidence" => return Some(Family::Tree(alert::map)),
         "EmailAttachmentInfo"
         | "EmailEvents"
         | "EmailPostDeliveryEvents"
@@ -129,7 +129,7 @@ pub(crate) fn family_ecs(table: &str) -> Option<Family> {
         | "IdentityDirectoryEvents"
         | "IdentityInfo" => identity::map,
         "CloudAppEvents" => app::map,
-        "BehaviorInfo" | "BehaviorEntities" => behavior::map,
+        "BehaviorInfo" | "BehaviorEntities" => return Some(Family::Tree(behavior::map)),
         "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => message::map,
         "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => cloud::map,
         _ => return None,

@@ -54,6 +54,12 @@ pub(crate) fn run_family(f: FamilyFn, table: &str, props: serde_json::Value) -> 
     doc
 }
 
+/// The value at `path` as a `serde_json::Value`, for tests that compare with `json!`.
+#[cfg(test)]
+pub(crate) fn at(doc: &Doc<'_>, path: &str) -> Option<serde_json::Value> {
+    doc.get(path).map(Node::to_value)
+}
+
 /// A property by name, `None` when absent or null.
 pub(crate) fn prop<'p, 'a>(props: &'p Obj<'a>, name: &str) -> Option<&'p Node<'a>> {
     props.get(name).filter(|v| !v.is_null())
@@ -703,10 +709,6 @@ mod tests {
             Node::Object(o) => o,
             _ => Obj::new(),
         }
-    }
-
-    fn at(d: &Doc<'_>, path: &str) -> Option<Value> {
-        d.get(path).map(Node::to_value)
     }
 
     #[test]
