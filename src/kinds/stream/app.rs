@@ -5,38 +5,31 @@
 //! enrichment for `IPAddress`, which only reaches `host.ip` and `related.ip`.
 
 use super::identity;
-use super::Record;
-use crate::doc::Doc;
+use super::processors::Columns;
+use crate::tree::Doc;
 use crate::MapError;
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     identity::pipeline(rec, doc, |_, _| Ok(()))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family_with};
     use super::*;
     use crate::Options;
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
 
     #[test]
     fn cloud_app_event_user_and_raw_data() {
-        let props: Map<String, Value> = json!({"AccountId": "acc-1", "AccountDisplayName": "name", "ActionType": "Write Deployments",
+        let d = run_family_with(
+            map,
+            "CloudAppEvents",
+            json!({"AccountId": "acc-1", "AccountDisplayName": "name", "ActionType": "Write Deployments",
             "RawEventData": "{\"AccountMoniker\":\"M\"}", "IPAddress": "81.2.69.142", "ApplicationId": 12260,
-            "IsAdminOperation": 0, "UserAgent": ""})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-        let env = Map::new();
-        let opts = Options::default();
-        let rec = Record {
-            table: "CloudAppEvents",
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut d = Doc::new();
-        map(&rec, &mut d).unwrap();
+            "IsAdminOperation": 0, "UserAgent": ""}),
+            &Options::default(),
+        );
         assert_eq!(d.get_str("user.id"), Some("acc-1"));
         assert_eq!(d.get_str("user.name"), Some("name"));
         assert_eq!(d.get_str("event.action"), Some("write-deployments"));
@@ -49,12 +42,12 @@ mod tests {
             Some("12260")
         );
         assert_eq!(
-            d.get("m365_defender.event.is_admin_operation"),
-            Some(&json!(false))
+            at(&d, "m365_defender.event.is_admin_operation"),
+            Some(json!(false))
         );
-        assert_eq!(d.get("related.user"), Some(&json!(["acc-1", "name"])));
-        assert!(d.get("client.ip").is_none() && d.get("user_agent").is_none());
+        assert_eq!(at(&d, "related.user"), Some(json!(["acc-1", "name"])));
+        assert!(at(&d, "client.ip").is_none() && at(&d, "user_agent").is_none());
         // Copied to ECS, so dropped without preserve_duplicate_custom_fields.
-        assert!(d.get("m365_defender.event.account.id").is_none());
+        assert!(at(&d, "m365_defender.event.account.id").is_none());
     }
 }

@@ -5,16 +5,13 @@
 
 use std::sync::OnceLock;
 
-use super::common::{
-    convert_string, date, prop, related, remove_custom_duplicates, renames, renames_scan,
-};
 use super::identity;
-use super::xdr_helpers::{
-    convert_ip, copy, event_action, geoip, json_rename, longs, split_command_line_into_process,
-    truthies, user_agent,
+use super::processors::{
+    convert_ip, convert_string, copy, date, event_action, geoip, json_rename, longs, prop, related,
+    remove_custom_duplicates, renames, renames_scan, split_command_line_into_process, truthies,
+    user_agent, Columns,
 };
-use super::Record;
-use crate::doc::{join, Doc};
+use crate::tree::Doc;
 use crate::MapError;
 
 /// `CloudAuditEvents` columns renamed as they are.
@@ -242,7 +239,7 @@ const PROCESS_DUPLICATES: &[&str] = &[
     "m365_defender.event.account.name",
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     match rec.table {
         "CloudAuditEvents" => identity::pipeline(rec, doc, audit),
         "CloudStorageAggregatedEvents" => identity::pipeline(rec, doc, storage),
@@ -254,7 +251,7 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     }
 }
 
-fn audit(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn audit<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     renames(doc, rec.props, AUDIT_RENAMES);
     doc.append("event.category", "configuration");
     copy(doc, "m365_defender.event.ip_address", "client.ip");
@@ -262,7 +259,7 @@ fn audit(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     Ok(())
 }
 
-fn storage(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn storage<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     let p = rec.props;
     convert_ip(
         doc,
@@ -295,7 +292,7 @@ fn storage(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 }
 
 /// `CloudProcessEvents`: a process started in a container.
-fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn process<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     let p = rec.props;
     doc.set("event.kind", "event");
     doc.append("event.category", "process");
@@ -328,12 +325,12 @@ fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         copy(doc, from, to);
     }
     let kubernetes = [
-        "kubernetes_namespace",
-        "kubernetes_pod_name",
-        "kubernetes_resource",
+        "m365_defender.event.kubernetes_namespace",
+        "m365_defender.event.kubernetes_pod_name",
+        "m365_defender.event.kubernetes_resource",
     ]
     .iter()
-    .any(|f| doc.get(&join("m365_defender.event", f)).is_some());
+    .any(|f| doc.get(f).is_some());
     if kubernetes {
         doc.set("orchestrator.type", "kubernetes");
     }
@@ -348,11 +345,12 @@ fn process(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family};
     use super::*;
     use serde_json::{json, Value};
 
-    fn run(table: &str, props: Value) -> Doc {
-        super::super::run_family(map, table, props)
+    fn run(table: &str, props: Value) -> Doc<'static> {
+        run_family(map, table, props)
     }
 
     #[test]
@@ -362,8 +360,8 @@ mod tests {
             json!({"IPAddress": "81.2.69.142", "OperationName": "op", "ActionType": "Update"}),
         );
         assert_eq!(d.get_str("client.ip"), Some("81.2.69.142"));
-        assert_eq!(d.get("host.ip"), Some(&json!(["81.2.69.142"])));
-        assert_eq!(d.get("event.category"), Some(&json!(["configuration"])));
+        assert_eq!(at(&d, "host.ip"), Some(json!(["81.2.69.142"])));
+        assert_eq!(at(&d, "event.category"), Some(json!(["configuration"])));
         assert_eq!(
             d.get_str("m365_defender.event.properties_operation_name"),
             Some("op")
@@ -378,16 +376,16 @@ mod tests {
                 "IsPrivateIp": false, "AccountUpn": "u@c.com"}),
         );
         assert_eq!(d.get_str("client.ip"), Some("81.2.69.142"));
-        assert!(d.get("host.ip").is_none());
-        assert_eq!(d.get("related.ip"), Some(&json!(["81.2.69.142"])));
-        assert_eq!(d.get("related.user"), Some(&json!(["u@c.com"])));
+        assert!(at(&d, "host.ip").is_none());
+        assert_eq!(at(&d, "related.ip"), Some(json!(["81.2.69.142"])));
+        assert_eq!(at(&d, "related.user"), Some(json!(["u@c.com"])));
         assert_eq!(
             d.get_str("m365_defender.event.account_tenant_id"),
             Some("123456789012345678")
         );
         assert_eq!(
-            d.get("m365_defender.event.is_private_ip"),
-            Some(&json!(false))
+            at(&d, "m365_defender.event.is_private_ip"),
+            Some(json!(false))
         );
     }
 
@@ -401,9 +399,9 @@ mod tests {
         assert_eq!(d.get_str("cloud.provider"), Some("azure"));
         assert_eq!(d.get_str("orchestrator.type"), Some("kubernetes"));
         assert_eq!(d.get_str("event.action"), Some("start"));
-        assert_eq!(d.get("process.pid"), Some(&json!(1)));
+        assert_eq!(at(&d, "process.pid"), Some(json!(1)));
         assert_eq!(d.get_str("process.executable"), Some("/usr/sbin"));
-        assert_eq!(d.get("process.args_count"), Some(&json!(3)));
+        assert_eq!(at(&d, "process.args_count"), Some(json!(3)));
         assert_eq!(d.get_str("m365_defender.event.logon.id"), Some("5"));
     }
 }

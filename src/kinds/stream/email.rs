@@ -7,12 +7,11 @@
 
 use std::sync::OnceLock;
 
-use super::common::{convert_string, prop, remove_custom_duplicates, renames_scan};
-use super::xdr_helpers::{
-    convert_ip, copy, event_action, json_rename, longs, related_from, truthies, uri_parts,
+use super::processors::{
+    convert_ip, convert_string, copy, event_action, json_rename, longs, prop, related_from,
+    remove_custom_duplicates, renames_scan, truthies, uri_parts, Columns, FamilyFn,
 };
-use super::Record;
-use crate::doc::Doc;
+use crate::tree::Doc;
 use crate::MapError;
 
 /// The ECS version the email fixture's pipeline era sets.
@@ -131,16 +130,16 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.action.type",
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     doc.set("ecs.version", EMAIL_ECS_VERSION);
     pipeline(rec, doc, |_, _| Ok(()))
 }
 
 /// `pipeline_email`; `extra` maps the calling family's own columns after the renames.
-pub(crate) fn pipeline(
-    rec: &Record<'_>,
-    doc: &mut Doc,
-    extra: fn(&Record<'_>, &mut Doc) -> Result<(), MapError>,
+pub(crate) fn pipeline<'a>(
+    rec: &Columns<'_, 'a>,
+    doc: &mut Doc<'a>,
+    extra: FamilyFn,
 ) -> Result<(), MapError> {
     let p = rec.props;
     let url_clicks = rec.table.eq_ignore_ascii_case("UrlClickEvents");
@@ -254,26 +253,17 @@ pub(crate) fn pipeline(
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family_with};
     use super::*;
     use crate::Options;
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
-    fn run(table: &str, props: Value, keep: bool) -> Doc {
-        let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let env = Map::new();
+    fn run(table: &str, props: Value, keep: bool) -> Doc<'static> {
         let opts = Options {
             preserve_duplicate_custom_fields: keep,
             ..Options::default()
         };
-        let rec = Record {
-            table,
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut doc = Doc::new();
-        map(&rec, &mut doc).unwrap();
-        doc
+        run_family_with(map, table, props, &opts)
     }
 
     #[test]
@@ -286,18 +276,18 @@ mod tests {
         );
         assert_eq!(d.get_str("ecs.version"), Some("8.10.0"));
         assert_eq!(
-            d.get("source.ip"),
-            Some(&json!(["81.2.69.144", "2a02:cf40::"]))
+            at(&d, "source.ip"),
+            Some(json!(["81.2.69.144", "2a02:cf40::"]))
         );
-        assert_eq!(d.get("related.user"), Some(&json!(["a@x.com", "b@y.com"])));
+        assert_eq!(at(&d, "related.user"), Some(json!(["a@x.com", "b@y.com"])));
         assert_eq!(
             d.get_str("m365_defender.event.email.cluster_id"),
             Some("383769773")
         );
         assert_eq!(d.get_str("event.action"), Some("phish-zap"));
         // Copied to ECS, so dropped without preserve_duplicate_custom_fields.
-        assert!(d.get("m365_defender.event.sender.from_address").is_none());
-        assert_eq!(d.get("event.category"), Some(&json!(["email"])));
+        assert!(at(&d, "m365_defender.event.sender.from_address").is_none());
+        assert_eq!(at(&d, "event.category"), Some(json!(["email"])));
     }
 
     #[test]
@@ -307,11 +297,11 @@ mod tests {
             json!({"IsClickedThrough": "1", "Url": "https://h.example/p?q=1"}),
             true,
         );
-        assert!(d.get("event.category").is_none());
-        assert_eq!(d.get("event.type"), Some(&json!(["info"])));
+        assert!(at(&d, "event.category").is_none());
+        assert_eq!(at(&d, "event.type"), Some(json!(["info"])));
         assert_eq!(
-            d.get("m365_defender.event.is_clicked_through"),
-            Some(&json!(true))
+            at(&d, "m365_defender.event.is_clicked_through"),
+            Some(json!(true))
         );
         assert_eq!(d.get_str("url.domain"), Some("h.example"));
         assert_eq!(d.get_str("url.query"), Some("q=1"));

@@ -5,15 +5,14 @@
 //! Era: the `test-app-and-identity` fixture (ecs 8.11.0, with `IdentityInfo` as `event.kind:
 //! asset`). That fixture has no geo enrichment and no `client.ip` for these tables.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use super::common::{convert_string, mustache, remove_custom_duplicates, renames, renames_scan};
-use super::xdr_helpers::{
-    convert_ip, copy, event_action, json_rename, longs, lowercase, related_from, truthies,
-    user_agent,
+use super::processors::{
+    convert_ip, convert_string, copy, event_action, json_rename, longs, lowercase, related_from,
+    remove_custom_duplicates, renames, renames_scan, truthies, user_agent, Columns, FamilyFn,
 };
-use super::Record;
-use crate::doc::Doc;
+use crate::tree::{Doc, Node};
 use crate::MapError;
 
 /// Columns renamed as they are.
@@ -143,16 +142,16 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.report_id",
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     pipeline(rec, doc, identity_info)
 }
 
 /// `pipeline_app_and_identity`; `extra` maps the calling table's own columns after the
 /// renames, before the ECS fields are derived.
-pub(crate) fn pipeline(
-    rec: &Record<'_>,
-    doc: &mut Doc,
-    extra: fn(&Record<'_>, &mut Doc) -> Result<(), MapError>,
+pub(crate) fn pipeline<'a>(
+    rec: &Columns<'_, 'a>,
+    doc: &mut Doc<'a>,
+    extra: FamilyFn,
 ) -> Result<(), MapError> {
     let p = rec.props;
     let table = rec.table.to_ascii_lowercase();
@@ -216,10 +215,10 @@ pub(crate) fn pipeline(
     copy(doc, "m365_defender.event.device.name", "host.name");
     lowercase(doc, "host.name");
     if let Some(ip) = doc
-        .get_str("m365_defender.event.ip_address")
+        .get("m365_defender.event.ip_address")
+        .and_then(Node::as_cow)
         .filter(|s| !s.is_empty())
     {
-        let ip = ip.to_string();
         doc.append("host.ip", ip);
     }
     if let Some(platform) = doc
@@ -287,8 +286,8 @@ pub(crate) fn pipeline(
     ] {
         related_from(doc, field, from);
     }
-    let ips: Vec<String> = match doc.get("host.ip") {
-        Some(serde_json::Value::Array(ips)) => ips.iter().filter_map(mustache).collect(),
+    let ips: Vec<Cow<'a, str>> = match doc.get("host.ip") {
+        Some(Node::Array(ips)) => ips.iter().filter_map(Node::to_text).collect(),
         _ => Vec::new(),
     };
     for ip in ips {
@@ -306,7 +305,7 @@ pub(crate) fn pipeline(
 }
 
 /// `IdentityInfo`: an inventory record of an account (`event.kind: asset`).
-fn identity_info(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn identity_info<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     if !rec.table.eq_ignore_ascii_case("IdentityInfo") {
         return Ok(());
     }
@@ -335,11 +334,12 @@ fn identity_info(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family};
     use super::*;
     use serde_json::{json, Value};
 
-    fn run(table: &str, props: Value) -> Doc {
-        super::super::run_family(map, table, props)
+    fn run(table: &str, props: Value) -> Doc<'static> {
+        run_family(map, table, props)
     }
 
     #[test]
@@ -351,11 +351,11 @@ mod tests {
         );
         assert_eq!(d.get_str("event.outcome"), Some("failure"));
         assert_eq!(d.get_str("user.id"), Some("S-1"));
-        assert_eq!(d.get("related.user"), Some(&json!(["S-1", "adm"])));
-        assert_eq!(d.get("host.ip"), Some(&json!(["10.0.0.1"])));
+        assert_eq!(at(&d, "related.user"), Some(json!(["S-1", "adm"])));
+        assert_eq!(at(&d, "host.ip"), Some(json!(["10.0.0.1"])));
         assert_eq!(d.get_str("host.os.type"), Some("windows"));
         assert_eq!(d.get_str("network.protocol"), Some("ntlm"));
-        assert_eq!(d.get("event.category"), Some(&json!(["authentication"])));
+        assert_eq!(at(&d, "event.category"), Some(json!(["authentication"])));
     }
 
     #[test]
@@ -365,10 +365,10 @@ mod tests {
             json!({"AccountDisplayName": "PC$", "DestinationPort": "445", "Port": "x"}),
         );
         assert_eq!(d.get_str("user.name"), Some("PC$"));
-        assert_eq!(d.get("destination.port"), Some(&json!(445)));
+        assert_eq!(at(&d, "destination.port"), Some(json!(445)));
         assert_eq!(
-            d.get("error.message"),
-            Some(&json!(["unable to convert [x] to long"]))
+            at(&d, "error.message"),
+            Some(json!(["unable to convert [x] to long"]))
         );
     }
 
@@ -380,13 +380,13 @@ mod tests {
                 "OnPremSid": "S-5", "AccountUpn": "j@c.com", "EmailAddress": "j@c.com", "City": "X", "IsAccountEnabled": true}),
         );
         assert_eq!(d.get_str("event.kind"), Some("asset"));
-        assert_eq!(d.get("event.type"), Some(&json!(["info", "user"])));
+        assert_eq!(at(&d, "event.type"), Some(json!(["info", "user"])));
         assert_eq!(
-            d.get("related.user"),
-            Some(&json!(["oid", "John", "S-12", "S-5", "j@c.com", "jdoe"]))
+            at(&d, "related.user"),
+            Some(json!(["oid", "John", "S-12", "S-5", "j@c.com", "jdoe"]))
         );
         assert_eq!(d.get_str("m365_defender.event.account.city"), Some("X"));
-        assert!(d.get("m365_defender.event.city").is_none());
+        assert!(at(&d, "m365_defender.event.city").is_none());
         assert_eq!(d.get_str("user.full_name"), Some("John"));
     }
 }

@@ -4,11 +4,10 @@
 
 use std::sync::OnceLock;
 
-use super::common::{related, renames_scan};
 use super::email;
-use super::xdr_helpers::{copy, json_rename, truthies};
-use super::Record;
-use crate::doc::Doc;
+use super::processors::{copy, json_rename, related, renames_scan, truthies, Columns};
+use super::tree_common::sub;
+use crate::tree::{Doc, Node};
 use crate::MapError;
 
 /// Teams columns renamed as they are.
@@ -50,7 +49,7 @@ const BOOLEANS: &[(&str, &str)] = &[
     ("IsExternalThread", "m365_defender.event.is_external_thread"),
 ];
 
-pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     email::pipeline(rec, doc, columns)?;
     let sender = doc.get("m365_defender.event.sender_email_address").cloned();
     related(doc, "email.from.address", sender.as_ref());
@@ -61,8 +60,13 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
         "user.email",
     );
     // The sender address is split into ECS `user.name` and `user.domain`.
-    if let Some((name, domain)) = doc.get_str("user.email").and_then(|e| e.split_once('@')) {
-        let (name, domain) = (name.to_string(), domain.to_string());
+    if let Some(email) = doc
+        .get("user.email")
+        .and_then(Node::as_cow)
+        .filter(|e| e.contains('@'))
+    {
+        let name = sub(&email, |e| e.split_once('@').map_or(e, |(n, _)| n));
+        let domain = sub(&email, |e| e.split_once('@').map_or(e, |(_, d)| d));
         doc.set("user.name", name);
         doc.set("user.domain", domain);
     }
@@ -72,7 +76,7 @@ pub(crate) fn map(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
     Ok(())
 }
 
-fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
+fn columns<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     renames_scan(doc, rec.props, RENAMES, &RENAMES_SIGS);
     truthies(doc, rec.props, BOOLEANS);
     json_rename(
@@ -86,42 +90,34 @@ fn columns(rec: &Record<'_>, doc: &mut Doc) -> Result<(), MapError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::processors::{at, run_family_with};
     use super::*;
     use crate::Options;
-    use serde_json::{json, Map, Value};
+    use serde_json::json;
 
     #[test]
     fn sender_becomes_user_and_from_address() {
-        let props: Map<String, Value> =
+        let d = run_family_with(
+            map,
+            "MessageEvents",
             json!({"SenderEmailAddress": "testuser@example.com", "GroupId": "g1",
-            "IsOwnedThread": true, "DetectionMethods": [], "MessageId": "m1"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let env = Map::new();
-        let opts = Options::default();
-        let rec = Record {
-            table: "MessageEvents",
-            props: &props,
-            envelope: &env,
-            opts: &opts,
-        };
-        let mut d = Doc::new();
-        map(&rec, &mut d).unwrap();
+            "IsOwnedThread": true, "DetectionMethods": [], "MessageId": "m1"}),
+            &Options::default(),
+        );
         assert_eq!(
-            d.get("email.from.address"),
-            Some(&json!(["testuser@example.com"]))
+            at(&d, "email.from.address"),
+            Some(json!(["testuser@example.com"]))
         );
         assert_eq!(d.get_str("user.name"), Some("testuser"));
         assert_eq!(d.get_str("user.domain"), Some("example.com"));
         assert_eq!(d.get_str("user.group.id"), Some("g1"));
         assert_eq!(d.get_str("email.message_id"), Some("m1"));
         assert_eq!(
-            d.get("m365_defender.event.is_owned_thread"),
-            Some(&json!(true))
+            at(&d, "m365_defender.event.is_owned_thread"),
+            Some(json!(true))
         );
-        assert_eq!(d.get("event.category"), Some(&json!(["email"])));
+        assert_eq!(at(&d, "event.category"), Some(json!(["email"])));
         // Teams records keep the default ECS version (only the Email* era is older).
-        assert!(d.get("ecs.version").is_none());
+        assert!(at(&d, "ecs.version").is_none());
     }
 }

@@ -123,15 +123,19 @@ pub(crate) fn family_ecs(table: &str) -> Option<Family> {
         | "EmailEvents"
         | "EmailPostDeliveryEvents"
         | "EmailUrlInfo"
-        | "UrlClickEvents" => email::map,
+        | "UrlClickEvents" => return Some(Family::Tree(email::map)),
         "IdentityLogonEvents"
         | "IdentityQueryEvents"
         | "IdentityDirectoryEvents"
-        | "IdentityInfo" => identity::map,
-        "CloudAppEvents" => app::map,
+        | "IdentityInfo" => return Some(Family::Tree(identity::map)),
+        "CloudAppEvents" => return Some(Family::Tree(app::map)),
         "BehaviorInfo" | "BehaviorEntities" => return Some(Family::Tree(behavior::map)),
-        "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => message::map,
-        "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => cloud::map,
+        "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => {
+            return Some(Family::Tree(message::map))
+        }
+        "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => {
+            return Some(Family::Tree(cloud::map))
+        }
         _ => return None,
     };
     Some(Family::Value(f))

@@ -37,17 +37,28 @@ pub(crate) type FamilyFn = for<'r, 'a> fn(&Columns<'r, 'a>, &mut Doc<'a>) -> Res
 /// for the families' unit tests.
 #[cfg(test)]
 pub(crate) fn run_family(f: FamilyFn, table: &str, props: serde_json::Value) -> Doc<'static> {
-    let Node::Object(props) = Node::from_value(props) else {
-        panic!("properties must be an object")
-    };
     let opts = Options {
         preserve_duplicate_custom_fields: true,
         ..Options::default()
     };
+    run_family_with(f, table, props, &opts)
+}
+
+/// [`run_family`] with the given options.
+#[cfg(test)]
+pub(crate) fn run_family_with(
+    f: FamilyFn,
+    table: &str,
+    props: serde_json::Value,
+    opts: &Options,
+) -> Doc<'static> {
+    let Node::Object(props) = Node::from_value(props) else {
+        panic!("properties must be an object")
+    };
     let cols = Columns {
         table,
         props: &props,
-        opts: &opts,
+        opts,
     };
     let mut doc = Doc::new();
     f(&cols, &mut doc).expect("family maps the test record");
