@@ -41,18 +41,6 @@ impl fmt::Display for MapError {
 
 impl std::error::Error for MapError {}
 
-/// The JSON type name of a value, for messages.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// Table that Sentinel error rows go to (a custom table, as the Logs Ingestion API requires).
 pub const SENTINEL_ERROR_TABLE: &str = "DefenderBridgeErrors_CL";
 

@@ -1,7 +1,5 @@
 //! One module per record kind, each with `to_ecs` and `to_sentinel`; this module dispatches.
 
-use serde_json::{Map, Value};
-
 use crate::tree::{Node, Obj};
 
 use crate::{Kind, MapError, Options, Output, Sink, Target};
@@ -16,13 +14,6 @@ mod machine_action;
 mod mde_common;
 mod stream;
 mod vulnerability;
-
-/// One record to map: the parsed object, its source text (for `event.original`), the options.
-pub(crate) struct Input<'a> {
-    pub record: &'a Map<String, Value>,
-    pub original: &'a str,
-    pub opts: &'a Options,
-}
 
 /// One record to map in the borrowed tree: the record (owned, so a kind may move its values
 /// into the document), its source text (for `event.original`), the options. Documents may
@@ -112,10 +103,10 @@ pub(crate) fn map<'a>(
 #[cfg(test)]
 pub(crate) fn run_tree(
     to_tree: TreeFn,
-    record: Value,
+    record: serde_json::Value,
     original: &str,
     opts: &Options,
-) -> Result<Vec<Value>, MapError> {
+) -> Result<Vec<serde_json::Value>, MapError> {
     let Node::Object(record) = Node::from_value(record) else {
         panic!("a record is an object");
     };

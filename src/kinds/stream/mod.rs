@@ -6,47 +6,39 @@
 //!
 //! # Hook contract for table families (ECS)
 //!
-//! [`to_ecs`] runs, in this order:
-//! 1. [`common::pre`]: `ecs.version`, `event.original`, the envelope (`m365_defender.event.category`,
-//!    `.operation_name`, `.tenant.*`, `.time`, `.timestamp`, `@timestamp`) and the error messages
-//!    Elastic appends for a missing or unsupported category.
-//! 2. the family function that [`family_ecs`] returns for the table, if any:
-//!    `fn(&Record<'_>, &mut Doc) -> Result<(), MapError>`. It reads `rec.props` (the
+//! [`to_ecs_tree`] runs, in this order, on the borrowed tree (strings borrow the record):
+//! 1. [`tree_common::pre`]: `ecs.version`, `event.original`, the envelope
+//!    (`m365_defender.event.category`, `.operation_name`, `.tenant.*`, `.time`, `.timestamp`,
+//!    `@timestamp`) and the error messages Elastic appends for a missing or unsupported category.
+//! 2. the family that [`family_ecs`] returns for the table, if any: the Device tables
+//!    (`device::map`), or a [`processors::FamilyFn`]
+//!    `fn(&Columns<'_, 'a>, &mut Doc<'a>) -> Result<(), MapError>`. It reads `cols.props` (the
 //!    `properties` object) and writes `m365_defender.event.*` and the ECS fields its Elastic
 //!    sub-pipeline writes, including that sub-pipeline's own cleanup (the
-//!    `preserve_duplicate_custom_fields` removals, see [`common::remove_custom_duplicates`]).
+//!    `preserve_duplicate_custom_fields` removals, see [`processors::remove_custom_duplicates`]).
 //!    It must not do what step 3 does. Bad input: return `Err(MapError::field(<property>, …))`.
-//! 3. [`common::post`]: the default pipeline's tail: `process.entity_id` / `parent.entity_id` from
-//!    the pids, `process.name` from the command line, `cloud.instance.id` / `device.id` from
-//!    `m365_defender.event.device.id`, `application.name` (not for the tables listed in
-//!    `common`), and the removal of empty values.
+//! 3. [`tree_common::post`]: the default pipeline's tail: `process.entity_id` /
+//!    `parent.entity_id` from the pids, `process.name` from the command line,
+//!    `cloud.instance.id` / `device.id` from `m365_defender.event.device.id`,
+//!    `application.name` (not for the tables listed in `common`), and the removal of empty
+//!    values.
 //!
-//! Helpers for families (time conversion, renames, `related.*`) live in [`common`].
-//!
-//! Issue 7 moves the mapping to the borrowed tree: [`to_ecs_tree`] (the kind's entry) runs the
-//! same three steps there ([`tree_common`]'s `pre` and `post`) for the families ported so far
-//! ([`Family::Device`], `device::map` on the moved `properties`), and gives the records of the
-//! other families to [`to_ecs`] as a `Value` copy. A family is ported when its function takes
-//! the tree; `common`'s `pre`/`post` go with the last `Value` family.
+//! The processors the families share (renames, converts, `related.*`, `uri_parts`, …) live in
+//! [`processors`]; the envelope tables and Java-compatible string rules in [`common`].
 //!
 //! Sentinel output is written in [`sentinel`]; [`to_sentinel`] only delegates.
 
-use serde_json::{Map, Value};
-
-use super::{Input, TreeInput};
-use crate::doc::Doc;
+use super::TreeInput;
 use crate::tree::{self, Node, Obj};
-use crate::{MapError, Options};
+use crate::MapError;
 
 mod common;
 mod device;
-// Used by the families as they are ported to the tree (issue 7).
-#[allow(dead_code)]
 mod processors;
 mod sentinel;
 mod tree_common;
 
-// Families written by other people; each exposes `pub(crate) fn map(&Record, &mut Doc)`.
+// The families; each exposes a `processors::FamilyFn` named `map`.
 mod alert;
 mod app;
 mod behavior;
@@ -54,60 +46,20 @@ mod cloud;
 mod email;
 mod identity;
 mod message;
-// Processor helpers of the families above (part 2), candidates for `common`.
-mod xdr_helpers;
 
 /// The prefix every streaming-API category carries.
 pub(crate) const CATEGORY_PREFIX: &str = "AdvancedHunting-";
 
-/// One streaming-API record as a family function sees it.
-pub(crate) struct Record<'a> {
-    /// The table: the category without `AdvancedHunting-` (`DeviceEvents`).
-    pub table: &'a str,
-    /// The `properties` object: the table's columns.
-    pub props: &'a Map<String, Value>,
-    /// The whole envelope, for a family whose sub-pipeline reads envelope fields.
-    #[allow(dead_code)]
-    pub envelope: &'a Map<String, Value>,
-    pub opts: &'a Options,
-}
-
-/// Maps one table family's columns into a document (step 2 of the contract above).
-pub(crate) type FamilyFn = fn(&Record<'_>, &mut Doc) -> Result<(), MapError>;
-
-/// Runs one family function on a table's properties (with preserve_duplicate_custom_fields), for
-/// the families' unit tests.
-#[cfg(test)]
-pub(crate) fn run_family(f: FamilyFn, table: &str, props: Value) -> Doc {
-    let props: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-    let envelope = Map::new();
-    let opts = crate::Options {
-        preserve_duplicate_custom_fields: true,
-        ..crate::Options::default()
-    };
-    let rec = Record {
-        table,
-        props: &props,
-        envelope: &envelope,
-        opts: &opts,
-    };
-    let mut doc = Doc::new();
-    f(&rec, &mut doc).expect("family maps the test record");
-    doc
-}
-
-/// How a table family is mapped: the Device tables in the borrowed tree, the others (not yet
-/// ported, issue 7) by a function of a `Value` copy of the record.
+/// How a table family is mapped: the Device tables by `device::map` (which takes the
+/// `properties` object by value), the others by a [`processors::FamilyFn`].
 pub(crate) enum Family {
     Device,
-    #[allow(dead_code)]
     Tree(processors::FamilyFn),
-    Value(FamilyFn),
 }
 
 /// The family of a table, `None` for a table Elastic's pipeline does not map.
 pub(crate) fn family_ecs(table: &str) -> Option<Family> {
-    let f: FamilyFn = match table {
+    let f: processors::FamilyFn = match table {
         "DeviceEvents"
         | "DeviceFileEvents"
         | "DeviceImageLoadEvents"
@@ -118,61 +70,30 @@ pub(crate) fn family_ecs(table: &str) -> Option<Family> {
         | "DeviceProcessEvents"
         | "DeviceRegistryEvents"
         | "DeviceFileCertificateInfo" => return Some(Family::Device),
-        "AlertInfo" | "AlertEvidence" => return Some(Family::Tree(alert::map)),
+        "AlertInfo" | "AlertEvidence" => alert::map,
         "EmailAttachmentInfo"
         | "EmailEvents"
         | "EmailPostDeliveryEvents"
         | "EmailUrlInfo"
-        | "UrlClickEvents" => return Some(Family::Tree(email::map)),
+        | "UrlClickEvents" => email::map,
         "IdentityLogonEvents"
         | "IdentityQueryEvents"
         | "IdentityDirectoryEvents"
-        | "IdentityInfo" => return Some(Family::Tree(identity::map)),
-        "CloudAppEvents" => return Some(Family::Tree(app::map)),
-        "BehaviorInfo" | "BehaviorEntities" => return Some(Family::Tree(behavior::map)),
-        "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => {
-            return Some(Family::Tree(message::map))
-        }
-        "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => {
-            return Some(Family::Tree(cloud::map))
-        }
+        | "IdentityInfo" => identity::map,
+        "CloudAppEvents" => app::map,
+        "BehaviorInfo" | "BehaviorEntities" => behavior::map,
+        "MessageEvents" | "MessagePostDeliveryEvents" | "MessageUrlInfo" => message::map,
+        "CloudAuditEvents" | "CloudProcessEvents" | "CloudStorageAggregatedEvents" => cloud::map,
         _ => return None,
     };
-    Some(Family::Value(f))
+    Some(Family::Tree(f))
 }
 
-/// The ECS mapping in the borrowed tree (`kinds::tree_fn`). Tables of the families still
-/// written for `Value` are mapped by [`to_ecs`] on a `Value` copy of the record.
+/// The ECS mapping (`kinds::tree_fn`).
 pub(crate) fn to_ecs_tree<'a>(
     input: TreeInput<'a>,
     out: &mut Vec<Node<'a>>,
 ) -> Result<(), MapError> {
-    let ported = match input.record.get("category").and_then(Node::as_str) {
-        Some(c) => !matches!(
-            family_ecs(c.strip_prefix(CATEGORY_PREFIX).unwrap_or("")),
-            Some(Family::Value(_))
-        ),
-        // No category, or one that is not a string (an error either way): the shared steps.
-        None => true,
-    };
-    if !ported {
-        let Value::Object(record) = Node::Object(input.record).into_value() else {
-            unreachable!("an object stays an object")
-        };
-        let mut docs = Vec::new();
-        to_ecs(
-            &Input {
-                record: &record,
-                original: input.original,
-                opts: input.opts,
-            },
-            &mut docs,
-        )?;
-        for d in docs {
-            out.push(Node::from_value(d));
-        }
-        return Ok(());
-    }
     // Sized for the top-level objects of a document (`event`, `host`, `related`, …).
     let mut doc = tree::Doc(Obj::with_capacity(16));
     let (category, props) = tree_common::pre(input.record, input.original, &mut doc)?;
@@ -191,30 +112,10 @@ pub(crate) fn to_ecs_tree<'a>(
             };
             family(&cols, &mut doc)?;
         }
-        Some(Family::Value(_)) | None => {}
+        None => {}
     }
     tree_common::post(table, &mut doc);
     out.push(doc.into_node());
-    Ok(())
-}
-
-pub(crate) fn to_ecs(input: &Input<'_>, out: &mut Vec<Value>) -> Result<(), MapError> {
-    // Sized for the top-level objects of a document (`event`, `host`, `related`, …).
-    let mut doc = Doc(Map::with_capacity(16));
-    let category = common::pre(input, &mut doc)?;
-    let table = category.strip_prefix(CATEGORY_PREFIX).unwrap_or("");
-    if let Some(Family::Value(family)) = family_ecs(table) {
-        let props = properties(input.record)?;
-        let rec = Record {
-            table,
-            props,
-            envelope: input.record,
-            opts: input.opts,
-        };
-        family(&rec, &mut doc)?;
-    }
-    common::post(table, &mut doc);
-    out.push(doc.into_value());
     Ok(())
 }
 
@@ -226,25 +127,11 @@ pub(crate) fn to_sentinel_tree<'a>(
     sentinel::to_sentinel(input.record, input.opts, out)
 }
 
-/// The `properties` object of an envelope; the columns of every table live there.
-pub(crate) fn properties(record: &Map<String, Value>) -> Result<&Map<String, Value>, MapError> {
-    match record.get("properties") {
-        Some(Value::Object(p)) => Ok(p),
-        None | Some(Value::Null) => Err(MapError::field(
-            "properties",
-            "missing: a streaming-API record carries its table's columns in `properties`",
-        )),
-        Some(other) => Err(MapError::field(
-            "properties",
-            format!("expected an object, got {}", crate::error::type_name(other)),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::Options;
+    use serde_json::{json, Value};
 
     fn ecs(record: Value) -> Result<Vec<Value>, MapError> {
         let opts = Options::default();

@@ -283,3 +283,39 @@ pub(crate) fn lower<'a>(s: Cow<'a, str>) -> Cow<'a, str> {
         Cow::Owned(s.to_lowercase())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn process_name_single_value_stays_a_string() {
+        let mut d = Doc::new();
+        d.set("process.name", "cmd.exe");
+        d.set("process.command_line", "cmd.exe /c dir");
+        process_name_from_command_line(&mut d);
+        assert_eq!(d.get_str("process.name"), Some("cmd.exe"));
+        d.set("process.command_line", "\"C:\\x\\other.exe\" /c");
+        process_name_from_command_line(&mut d);
+        // Two names: a list in Java `HashSet` order; only `/` separates path segments.
+        assert_eq!(
+            d.get("process.name").map(Node::to_value),
+            Some(json!(["C:\\x\\other.exe", "cmd.exe"]))
+        );
+    }
+
+    #[test]
+    fn bad_time_appends_error() {
+        let mut d = Doc::new();
+        assert!(date_string(&mut d, Some(&Node::from("yesterday"))).is_none());
+        assert!(date_string(&mut d, Some(&Node::from(5u64))).is_none());
+        assert_eq!(
+            d.get("error.message").map(Node::to_value),
+            Some(json!([
+                "unable to parse date [yesterday]",
+                "unable to parse date [5]"
+            ]))
+        );
+    }
+}

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::{additional, Ctx, Ev};
+use crate::kinds::stream::processors::long_decode;
 use crate::kinds::stream::tree_common::date_string;
-use crate::kinds::stream::xdr_helpers;
 use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
 
@@ -577,10 +577,7 @@ pub(super) fn map<'a>(
                 }
             }
             // Java's Long.decode and Elastic's messages, shared with the other families.
-            Conv::Long => match v
-                .as_str()
-                .map_or_else(|| v.as_i64(), xdr_helpers::long_decode)
-            {
+            Conv::Long => match v.as_str().map_or_else(|| v.as_i64(), long_decode) {
                 Some(n) => ev.add(to, n),
                 None => doc.append(
                     "error.message",

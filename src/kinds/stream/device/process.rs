@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use super::{Ctx, Ev};
+use crate::kinds::stream::processors::command_line_to_argv;
 use crate::tree::{Doc, Node};
 
 /// DeviceEvents action types whose `InitiatingProcess*` columns are the acting process.
@@ -424,69 +425,6 @@ fn argv_of<'a>(cmd: &Cow<'a, str>) -> Vec<Node<'a>> {
             .collect(),
         Cow::Owned(_) => parts.map(|a| Node::from(a.to_owned())).collect(),
     }
-}
-
-/// Windows `CommandLineToArgvW` rules as the pipeline implements them (after Go's
-/// `syscall.CommandLineToArgv`): spaces and tabs separate, double quotes group, backslashes
-/// escape quotes, `""` inside quotes is a literal quote.
-pub(crate) fn command_line_to_argv(cmd: &str) -> Vec<String> {
-    let chars: Vec<char> = cmd.chars().collect();
-    let mut args = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == ' ' || chars[i] == '\t' {
-            i += 1;
-            continue;
-        }
-        let (arg, next) = read_next_arg(&chars, i);
-        args.push(arg);
-        i = next;
-    }
-    args
-}
-
-fn read_next_arg(chars: &[char], mut i: usize) -> (String, usize) {
-    let mut b = String::new();
-    let mut in_quote = false;
-    let mut nslash = 0usize;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' if !in_quote => {
-                b.extend(std::iter::repeat('\\').take(nslash));
-                return (b, i + 1);
-            }
-            '"' => {
-                b.extend(std::iter::repeat('\\').take(nslash / 2));
-                if nslash % 2 == 0 {
-                    if in_quote && chars.get(i + 1) == Some(&'"') {
-                        b.push('"');
-                        i += 1;
-                    }
-                    in_quote = !in_quote;
-                } else {
-                    b.push('"');
-                }
-                nslash = 0;
-                i += 1;
-                continue;
-            }
-            '\\' => {
-                nslash += 1;
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        if nslash > 0 {
-            b.extend(std::iter::repeat('\\').take(nslash));
-            nslash = 0;
-        }
-        b.push(c);
-        i += 1;
-    }
-    b.extend(std::iter::repeat('\\').take(nslash));
-    (b, i)
 }
 
 #[cfg(test)]
