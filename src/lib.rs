@@ -105,6 +105,13 @@ impl Output {
 /// Where the mapper hands its outputs: the small trait every shell implements.
 pub trait Sink {
     fn emit(&mut self, output: Output);
+    /// A mapped document before it is written as text. A sink that encodes documents itself
+    /// (the Fluent Bit plugin writes msgpack) takes it here and returns `true`; by default the
+    /// document is written as JSON text and handed to [`Sink::emit`]. Error records always go
+    /// to `emit`.
+    fn document(&mut self, _document: &Node<'_>) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(Output)> Sink for F {

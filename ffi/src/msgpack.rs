@@ -79,8 +79,8 @@ impl Events {
     }
 }
 
-/// Encodes one event as [`Events::push`] appends it.
-pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
+/// Writes what comes before an event's body: `[[EventTime, {}], ` (the body follows).
+pub fn write_event_head(buf: &mut Vec<u8>, time: EventTime) {
     // Writes into a Vec cannot fail; the results are ignored.
     let _ = encode::write_array_len(buf, 2);
     let _ = encode::write_array_len(buf, 2);
@@ -88,6 +88,11 @@ pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
     buf.extend_from_slice(&time.seconds.to_be_bytes());
     buf.extend_from_slice(&time.nanoseconds.to_be_bytes());
     let _ = encode::write_map_len(buf, 0);
+}
+
+/// Encodes one event as [`Events::push`] appends it.
+pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
+    write_event_head(buf, time);
     match body {
         Value::Object(_) => write_value(buf, body),
         other => {
@@ -104,12 +109,7 @@ pub fn write_event(buf: &mut Vec<u8>, time: EventTime, body: &Value) {
 /// writes none either) becomes the event `{"message": text}`.
 pub fn write_event_json(buf: &mut Vec<u8>, time: EventTime, json: &str) {
     let start = buf.len();
-    let _ = encode::write_array_len(buf, 2);
-    let _ = encode::write_array_len(buf, 2);
-    let _ = encode::write_ext_meta(buf, 8, 0);
-    buf.extend_from_slice(&time.seconds.to_be_bytes());
-    buf.extend_from_slice(&time.nanoseconds.to_be_bytes());
-    let _ = encode::write_map_len(buf, 0);
+    write_event_head(buf, time);
     if !json.trim_start().starts_with('{') {
         let _ = encode::write_map_len(buf, 1);
         let _ = encode::write_str(buf, "message");

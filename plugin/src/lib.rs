@@ -6,18 +6,15 @@
 //! The ABI, the exported symbols and every `unsafe` live in `defender-bridge-ffi`.
 #![forbid(unsafe_code)]
 
-use std::borrow::Cow;
 use std::ffi::CStr;
 use std::sync::Arc;
 
-use defender_bridge::Output;
-use defender_bridge_ffi::msgpack::write_event_json;
 use defender_bridge_ffi::{
-    sys, EventTime, Events, FfiError, HostConfig, HostLog, InitError, InputInstance, InputPlugin,
+    sys, Events, FfiError, HostConfig, HostLog, InitError, InputInstance, InputPlugin,
 };
 use defender_bridge_pull::{Batch, Engine, Level, Logger, PullConfig};
-use serde::Deserialize;
-use serde_json::Value;
+
+mod encode;
 
 /// The plugin type behind the exported symbols.
 pub struct Defender;
@@ -71,14 +68,15 @@ impl InputPlugin for Defender {
         log.log(sys::FLB_LOG_INFO, &summary);
         // The workers encode each record as soon as it is mapped: the queue holds msgpack instead
         // of value trees, and collect only copies bytes.
-        let encode = Box::new(|record: &Output, buf: &mut Vec<u8>| {
-            write_event_json(buf, event_time(record), record.json().as_str())
-        });
-        let engine = Engine::start_encoded(settings, Arc::new(FluentBitLogger(log)), encode)
-            .map_err(|e| InitError {
-                kind: FfiError::Start,
-                message: e.to_string(),
-            })?;
+        let engine = Engine::start_encoded(
+            settings,
+            Arc::new(FluentBitLogger(log)),
+            Box::new(encode::Events),
+        )
+        .map_err(|e| InitError {
+            kind: FfiError::Start,
+            message: e.to_string(),
+        })?;
         Ok(Instance { engine, max, log })
     }
 }
@@ -96,7 +94,8 @@ impl InputInstance for Instance {
     fn collect(&mut self, events: &mut Events) -> Option<Batch> {
         let batch = self.engine.take(self.max)?;
         for record in &batch.records {
-            events.push_json(event_time(record), record.json().as_str());
+            let json = record.json().as_str();
+            events.push_json(encode::time_of(encode::record_time(json).as_deref()), json);
         }
         events.extend_encoded(&batch.bytes, batch.encoded);
         self.log.log(
@@ -128,79 +127,5 @@ fn level_of(n: i32) -> Level {
         3 => Level::Info,
         4 => Level::Debug,
         _ => Level::Trace,
-    }
-}
-
-/// The event time: the record's own time (`@timestamp` in ECS, `TimeGenerated` in Sentinel
-/// rows), else now (when the record was mapped).
-fn event_time(record: &Output) -> EventTime {
-    record_time(record.json().as_str())
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-        .and_then(|t| {
-            Some(EventTime {
-                seconds: u32::try_from(t.timestamp()).ok()?,
-                nanoseconds: t.timestamp_subsec_nanos(),
-            })
-        })
-        .unwrap_or_else(EventTime::now)
-}
-
-/// The two time fields of a document; serde skips the others without building them.
-#[derive(Deserialize)]
-struct Times<'a> {
-    #[serde(rename = "@timestamp", borrow, default)]
-    timestamp: Option<Cow<'a, str>>,
-    #[serde(rename = "TimeGenerated", borrow, default)]
-    time_generated: Option<Cow<'a, str>>,
-}
-
-/// The first string of `@timestamp` and `TimeGenerated`.
-fn record_time(json: &str) -> Option<Cow<'_, str>> {
-    match serde_json::from_str::<Times>(json) {
-        Ok(t) => t.timestamp.or(t.time_generated),
-        // A time that is not a string, or no object: read as a tree, as every field was before.
-        Err(_) => {
-            let value: Value = serde_json::from_str(json).ok()?;
-            ["@timestamp", "TimeGenerated"]
-                .iter()
-                .find_map(|k| value.get(*k).and_then(Value::as_str))
-                .map(|s| Cow::Owned(s.to_owned()))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn event_time_from_record() {
-        let t = event_time(&Output::document(
-            &json!({"@timestamp": "2024-01-02T03:04:05.5Z"}),
-        ));
-        assert_eq!(
-            t,
-            EventTime {
-                seconds: 1_704_164_645,
-                nanoseconds: 500_000_000
-            }
-        );
-        let t = event_time(&Output::document(
-            &json!({"TimeGenerated": "2024-01-02T03:04:05Z"}),
-        ));
-        assert_eq!(t.seconds, 1_704_164_645);
-        let now = EventTime::now().seconds;
-        assert!(event_time(&Output::document(&json!({"x": 1}))).seconds >= now);
-        // Escapes, a time that is not a string, and a time after other fields.
-        assert_eq!(
-            record_time(r#"{"a":{"@timestamp":1},"@timestamp":"2024-01-02T03:04:05\u005a"}"#)
-                .as_deref(),
-            Some("2024-01-02T03:04:05Z")
-        );
-        let t = event_time(&Output::document(
-            &json!({"@timestamp": 5, "TimeGenerated": "2024-01-02T03:04:05Z"}),
-        ));
-        assert_eq!(t.seconds, 1_704_164_645);
     }
 }

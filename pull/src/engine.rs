@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use defender_bridge::tree::Node;
 use defender_bridge::Output;
 
 use crate::checkpoint::{Cursor, Store};
@@ -20,8 +21,22 @@ use crate::retry::{RateLimiter, Stop};
 use crate::sources::{self, WorkerSetup};
 use crate::PullError;
 
-/// Turns one mapped record into the bytes a host wants (see [`Engine::start_encoded`]).
-pub(crate) type Encoder = dyn Fn(&Output, &mut Vec<u8>) + Send + Sync;
+/// Turns mapped records into the bytes a host wants (see [`Engine::start_encoded`]).
+pub trait Encoder: Send + Sync {
+    /// Encodes an output: an error record, or a document of the raw target.
+    fn output(&self, output: &Output, buf: &mut Vec<u8>);
+    /// Encodes a mapped document from its tree, before any JSON text is written for it. The
+    /// default writes the text and encodes that.
+    fn document(&self, document: &Node<'_>, buf: &mut Vec<u8>) {
+        self.output(&Output::document(document), buf)
+    }
+}
+
+impl<F: Fn(&Output, &mut Vec<u8>) + Send + Sync> Encoder for F {
+    fn output(&self, output: &Output, buf: &mut Vec<u8>) {
+        self(output, buf)
+    }
+}
 
 /// Mapped records of one source, and the cursor after them (if the checkpoint may move): as
 /// values, or encoded (`bytes`, with the end offset of each record in `ends`).
@@ -205,7 +220,7 @@ impl Engine {
     pub fn start_encoded(
         config: PullConfig,
         logger: Arc<dyn Logger>,
-        encode: Box<Encoder>,
+        encode: Box<dyn Encoder>,
     ) -> Result<Engine, PullError> {
         Engine::start_with(config, logger, Some(Arc::from(encode)))
     }
@@ -213,7 +228,7 @@ impl Engine {
     fn start_with(
         config: PullConfig,
         logger: Arc<dyn Logger>,
-        encoder: Option<Arc<Encoder>>,
+        encoder: Option<Arc<dyn Encoder>>,
     ) -> Result<Engine, PullError> {
         let log = Log::new(logger, config.log_level, config.secrets());
         let config = Arc::new(config);

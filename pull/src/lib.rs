@@ -23,7 +23,7 @@ pub mod testing;
 mod time;
 
 pub use config::{Cloud, ConfigError, PullConfig, SourceKind, Target};
-pub use engine::{Batch, Engine, Stats};
+pub use engine::{Batch, Encoder, Engine, Stats};
 pub use log::{Level, Logger, StderrLogger};
 pub use secret::Secret;
 

@@ -93,7 +93,9 @@ pub(crate) fn map<'a>(
         }
         // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
         // so the text is the one its `Value` copy would give.
-        sink.emit(Output::document(&d));
+        if !sink.document(&d) {
+            sink.emit(Output::document(&d));
+        }
     }
     Ok(())
 }

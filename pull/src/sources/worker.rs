@@ -28,7 +28,7 @@ pub struct WorkerSetup {
     pub limiter: Arc<RateLimiter>,
     pub cursor: Cursor,
     /// Encodes records as soon as they are mapped (see `Engine::start_encoded`).
-    pub encoder: Option<Arc<Encoder>>,
+    pub encoder: Option<Arc<dyn Encoder>>,
     pub tx: SyncSender<Chunk>,
     pub stats: Arc<Stats>,
     pub log: Log,
@@ -194,13 +194,25 @@ impl Worker {
     /// Maps one record (parsed from `text`) into the chunk being filled; sends the chunk when it
     /// is full.
     pub fn emit<'a>(&mut self, record: Node<'a>, text: &'a str) -> Result<(), Fault> {
-        map_record(self.mapper.as_ref(), record, text, &mut self.records);
-        if let Some(encode) = &self.s.encoder {
-            // Encoded at once: the trees are freed here, hot, by the thread that built them.
-            for output in self.records.drain(..) {
-                encode(&output, &mut self.bytes);
-                self.ends.push(self.bytes.len());
+        match (&self.s.encoder, &self.mapper) {
+            // Encoded at once, documents from their trees (no JSON text is written for them):
+            // the trees are freed here, hot, by the thread that built them.
+            (Some(encoder), Some(mapper)) => {
+                let mut sink = EncodeSink {
+                    encoder: encoder.as_ref(),
+                    bytes: &mut self.bytes,
+                    ends: &mut self.ends,
+                };
+                mapper.map_node_with_text(record, text, &mut sink);
             }
+            (Some(encoder), None) => {
+                map_record(None, record, text, &mut self.records);
+                for output in self.records.drain(..) {
+                    encoder.output(&output, &mut self.bytes);
+                    self.ends.push(self.bytes.len());
+                }
+            }
+            (None, mapper) => map_record(mapper.as_ref(), record, text, &mut self.records),
         }
         self.s.stats.sources[self.s.index]
             .delivered
@@ -271,6 +283,26 @@ fn map_record<'a>(mapper: Option<&Mapper>, record: Node<'a>, text: &'a str, out:
     match mapper {
         None => out.push(Output::document(&record)),
         Some(m) => m.map_node_with_text(record, text, &mut |o: Output| out.push(o)),
+    }
+}
+
+/// Hands a worker's mapped records to its encoder, documents as trees.
+struct EncodeSink<'w> {
+    encoder: &'w dyn Encoder,
+    bytes: &'w mut Vec<u8>,
+    ends: &'w mut Vec<usize>,
+}
+
+impl defender_bridge::Sink for EncodeSink<'_> {
+    fn emit(&mut self, output: Output) {
+        self.encoder.output(&output, self.bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn document(&mut self, document: &Node<'_>) -> bool {
+        self.encoder.document(document, self.bytes);
+        self.ends.push(self.bytes.len());
+        true
     }
 }
 
