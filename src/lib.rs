@@ -43,6 +43,10 @@ impl Json {
     pub(crate) fn write<T: serde::Serialize + ?Sized>(v: &T) -> Json {
         Json(tree::to_string(v))
     }
+    /// The text of a tree (the mapped documents), written by [`tree::write_node`].
+    pub(crate) fn of_node(v: &Node<'_>) -> Json {
+        Json(tree::node_to_string(v))
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -285,7 +289,9 @@ impl Mapper {
                 let original = match original {
                     Some(o) => o,
                     None => {
-                        owned = tree::to_string(&map);
+                        let mut text = Vec::with_capacity(1024);
+                        tree::write_obj(&mut text, &map);
+                        owned = String::from_utf8(text).unwrap_or_default();
                         &owned
                     }
                 };

@@ -2,7 +2,7 @@
 
 use crate::tree::{Node, Obj};
 
-use crate::{Kind, MapError, Options, Output, Sink, Target};
+use crate::{Json, Kind, MapError, Options, Output, Sink, Target};
 
 mod alert;
 mod graph_alert;
@@ -94,7 +94,7 @@ pub(crate) fn map<'a>(
         // Written as it is: a kind appends with `Obj::push` only keys it knows are not there,
         // so the text is the one its `Value` copy would give.
         if !sink.document(&d) {
-            sink.emit(Output::document(&d));
+            sink.emit(Output::Document(Json::of_node(&d)));
         }
     }
     Ok(())

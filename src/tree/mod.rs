@@ -16,7 +16,7 @@ mod write;
 
 pub use doc::Doc;
 pub use parse::parse;
-pub use write::{to_string, to_writer};
+pub use write::{node_to_string, to_string, to_writer, write_node, write_obj};
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -243,9 +243,9 @@ impl<'a> Node<'a> {
             other => Some(Cow::Owned(other.to_json_string())),
         }
     }
-    /// Compact JSON text (serde_json's bytes, written by sonic-rs's faster writer).
+    /// Compact JSON text (serde_json's bytes, see [`write_node`]).
     pub fn to_json_string(&self) -> String {
-        write::to_string(self)
+        write::node_to_string(self)
     }
 }
 

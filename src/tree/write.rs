@@ -1,11 +1,114 @@
-//! Writing a [`Node`] as compact JSON: `Serialize`, so any serde format can write it, and
-//! [`to_writer`] / [`to_string`], which produce serde_json's bytes: natively with sonic-rs's
-//! writer (SIMD string escaping; 25% less time than serde_json's for documents), in WebAssembly
-//! with serde_json's (sonic-rs has only a scalar fallback there, 40% slower than serde_json).
+//! Writing a [`Node`] as compact JSON, always serde_json's exact bytes: [`write_node`] (the
+//! documents: the structure written here, strings by sonic-rs's SIMD escaper natively and by a
+//! word-at-a-time check plus serde_json in WebAssembly, numbers by serde_json), and
+//! `Serialize`, so that any serde format can write a tree, with [`to_writer`] / [`to_string`]
+//! for anything serialisable (sonic-rs's writer natively, serde_json's in WebAssembly, where
+//! sonic-rs has only a scalar fallback, 40% slower than serde_json).
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::{Node, Obj};
+
+/// Appends the compact JSON text of a tree to `out`: serde_json's exact bytes, the structure
+/// written directly rather than through serde's `Serializer` calls (a document is mostly short
+/// keys and strings, where that machinery cost more than the bytes); strings and numbers are
+/// written by sonic-rs / serde_json (see `write_str`).
+pub fn write_node(out: &mut Vec<u8>, node: &Node<'_>) {
+    match node {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::UInt(n) => {
+            let _ = serde_json::Serializer::new(&mut *out).serialize_u64(*n);
+        }
+        Node::Int(n) => {
+            let _ = serde_json::Serializer::new(&mut *out).serialize_i64(*n);
+        }
+        Node::Float(f) => {
+            let _ = serde_json::Serializer::new(&mut *out).serialize_f64(*f);
+        }
+        Node::Str(s) => write_str(out, s),
+        Node::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_node(out, item);
+            }
+            out.push(b']');
+        }
+        Node::Object(o) => write_obj(out, o),
+    }
+}
+
+/// [`write_node`] of an object.
+pub fn write_obj(out: &mut Vec<u8>, obj: &Obj<'_>) {
+    out.push(b'{');
+    for (i, (k, v)) in obj.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_node(out, v);
+    }
+    out.push(b'}');
+}
+
+/// A JSON string: natively by sonic-rs's SIMD escaper (cheaper than any scalar check even for
+/// short keys); in WebAssembly, where sonic-rs has only a slower scalar path, copied between
+/// quotes when nothing in it needs an escape, else escaped by serde_json.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = sonic_rs::to_writer(&mut *out, s);
+    }
+    #[cfg(target_arch = "wasm32")]
+    if needs_escape(s.as_bytes()) {
+        let _ = serde_json::Serializer::new(&mut *out).serialize_str(s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether serde_json would escape any byte of `b`: a control character, `"` or `\`. Eight
+/// bytes at a time (the classic "has a byte less than n / equal to c" word tricks). Used by the
+/// WebAssembly build; the unit tests check it natively too.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // A byte below 0x20: `w - 0x20…` borrows into its high bit while the byte's own high
+        // bit is clear.
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+        if control
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+/// Compact JSON text of a tree (see [`write_node`]).
+pub fn node_to_string(node: &Node<'_>) -> String {
+    // Sizing the buffer from the record's length measured no better than this.
+    let mut out = Vec::with_capacity(1024);
+    write_node(&mut out, node);
+    String::from_utf8(out).unwrap_or_default()
+}
 
 impl Serialize for Node<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -52,4 +155,68 @@ pub fn to_string<T: Serialize + ?Sized>(v: &T) -> String {
     let mut out = Vec::with_capacity(1024);
     to_writer(&mut out, v);
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// `write_node` gives serde_json's bytes: every byte that needs an escape at every position
+    /// of a word, around the word edges, next to non-ASCII text; numbers of every kind.
+    #[test]
+    fn writes_serde_json_bytes() {
+        let mut strings: Vec<String> = vec![
+            String::new(),
+            "plain".into(),
+            "\u{7f}del and é ü 日本 🎉".into(),
+            "x".repeat(100),
+        ];
+        for special in (0u8..0x20).chain([b'"', b'\\']) {
+            for len in [1usize, 7, 8, 9, 15, 16, 17, 24] {
+                for at in 0..len {
+                    let mut b = vec![b'a'; len];
+                    b[at] = special;
+                    strings.push(String::from_utf8(b).unwrap());
+                }
+            }
+        }
+        // Bytes just above the control range and high bytes must not count as escapes.
+        strings.push(" !#[]{}~\u{80}\u{ff}abcdefgh".into());
+        let mut values: Vec<Value> = strings.iter().map(|s| json!(s)).collect();
+        values.extend([
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!(0.1),
+            json!(1e300),
+            json!(-2.5e-8),
+            json!([]),
+            json!({}),
+            json!({"a\"b": [1, "x\ny", {"": null}], "k": {"n": -0.0}}),
+        ]);
+        for v in values {
+            let node = Node::from_value(v.clone());
+            assert_eq!(
+                node_to_string(&node),
+                serde_json::to_string(&v).unwrap(),
+                "{v}"
+            );
+        }
+        for s in &strings {
+            let want = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
+            assert_eq!(needs_escape(s.as_bytes()), want, "{s:?}");
+        }
+        // Object keys are strings too.
+        let obj: Obj<'_> = strings.iter().map(|s| (s.as_str(), 1u64)).collect();
+        let v = Node::Object(obj).to_value();
+        assert_eq!(
+            node_to_string(&Node::from_value(v.clone())),
+            serde_json::to_string(&v).unwrap()
+        );
+    }
 }
