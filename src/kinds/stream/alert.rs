@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use super::processors::{
     convert_ip, convert_long, convert_string, copy, json_rename, lowercase, prop_str, related,
     related_from, remove_custom_duplicates, renames_scan, split_command_line_into_process, Columns,
-    FamilyFn,
+    FamilyFn, Signatures,
 };
 use crate::tree::{Doc, Node};
 use crate::MapError;
@@ -63,7 +63,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("EntityType", "m365_defender.event.entity_type"),
     ("EvidenceRole", "m365_defender.event.evidence.role"),
 ];
-static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static RENAMES_SIGS: Signatures = OnceLock::new();
 
 /// `EntityType` (lowercased) -> `event.category`.
 const ENTITY_CATEGORIES: &[(&str, &str)] = &[

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::alert;
-use super::processors::{convert_string, copy, date, prop, renames_scan, Columns};
+use super::processors::{convert_string, copy, date, prop, renames_scan, Columns, Signatures};
 use crate::tree::Doc;
 use crate::MapError;
 
@@ -31,7 +31,7 @@ const RENAMES: &[(&str, &str)] = &[
         "m365_defender.event.cloud_subscription_id",
     ),
 ];
-static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static RENAMES_SIGS: Signatures = OnceLock::new();
 
 /// Behavior time columns, through Elastic's `date` processor.
 const DATES: &[(&str, &str)] = &[

@@ -9,7 +9,7 @@ use super::identity;
 use super::processors::{
     convert_ip, convert_string, copy, date, event_action, geoip, json_rename, longs, prop, related,
     remove_custom_duplicates, renames, renames_scan, split_command_line_into_process, truthies,
-    user_agent, Columns,
+    user_agent, Columns, Signatures,
 };
 use crate::tree::Doc;
 use crate::MapError;
@@ -59,7 +59,7 @@ const STORAGE_RENAMES: &[(&str, &str)] = &[
         "m365_defender.event.suspicious_user_agent_name",
     ),
 ];
-static STORAGE_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static STORAGE_SIGS: Signatures = OnceLock::new();
 
 /// `CloudStorageAggregatedEvents` counters (`convert` to long).
 const STORAGE_LONGS: &[(&str, &str)] = &[
@@ -168,7 +168,7 @@ const PROCESS_RENAMES: &[(&str, &str)] = &[
     ),
     ("AccountName", "m365_defender.event.account.name"),
 ];
-static PROCESS_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static PROCESS_SIGS: Signatures = OnceLock::new();
 
 /// `CloudProcessEvents` ids (`convert` to long).
 const PROCESS_LONGS: &[(&str, &str)] = &[

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use super::processors::{
     convert_ip, convert_string, copy, event_action, json_rename, longs, prop, related_from,
-    remove_custom_duplicates, renames_scan, truthies, uri_parts, Columns, FamilyFn,
+    remove_custom_duplicates, renames_scan, truthies, uri_parts, Columns, FamilyFn, Signatures,
 };
 use crate::tree::Doc;
 use crate::MapError;
@@ -89,7 +89,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("UrlChain", "m365_defender.event.url_chain"),
     ("Workload", "m365_defender.event.workload"),
 ];
-static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static RENAMES_SIGS: Signatures = OnceLock::new();
 
 /// Columns converted to long.
 const LONGS: &[(&str, &str)] = &[

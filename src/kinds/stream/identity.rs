@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use super::processors::{
     convert_ip, convert_string, copy, event_action, json_rename, longs, lowercase, related_from,
     remove_custom_duplicates, renames, renames_scan, truthies, user_agent, Columns, FamilyFn,
+    Signatures,
 };
 use crate::tree::{Doc, Node};
 use crate::MapError;
@@ -62,7 +63,7 @@ const RENAMES: &[(&str, &str)] = &[
     ("ObjectType", "m365_defender.event.object.type"),
     ("UserAgentTags", "m365_defender.event.user_agent_tags"),
 ];
-static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static RENAMES_SIGS: Signatures = OnceLock::new();
 
 /// Columns converted to long.
 const LONGS: &[(&str, &str)] = &[
@@ -114,7 +115,7 @@ const IDENTITY_INFO_RENAMES: &[(&str, &str)] = &[
     ("SourceProvider", "m365_defender.event.source_provider"),
     ("Type", "m365_defender.event.type"),
 ];
-static IDENTITY_INFO_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static IDENTITY_INFO_SIGS: Signatures = OnceLock::new();
 
 /// `OSPlatform` substrings (lowercase) -> `host.os.type`, later entries winning.
 const OS_TYPES: &[(&str, &str)] = &[

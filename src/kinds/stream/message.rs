@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::email;
-use super::processors::{copy, json_rename, related, renames_scan, truthies, Columns};
+use super::processors::{copy, json_rename, related, renames_scan, truthies, Columns, Signatures};
 use super::tree_common::sub;
 use crate::tree::{Doc, Node};
 use crate::MapError;
@@ -41,7 +41,7 @@ const RENAMES: &[(&str, &str)] = &[
     ),
     ("SenderObjectId", "m365_defender.event.sender.object_id"),
 ];
-static RENAMES_SIGS: OnceLock<Vec<u32>> = OnceLock::new();
+static RENAMES_SIGS: Signatures = OnceLock::new();
 
 /// Teams columns through the pipeline's `isTruthy` script.
 const BOOLEANS: &[(&str, &str)] = &[

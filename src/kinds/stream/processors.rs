@@ -112,21 +112,30 @@ pub(crate) fn renames_scan<'a>(
     doc: &mut Doc<'a>,
     props: &Obj<'a>,
     table: &[(&'static str, &'static str)],
-    signatures: &OnceLock<Vec<u32>>,
+    signatures: &Signatures,
 ) {
     const MAX: usize = 64;
     if table.len() > MAX {
         return renames(doc, props, table);
     }
-    let signatures = signatures.get_or_init(|| table.iter().map(|(n, _)| signature(n)).collect());
+    // The table's (signature, index) pairs, sorted: a column finds its entries by binary search.
+    let sorted = signatures.get_or_init(|| {
+        let mut v: Vec<u64> = (table.iter().enumerate())
+            .map(|(i, (n, _))| u64::from(signature(n)) << 8 | i as u64)
+            .collect();
+        v.sort_unstable();
+        v
+    });
     let mut hits: [Option<&Node<'a>>; MAX] = [None; MAX];
     for (name, value) in props.iter() {
         if value.is_null() {
             continue;
         }
-        let sig = signature(name);
-        for (i, s) in signatures.iter().enumerate() {
-            if *s == sig && table[i].0 == name {
+        let sig = u64::from(signature(name));
+        let from = sorted.partition_point(|e| e >> 8 < sig);
+        for e in sorted[from..].iter().take_while(|e| *e >> 8 == sig) {
+            let i = (e & 0xff) as usize;
+            if table[i].0 == name {
                 hits[i] = Some(value);
             }
         }
@@ -137,6 +146,9 @@ pub(crate) fn renames_scan<'a>(
         }
     }
 }
+
+/// The lookup table [`renames_scan`] builds for a rename table on first use (a `static`).
+pub(crate) type Signatures = OnceLock<Vec<u64>>;
 
 /// A cheap fingerprint of a name: its length, first and last byte.
 pub(crate) fn signature(name: &str) -> u32 {
@@ -192,8 +204,14 @@ pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc<'_>, fields
     let Some(Node::Object(event)) = doc.get_mut("m365_defender.event") else {
         return;
     };
+    // Most keys are not listed: a 64-bit filter of the listed signatures rules them out at once.
+    let bit = |sig: u32| 1u64 << ((sig ^ (sig >> 16)) & 63);
+    let filter = under.iter().fold(0u64, |f, (s, ..)| f | bit(*s));
     event.retain(|k, v| {
         let sig = signature(k);
+        if filter & bit(sig) == 0 {
+            return true;
+        }
         let mut nested = false;
         for (s, head, tail) in &under {
             if *s == sig && *head == k {

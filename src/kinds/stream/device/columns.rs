@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::{additional, Ctx, Ev};
-use crate::kinds::stream::processors::long_decode;
+use crate::kinds::stream::processors::{long_decode, truthy};
 use crate::kinds::stream::tree_common::date_string;
 use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
@@ -597,7 +597,7 @@ pub(super) fn map<'a>(
         }
     }
     for (col, to) in TRUTHY {
-        if let Some(b) = cols.get(*col).and_then(truthy) {
+        if let Some(b) = truthy(cols.get(*col)) {
             ev.add(to, b);
         }
     }
@@ -638,24 +638,6 @@ fn text(v: &Node<'_>) -> String {
 
 fn is_ip(v: &Node<'_>) -> bool {
     v.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok())
-}
-
-/// The pipeline's `isTruthy`: booleans, 1/0 (int-sized numbers), "1"/"0"/"true"/"false".
-fn truthy(v: &Node<'_>) -> Option<bool> {
-    match v {
-        Node::Bool(b) => Some(*b),
-        Node::UInt(_) | Node::Int(_) | Node::Float(_) => match v.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        Node::Str(s) => match s.as_ref() {
-            "1" | "true" => Some(true),
-            "0" | "false" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 #[cfg(test)]
