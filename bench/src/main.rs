@@ -568,9 +568,26 @@ fn harness_cmd(
     cmd
 }
 
-fn plugin_part(so: &Path, records: u64) {
-    println!("## 3. Plugin end to end (C host harness ← loopback emulator)\n");
-    println!(
+/// `println!` into a `String`.
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Part 3, returned as text: it runs first, in a process that has not yet built the other
+/// parts' corpora (the emulator serves from this process), and is printed in its place.
+fn plugin_part(so: &Path, records: u64) -> String {
+    let mut out = String::new();
+    outln!(
+        out,
+        "## 3. Plugin end to end (C host harness ← loopback emulator)\n"
+    );
+    outln!(out,
         "The host (tests/fluentbit-harness) collects back to back (HARNESS_BENCH_PACE: at once after a\n\
          collect that gave events, 1 ms after an empty one). Real Fluent Bit polls a proxy input every\n\
          1 s, which caps one instance at `batch_max_records` records per second. CPU and peak RSS are\n\
@@ -630,38 +647,46 @@ fn plugin_part(so: &Path, records: u64) {
         })
         .unwrap_or(0);
     let secs = wall.as_secs_f64();
-    println!("| measure | value | target |");
-    println!("|---|---:|---|");
-    println!("| backlog (emulator, MDE alerts, ECS, default batch_max_records 500, page_size {page_size}) | {records} | |");
-    println!("| events delivered (harness exit status {code}) | {events} | |");
-    println!("| wall time, exec to exit | {secs:.1} s | |");
-    println!(
+    outln!(out, "| measure | value | target |");
+    outln!(out, "|---|---:|---|");
+    outln!(out, "| backlog (emulator, MDE alerts, ECS, default batch_max_records 500, page_size {page_size}) | {records} | |");
+    outln!(
+        out,
+        "| events delivered (harness exit status {code}) | {events} | |"
+    );
+    outln!(out, "| wall time, exec to exit | {secs:.1} s | |");
+    outln!(
+        out,
         "| records/s delivered (wall time; the emulator shares the machine) | {:.0} | ≥ 100,000 |",
         events as f64 / secs
     );
-    println!(
+    outln!(
+        out,
         "| records per CPU second of the host process | {:.0} | |",
         events as f64 / cpu.max(1e-9)
     );
-    println!(
+    outln!(
+        out,
         "| CPU seconds per 1M records (host process, user + system) | {:.1} | |",
         cpu / (events.max(1) as f64 / 1e6)
     );
-    println!(
+    outln!(out,
         "| CPU seconds per 1M records of the emulator (the bench process, serving the pages) | {:.1} | |",
         emulator_cpu / (events.max(1) as f64 / 1e6)
     );
-    println!(
+    outln!(
+        out,
         "| peak RSS of the host process (VmHWM) | {:.1} MB | < 64 MB |",
         rss_kib as f64 / 1024.0
     );
-    println!(
+    outln!(out,
         "| cold start: host run with Init + Exit only (exec, dlopen, Register, Init, Exit), median of 5 | {:.1} ms | |",
         cold[cold.len() / 2]
     );
-    println!();
+    outln!(out,);
     if code != 0 {
-        println!(
+        outln!(
+            out,
             "Harness stderr (last lines):\n\n```\n{}\n```\n",
             stderr
                 .lines()
@@ -676,6 +701,7 @@ fn plugin_part(so: &Path, records: u64) {
     }
     drop(emu);
     let _ = fs::remove_dir_all(&dir);
+    out
 }
 
 fn size_line(label: &str, path: &Path) {
@@ -700,6 +726,7 @@ fn size_line(label: &str, path: &Path) {
 
 fn main() {
     let a = args();
+    let plugin = a.so.as_ref().map(|so| plugin_part(so, a.plugin_records));
     let corpora = corpora(a.mb);
     if std::env::var_os("BENCH_SKIP_CORE").is_none() {
         core_part(&corpora, a.runs);
@@ -708,8 +735,8 @@ fn main() {
         wasm_part(&corpora, a.runs, wasm, a.wasm_mb);
     }
     drop(corpora);
-    if let Some(so) = &a.so {
-        plugin_part(so, a.plugin_records);
+    if let Some(plugin) = plugin {
+        print!("{plugin}");
     }
     if a.so.is_some() || a.wasm.is_some() {
         println!("## 4. Sizes\n");
