@@ -581,7 +581,7 @@ macro_rules! outln {
 
 /// Part 3, returned as text: it runs first, in a process that has not yet built the other
 /// parts' corpora (the emulator serves from this process), and is printed in its place.
-fn plugin_part(so: &Path, records: u64) -> String {
+fn plugin_part(so: &Path, records: u64, runs: usize) -> String {
     let mut out = String::new();
     outln!(
         out,
@@ -591,7 +591,8 @@ fn plugin_part(so: &Path, records: u64) -> String {
         "The host (tests/fluentbit-harness) collects back to back (HARNESS_BENCH_PACE: at once after a\n\
          collect that gave events, 1 ms after an empty one). Real Fluent Bit polls a proxy input every\n\
          1 s, which caps one instance at `batch_max_records` records per second. CPU and peak RSS are\n\
-         the host process's (plugin included; the emulator runs in the bench process).\n"
+         the host process's (plugin included; the emulator runs in the bench process). The part runs\n\
+         `--runs` times before the other parts build their corpora; the fastest run is reported.\n"
     );
     let secret = "bench-secret";
     let config = EmulatorConfig {
@@ -631,22 +632,38 @@ fn plugin_part(so: &Path, records: u64) -> String {
     }
     cold.sort_by(f64::total_cmp);
 
-    // The emulator serves from this process: its CPU time is this process's during the run.
-    let emulator_cpu = cpu_now();
-    let (wall, cpu, rss_kib, stderr, code) = measured(harness_cmd(so, &dir, 1800, records, &props));
-    let emulator_cpu = cpu_now().saturating_sub(emulator_cpu).as_secs_f64();
-    let events: u64 = stderr
-        .lines()
-        .find_map(|l| {
-            l.split("instance 0: ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0);
-    let secs = wall.as_secs_f64();
+    // `runs` runs, the fastest reported (as part 1 reports the best of its runs: the other
+    // load on a shared machine only ever slows a run down), with the spread of all of them.
+    let mut best: Option<(f64, f64, f64, u64, String, i32, u64)> = None;
+    let mut rates = Vec::new();
+    for _ in 0..runs.max(1) {
+        // The emulator serves from this process: its CPU time is this process's during the run.
+        let emulator_cpu = cpu_now();
+        let (wall, cpu, rss_kib, stderr, code) =
+            measured(harness_cmd(so, &dir, 1800, records, &props));
+        let emulator_cpu = cpu_now().saturating_sub(emulator_cpu).as_secs_f64();
+        let events: u64 = stderr
+            .lines()
+            .find_map(|l| {
+                l.split("instance 0: ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        let secs = wall.as_secs_f64();
+        rates.push(events as f64 / secs);
+        if best
+            .as_ref()
+            .is_none_or(|b| events as f64 / secs > b.6 as f64 / b.0)
+        {
+            best = Some((secs, cpu, emulator_cpu, rss_kib, stderr, code, events));
+        }
+    }
+    let (secs, cpu, emulator_cpu, rss_kib, stderr, code, events) = best.expect("at least one run");
+    rates.sort_by(f64::total_cmp);
     outln!(out, "| measure | value | target |");
     outln!(out, "|---|---:|---|");
     outln!(out, "| backlog (emulator, MDE alerts, ECS, default batch_max_records 500, page_size {page_size}) | {records} | |");
@@ -657,8 +674,15 @@ fn plugin_part(so: &Path, records: u64) -> String {
     outln!(out, "| wall time, exec to exit | {secs:.1} s | |");
     outln!(
         out,
-        "| records/s delivered (wall time; the emulator shares the machine) | {:.0} | ≥ 100,000 |",
+        "| records/s delivered (wall time; the emulator shares the machine; fastest of {} runs) | {:.0} | ≥ 100,000 |",
+        rates.len(),
         events as f64 / secs
+    );
+    outln!(
+        out,
+        "| records/s of every run (slowest – fastest) | {:.0} – {:.0} | |",
+        rates[0],
+        rates[rates.len() - 1]
     );
     outln!(
         out,
@@ -726,7 +750,9 @@ fn size_line(label: &str, path: &Path) {
 
 fn main() {
     let a = args();
-    let plugin = a.so.as_ref().map(|so| plugin_part(so, a.plugin_records));
+    let plugin =
+        a.so.as_ref()
+            .map(|so| plugin_part(so, a.plugin_records, a.runs));
     let corpora = corpora(a.mb);
     if std::env::var_os("BENCH_SKIP_CORE").is_none() {
         core_part(&corpora, a.runs);
