@@ -6,8 +6,7 @@
 //! record wherever the processor stores the text as it is.
 //!
 //! The string rules themselves (Java's `Long.decode`, `CommandLineToArgvW`, the URL and
-//! user-agent parsers) are plain functions here; the `Value` helpers of the families not
-//! ported yet (`common`, `xdr_helpers`, issue 7) call them too.
+//! user-agent parsers) are plain functions here; the Device family uses some of them too.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
