@@ -467,15 +467,20 @@ pub(crate) fn command_line_to_argv(cmd: &str) -> Vec<String> {
     args
 }
 
-/// `part`, a slice of `whole`'s text, with `whole`'s borrow of the record when it has one.
+/// `part` with `whole`'s borrow of the record when `part` is a slice of `whole`'s text (the URL
+/// parser also returns `""` literals, which are not), else a copy.
 fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
-    match whole {
-        Cow::Borrowed(b) => {
-            let start = part.as_ptr() as usize - b.as_ptr() as usize;
-            Cow::Borrowed(&b[start..start + part.len()])
+    if let Cow::Borrowed(b) = whole {
+        let start = (part.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
+        let slice = start
+            .checked_add(part.len())
+            .and_then(|end| b.get(start..end))
+            .filter(|p| p.as_ptr() == part.as_ptr());
+        if let Some(p) = slice {
+            return Cow::Borrowed(p);
         }
-        Cow::Owned(_) => Cow::Owned(part.to_owned()),
     }
+    Cow::Owned(part.to_owned())
 }
 
 /// Elastic's `uri_parts` on the URL at `from` into `url.*`; on a URL it cannot parse only
@@ -794,6 +799,16 @@ mod tests {
         assert_eq!(d.get_str("url.extension"), Some("gif"));
         assert_eq!(d.get_str("url.password"), Some("pw"));
         assert_eq!(d.get_str("url.fragment"), Some("frag"));
+        // No path: the parser's `""` is not a slice of the record (a fuzz find: it panicked).
+        let text = String::from(r#"{"u":"https://host.example"}"#);
+        let Ok(Node::Object(rec)) = tree::parse(&text) else {
+            panic!("an object")
+        };
+        let mut borrowed = Doc::new();
+        borrowed.set("u", rec.get("u").cloned().unwrap());
+        uri_parts(&mut borrowed, "u");
+        assert_eq!(borrowed.get_str("url.domain"), Some("host.example"));
+        assert!(borrowed.get("url.path").is_none() || borrowed.get_str("url.path") == Some(""));
         // An escaped (owned) string gives the same parts.
         let mut owned = Doc::new();
         owned.set("u", String::from("https://h.example/a/b.txt?q"));
