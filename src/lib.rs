@@ -289,9 +289,7 @@ impl Mapper {
                 let original = match original {
                     Some(o) => o,
                     None => {
-                        let mut text = Vec::with_capacity(1024);
-                        tree::write_obj(&mut text, &map);
-                        owned = String::from_utf8(text).unwrap_or_default();
+                        owned = tree::obj_to_string(&map);
                         &owned
                     }
                 };

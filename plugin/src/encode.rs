@@ -14,6 +14,10 @@ use rmp::encode;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The fields an event's time is read from, first string wins: `@timestamp` (ECS),
+/// `TimeGenerated` (Sentinel rows).
+const TIME_FIELDS: [&str; 2] = ["@timestamp", "TimeGenerated"];
+
 /// Encodes events as Fluent Bit's `flb_input_log_append` takes them.
 pub struct Events;
 
@@ -24,7 +28,7 @@ impl Encoder for Events {
     }
 
     fn document(&self, document: &Node<'_>, buf: &mut Vec<u8>) {
-        let time = ["@timestamp", "TimeGenerated"]
+        let time = TIME_FIELDS
             .iter()
             .find_map(|k| document.get(k).and_then(Node::as_str));
         write_event_head(buf, time_of(time));
@@ -113,7 +117,7 @@ pub(crate) fn record_time(json: &str) -> Option<Cow<'_, str>> {
         // A time that is not a string, or no object: read as a tree, as every field was before.
         Err(_) => {
             let value: Value = serde_json::from_str(json).ok()?;
-            ["@timestamp", "TimeGenerated"]
+            TIME_FIELDS
                 .iter()
                 .find_map(|k| value.get(*k).and_then(Value::as_str))
                 .map(|s| Cow::Owned(s.to_owned()))

@@ -16,7 +16,7 @@ mod write;
 
 pub use doc::Doc;
 pub use parse::parse;
-pub use write::{node_to_string, to_string, to_writer, write_node, write_obj};
+pub use write::{node_to_string, obj_to_string, to_string, to_writer, write_node};
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
 #[derive(Debug, Clone, PartialEq, Default)]

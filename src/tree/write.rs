@@ -104,9 +104,18 @@ fn needs_escape(b: &[u8]) -> bool {
 
 /// Compact JSON text of a tree (see [`write_node`]).
 pub fn node_to_string(node: &Node<'_>) -> String {
+    text_of(|out| write_node(out, node))
+}
+
+/// Compact JSON text of an object (see [`write_node`]).
+pub fn obj_to_string(obj: &Obj<'_>) -> String {
+    text_of(|out| write_obj(out, obj))
+}
+
+fn text_of(write: impl FnOnce(&mut Vec<u8>)) -> String {
     // Sizing the buffer from the record's length measured no better than this.
     let mut out = Vec::with_capacity(1024);
-    write_node(&mut out, node);
+    write(&mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 

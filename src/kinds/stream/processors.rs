@@ -472,11 +472,11 @@ pub(crate) fn command_line_to_argv(cmd: &str) -> Vec<String> {
 fn part_of<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
     if let Cow::Borrowed(b) = whole {
         let start = (part.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
-        let slice = start
+        // In range only when `part` lies in `b` (then `b[start..]` starts where `part` does).
+        if let Some(p) = start
             .checked_add(part.len())
             .and_then(|end| b.get(start..end))
-            .filter(|p| p.as_ptr() == part.as_ptr());
-        if let Some(p) = slice {
+        {
             return Cow::Borrowed(p);
         }
     }
