@@ -296,7 +296,15 @@ fn kill_soak_with_real_processes() {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        assert!(status.success(), "the final pull failed: {status}");
+        // Exit status 1 is a `--once` run in which a source's poll gave up (the emulator's
+        // faults) and nothing was written: once every record is out, a run has nothing left
+        // to write. The next run goes on from the checkpoints; the deadline catches a pull
+        // that never gets anywhere. Anything else (a signal, a panic's 101) fails here.
+        assert!(
+            status.success() || status.code() == Some(1),
+            "the final pull failed: {status}; log: {}",
+            log.display()
+        );
         let (delivered, partial) = run.collect();
         assert_eq!(partial, 0, "a clean exit leaves no partial line");
         seen.merge(&delivered);
