@@ -83,8 +83,12 @@ impl<'a> Doc<'a> {
     }
 
     pub fn get(&self, path: &str) -> Option<&Node<'a>> {
+        let (obj, path) = match path.strip_prefix(VENDOR) {
+            Some(rest) => (vendor(&self.0)?, rest),
+            None => (&self.0, path),
+        };
         let mut parts = segments(path);
-        let mut cur = self.0.get(parts.next()?)?;
+        let mut cur = obj.get(parts.next()?)?;
         for p in parts {
             cur = cur.as_object()?.get(p)?;
         }
@@ -92,8 +96,12 @@ impl<'a> Doc<'a> {
     }
 
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Node<'a>> {
+        let (obj, path) = match path.strip_prefix(VENDOR) {
+            Some(rest) => (vendor_mut(&mut self.0)?, rest),
+            None => (&mut self.0, path),
+        };
         let mut parts = segments(path);
-        let mut cur = self.0.get_mut(parts.next()?)?;
+        let mut cur = obj.get_mut(parts.next()?)?;
         for p in parts {
             cur = cur.as_object_mut()?.get_mut(p)?;
         }
@@ -153,13 +161,45 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// The prefix of most paths the streaming families use: matched whole, it costs less than
+/// splitting it segment by segment.
+const VENDOR: &str = "m365_defender.event.";
+
+/// The object at `m365_defender.event`, if there is one.
+fn vendor<'o, 'a>(root: &'o Obj<'a>) -> Option<&'o Obj<'a>> {
+    root.get("m365_defender")?
+        .as_object()?
+        .get("event")?
+        .as_object()
+}
+
+fn vendor_mut<'o, 'a>(root: &'o mut Obj<'a>) -> Option<&'o mut Obj<'a>> {
+    (root.get_mut("m365_defender")?.as_object_mut()?)
+        .get_mut("event")?
+        .as_object_mut()
+}
+
+/// The object at `key` in `obj`, made (or made to replace a non-object) as `slot_in` does.
+fn child<'o, 'a>(obj: &'o mut Obj<'a>, key: &'static str) -> &'o mut Obj<'a> {
+    let entry = match obj.position_of(key) {
+        Some(i) => obj.value_at(i),
+        None => obj.push_null(Cow::Borrowed(key)),
+    };
+    if !entry.is_object() {
+        *entry = Node::Object(Obj::with_capacity(8));
+    }
+    entry.as_object_mut().expect("just made an object")
+}
+
 fn slot_in<'o, 'a, 'p>(
     obj: &'o mut Obj<'a>,
     path: &'p str,
     key: impl Fn(&'p str) -> Cow<'a, str>,
 ) -> &'o mut Node<'a> {
-    let mut cur = obj;
-    let mut rest = path;
+    let (mut cur, mut rest) = match path.strip_prefix(VENDOR) {
+        Some(rest) => (child(child(obj, "m365_defender"), "event"), rest),
+        None => (obj, path),
+    };
     loop {
         let (part, tail) = match split_dot(rest) {
             Some((part, tail)) => (part, Some(tail)),
@@ -187,6 +227,13 @@ fn remove_in<'a>(obj: &mut Obj<'a>, path: &str) -> Option<Node<'a>> {
     };
     let mut obj = obj;
     if let Some(p) = parent {
+        let p = match p.strip_prefix(VENDOR) {
+            Some(rest) => {
+                obj = vendor_mut(obj)?;
+                rest
+            }
+            None => p,
+        };
         for part in segments(p) {
             obj = obj.get_mut(part)?.as_object_mut()?;
         }

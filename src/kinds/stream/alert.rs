@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use super::processors::{
     convert_ip, convert_long, convert_string, copy, json_rename, lowercase, prop_str, related,
     related_from, remove_custom_duplicates, renames_scan, split_command_line_into_process, Columns,
-    FamilyFn, Signatures,
+    Duplicates, FamilyFn, Signatures,
 };
 use crate::tree::{Doc, Node};
 use crate::MapError;
@@ -86,7 +86,7 @@ const SEVERITY_SCORES: &[(&str, i64)] = &[
 ];
 
 /// Vendor fields copied to ECS, dropped unless `preserve_duplicate_custom_fields`.
-const DUPLICATES: &[&str] = &[
+static DUPLICATES: Duplicates = Duplicates::new(&[
     "m365_defender.event.timestamp",
     "m365_defender.event.remote.url",
     "m365_defender.event.alert.id",
@@ -112,7 +112,7 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.network.message_id",
     "m365_defender.event.email.subject",
     "m365_defender.event.title",
-];
+]);
 
 pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     pipeline(rec, doc, "alert", |_, _| Ok(()))
@@ -241,7 +241,7 @@ pub(crate) fn pipeline<'a>(
     ] {
         related_from(doc, field, from);
     }
-    remove_custom_duplicates(rec.opts, doc, DUPLICATES);
+    remove_custom_duplicates(rec.opts, doc, &DUPLICATES);
     Ok(())
 }
 

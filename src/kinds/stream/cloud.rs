@@ -9,7 +9,7 @@ use super::identity;
 use super::processors::{
     convert_ip, convert_string, copy, date, event_action, geoip, json_rename, longs, prop, related,
     remove_custom_duplicates, renames, renames_scan, split_command_line_into_process, truthies,
-    user_agent, Columns, Signatures,
+    user_agent, Columns, Duplicates, Signatures,
 };
 use crate::tree::Doc;
 use crate::MapError;
@@ -227,7 +227,7 @@ const PROVIDERS: &[(&str, &str)] = &[
 
 /// `CloudProcessEvents` vendor fields copied to ECS, dropped unless
 /// `preserve_duplicate_custom_fields` (the fixture keeps them; this list is our reading).
-const PROCESS_DUPLICATES: &[&str] = &[
+static PROCESS_DUPLICATES: Duplicates = Duplicates::new(&[
     "m365_defender.event.container_id",
     "m365_defender.event.container_name",
     "m365_defender.event.container_image_name",
@@ -237,7 +237,7 @@ const PROCESS_DUPLICATES: &[&str] = &[
     "m365_defender.event.parent_process_id",
     "m365_defender.event.process.command_line",
     "m365_defender.event.account.name",
-];
+]);
 
 pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     match rec.table {
@@ -339,7 +339,7 @@ fn process<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError>
     copy(doc, "m365_defender.event.folder_path", "process.executable");
     let user = doc.get("user.name").cloned();
     related(doc, "related.user", user.as_ref());
-    remove_custom_duplicates(rec.opts, doc, PROCESS_DUPLICATES);
+    remove_custom_duplicates(rec.opts, doc, &PROCESS_DUPLICATES);
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 
 use super::processors::{
     convert_ip, convert_string, copy, event_action, json_rename, longs, prop, related_from,
-    remove_custom_duplicates, renames_scan, truthies, uri_parts, Columns, FamilyFn, Signatures,
+    remove_custom_duplicates, renames_scan, truthies, uri_parts, Columns, Duplicates, FamilyFn,
+    Signatures,
 };
 use crate::tree::Doc;
 use crate::MapError;
@@ -114,7 +115,7 @@ const COPIES: &[(&str, &str)] = &[
 ];
 
 /// Vendor fields copied to ECS, dropped unless `preserve_duplicate_custom_fields`.
-const DUPLICATES: &[&str] = &[
+static DUPLICATES: Duplicates = Duplicates::new(&[
     "m365_defender.event.sender.from_address",
     "m365_defender.event.network.message_id",
     "m365_defender.event.recipient.email_address",
@@ -128,7 +129,7 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.sender.ipv6",
     "m365_defender.event.ip_address",
     "m365_defender.event.action.type",
-];
+]);
 
 pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     doc.set("ecs.version", EMAIL_ECS_VERSION);
@@ -247,7 +248,7 @@ pub(crate) fn pipeline<'a>(
     ] {
         related_from(doc, field, from);
     }
-    remove_custom_duplicates(rec.opts, doc, DUPLICATES);
+    remove_custom_duplicates(rec.opts, doc, &DUPLICATES);
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use super::processors::{
     convert_ip, convert_string, copy, event_action, json_rename, longs, lowercase, related_from,
-    remove_custom_duplicates, renames, renames_scan, truthies, user_agent, Columns, FamilyFn,
-    Signatures,
+    remove_custom_duplicates, renames, renames_scan, truthies, user_agent, Columns, Duplicates,
+    FamilyFn, Signatures,
 };
 use crate::tree::{Doc, Node};
 use crate::MapError;
@@ -125,7 +125,7 @@ const OS_TYPES: &[(&str, &str)] = &[
 ];
 
 /// Vendor fields copied to ECS, dropped unless `preserve_duplicate_custom_fields`.
-const DUPLICATES: &[&str] = &[
+static DUPLICATES: Duplicates = Duplicates::new(&[
     "m365_defender.event.target.device_name",
     "m365_defender.event.destination.ip_address",
     "m365_defender.event.destination.port",
@@ -141,7 +141,7 @@ const DUPLICATES: &[&str] = &[
     "m365_defender.event.account.name",
     "m365_defender.event.action.type",
     "m365_defender.event.report_id",
-];
+]);
 
 pub(crate) fn map<'a>(rec: &Columns<'_, 'a>, doc: &mut Doc<'a>) -> Result<(), MapError> {
     pipeline(rec, doc, identity_info)
@@ -301,7 +301,7 @@ pub(crate) fn pipeline<'a>(
     ] {
         related_from(doc, field, from);
     }
-    remove_custom_duplicates(rec.opts, doc, DUPLICATES);
+    remove_custom_duplicates(rec.opts, doc, &DUPLICATES);
     Ok(())
 }
 

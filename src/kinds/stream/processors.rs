@@ -176,43 +176,82 @@ pub(crate) fn date<'a>(doc: &mut Doc<'a>, value: Option<&Node<'_>>, target: &'a 
     }
 }
 
+/// The fields a sub-pipeline's `remove_duplicate_custom_fields` step drops (a `static` per
+/// family), with the lookup [`remove_custom_duplicates`] needs, worked out on first use rather
+/// than for every record.
+pub(crate) struct Duplicates {
+    fields: &'static [&'static str],
+    plan: OnceLock<Plan>,
+}
+
+/// The fields under `m365_defender.event` (one or two levels down) as (signature of the key
+/// there, key, key one level further down), the others as paths, and a 64-bit filter of the
+/// signatures.
+struct Plan {
+    under: Vec<(u32, &'static str, Option<&'static str>)>,
+    elsewhere: Vec<&'static str>,
+    filter: u64,
+}
+
+impl Duplicates {
+    pub(crate) const fn new(fields: &'static [&'static str]) -> Self {
+        Duplicates {
+            fields,
+            plan: OnceLock::new(),
+        }
+    }
+
+    fn plan(&self) -> &Plan {
+        self.plan.get_or_init(|| {
+            const PREFIX: &str = "m365_defender.event.";
+            let mut plan = Plan {
+                under: Vec::with_capacity(self.fields.len()),
+                elsewhere: Vec::new(),
+                filter: 0,
+            };
+            for f in self.fields {
+                match f.strip_prefix(PREFIX).map(|p| (p, p.split_once('.'))) {
+                    Some((head, None)) => plan.under.push((signature(head), head, None)),
+                    Some((_, Some((head, tail)))) if !tail.contains('.') => {
+                        plan.under.push((signature(head), head, Some(tail)))
+                    }
+                    _ => plan.elsewhere.push(f),
+                }
+            }
+            plan.filter = (plan.under.iter()).fold(0, |f, (s, ..)| f | filter_bit(*s));
+            plan
+        })
+    }
+}
+
+fn filter_bit(sig: u32) -> u64 {
+    1 << ((sig ^ (sig >> 16)) & 63)
+}
+
 /// The `remove_duplicate_custom_fields` step each sub-pipeline ends with: the vendor fields
 /// that were copied to ECS go unless the user keeps them.
-pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc<'_>, fields: &[&str]) {
+pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc<'_>, fields: &Duplicates) {
     if opts.preserve_duplicate_custom_fields {
         return;
     }
-    // The fields under `m365_defender.event` (one or two levels down) go in one pass over
-    // each object on the way, keys compared by signature first: most keys are not listed.
-    const PREFIX: &str = "m365_defender.event.";
-    let mut under: Vec<(u32, &str, Option<&str>)> = Vec::with_capacity(fields.len());
-    for f in fields {
-        match f.strip_prefix(PREFIX).map(|p| p.split_once('.')) {
-            Some(None) => {
-                let head = &f[PREFIX.len()..];
-                under.push((signature(head), head, None))
-            }
-            Some(Some((head, tail))) if !tail.contains('.') => {
-                under.push((signature(head), head, Some(tail)))
-            }
-            _ => {
-                doc.remove(f);
-            }
-        }
+    let plan = fields.plan();
+    for f in &plan.elsewhere {
+        doc.remove(f);
     }
     let Some(Node::Object(event)) = doc.get_mut("m365_defender.event") else {
         return;
     };
-    // Most keys are not listed: a 64-bit filter of the listed signatures rules them out at once.
-    let bit = |sig: u32| 1u64 << ((sig ^ (sig >> 16)) & 63);
-    let filter = under.iter().fold(0u64, |f, (s, ..)| f | bit(*s));
+    // The fields under `m365_defender.event` go in one pass over each object on the way, keys
+    // compared by signature first; most keys are not listed, and the filter rules them out
+    // at once.
+    let under = &plan.under;
     event.retain(|k, v| {
         let sig = signature(k);
-        if filter & bit(sig) == 0 {
+        if plan.filter & filter_bit(sig) == 0 {
             return true;
         }
         let mut nested = false;
-        for (s, head, tail) in &under {
+        for (s, head, tail) in under {
             if *s == sig && *head == k {
                 match tail {
                     None => return false,
@@ -858,14 +897,15 @@ mod tests {
         d.set("m365_defender.event.b.c", "2");
         d.set("m365_defender.event.b.d", "3");
         d.set("x.y", "4");
-        let fields = ["m365_defender.event.a", "m365_defender.event.b.c", "x.y"];
+        static FIELDS: Duplicates =
+            Duplicates::new(&["m365_defender.event.a", "m365_defender.event.b.c", "x.y"]);
         let keep = Options {
             preserve_duplicate_custom_fields: true,
             ..Options::default()
         };
-        remove_custom_duplicates(&keep, &mut d, &fields);
+        remove_custom_duplicates(&keep, &mut d, &FIELDS);
         assert!(d.get("m365_defender.event.a").is_some());
-        remove_custom_duplicates(&Options::default(), &mut d, &fields);
+        remove_custom_duplicates(&Options::default(), &mut d, &FIELDS);
         assert_eq!(
             at(&d, "m365_defender.event"),
             Some(json!({"b": {"d": "3"}}))
