@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use std::borrow::Cow;
 
-use crate::doc::es_date;
+use crate::doc::stamp;
 use crate::sentinel::{self, ColumnType};
 use crate::tree::{Doc, Node, Obj};
 use crate::MapError;
@@ -142,119 +142,10 @@ pub(crate) fn es_date_of(key: &str, v: Option<&Node<'_>>) -> Result<Option<Strin
     }
 }
 
-/// A timestamp in one of the two forms MDE sends, read without chrono's general parsers (which
-/// cost more than the rest of a field's mapping): ISO-8601 UTC (`2025-05-01T10:05:00.2222222Z`)
-/// or the export API's zone-less `2025-05-01 10:05:00.123`, with a valid date and time and at
-/// most nine fractional digits. Any other form goes through the general parsers, which accept
-/// every timestamp this does and read it the same.
-struct Stamp<'s> {
-    /// The `…Z` form (else the zone-less one).
-    zulu: bool,
-    /// `YYYY-MM-DD`, then `HH:MM:SS` (the separator between them is not kept).
-    date: &'s str,
-    time: &'s str,
-    /// The fractional digits (none, or one to nine).
-    fraction: &'s [u8],
-}
-
-fn stamp(s: &str) -> Option<Stamp<'_>> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b.len() > 30 {
-        return None;
-    }
-    let zulu = match (b[10], b[b.len() - 1]) {
-        (b'T', b'Z') => true,
-        (b' ', last) if last.is_ascii_digit() => false,
-        _ => return None,
-    };
-    let head: &[u8; 19] = b[..19].try_into().ok()?;
-    let mut not_digit = 0u8;
-    for i in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18] {
-        not_digit |= u8::from(!head[i].is_ascii_digit());
-    }
-    if not_digit != 0 || head[4] != b'-' || head[7] != b'-' || head[13] != b':' || head[16] != b':'
-    {
-        return None;
-    }
-    let rest = &b[19..b.len() - usize::from(zulu)];
-    let fraction = match rest {
-        [] => rest,
-        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => digits,
-        _ => return None,
-    };
-    if !fraction.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let num = |i: usize| u32::from(head[i] - b'0') * 10 + u32::from(head[i + 1] - b'0');
-    let year = num(0) * 100 + num(2);
-    let (month, day) = (num(5), num(8));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    // Second 60 (a leap second) is left to chrono.
-    if day == 0 || day > days || num(11) > 23 || num(14) > 59 || num(17) > 59 {
-        return None;
-    }
-    Some(Stamp {
-        zulu,
-        date: &s[..10],
-        time: &s[11..19],
-        fraction,
-    })
-}
-
-impl Stamp<'_> {
-    /// `YYYY-MM-DDTHH:MM:SS`, the fraction written by `digits`, then `Z`.
-    fn write(&self, digits: usize) -> String {
-        let mut out = String::with_capacity(30);
-        out.push_str(self.date);
-        out.push('T');
-        out.push_str(self.time);
-        if digits > 0 {
-            out.push('.');
-            for i in 0..digits {
-                out.push(self.fraction.get(i).map_or('0', |&c| char::from(c)));
-            }
-        }
-        out.push('Z');
-        out
-    }
-
-    /// Elastic's `date` output: milliseconds, cut (not rounded), as chrono writes them.
-    fn es_date(&self) -> String {
-        self.write(3)
-    }
-
-    /// [`sentinel::to_datetime`]: a `…Z` timestamp as it is, else chrono's `AutoSi` digits.
-    fn sentinel(&self, s: &str) -> String {
-        if self.zulu {
-            return s.to_owned();
-        }
-        let nanos = (0..9).fold(0u32, |n, i| {
-            n * 10 + self.fraction.get(i).map_or(0, |&c| u32::from(c - b'0'))
-        });
-        let digits = match nanos {
-            0 => 0,
-            n if n % 1_000_000 == 0 => 3,
-            n if n % 1_000 == 0 => 6,
-            _ => 9,
-        };
-        self.write(digits)
-    }
-}
-
 /// Elastic's `date` output of a timestamp (`2025-05-01T10:05:00.222Z`), as
 /// [`crate::doc::es_date_str`] gives it.
 fn es_date_text(s: &str) -> Option<String> {
-    match stamp(s) {
-        Some(t) => Some(t.es_date()),
-        None => crate::doc::parse_time(s).map(es_date),
-    }
+    crate::doc::es_date_str(s)
 }
 
 /// [`sentinel::to_datetime`], with MDE's usual forms read without chrono.
@@ -540,6 +431,7 @@ impl<'a> Vendor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::es_date;
     use serde_json::{json, Value};
 
     fn rec(v: Value) -> Obj<'static> {

@@ -534,34 +534,37 @@ pub(crate) fn uri_parts(doc: &mut Doc<'_>, from: &str) {
             return;
         }
     };
-    doc.set("url.original", raw.clone());
-    let Some(parts) = parse_url(&raw) else {
+    let parts = parse_url(&raw);
+    // The fields go into the `url` object in one go rather than path by path.
+    let url = doc.object("url", 10);
+    url.insert("original", raw.clone());
+    let Some(parts) = parts else {
         return;
     };
     let p = |s: &str| part_of(&raw, s);
-    doc.set("url.scheme", p(parts.scheme));
-    doc.set("url.domain", p(parts.host));
+    url.put("scheme", p(parts.scheme));
+    url.put("domain", p(parts.host));
     if let Some(port) = parts.port {
-        doc.set("url.port", port);
+        url.insert("port", port);
     }
-    doc.set("url.path", p(parts.path));
-    if let Some((_, ext)) = parts.path.rsplit_once('.') {
-        doc.set("url.extension", p(ext));
+    url.put("path", p(parts.path));
+    if let Some(dot) = memchr::memrchr(b'.', parts.path.as_bytes()) {
+        url.put("extension", p(&parts.path[dot + 1..]));
     }
     if let Some(q) = parts.query {
-        doc.set("url.query", p(q));
+        url.put("query", p(q));
     }
     if let Some(f) = parts.fragment {
-        doc.set("url.fragment", p(f));
+        url.put("fragment", p(f));
     }
     if let Some(ui) = parts.user_info {
-        doc.set("url.user_info", p(ui));
+        url.put("user_info", p(ui));
         match ui.split_once(':') {
             Some((u, pw)) => {
-                doc.set("url.username", p(u));
-                doc.set("url.password", p(pw));
+                url.put("username", p(u));
+                url.put("password", p(pw));
             }
-            None => doc.set("url.username", p(ui)),
+            None => url.put("username", p(ui)),
         }
     }
 }
@@ -577,34 +580,45 @@ pub(crate) struct UrlParts<'a> {
 }
 
 /// An absolute hierarchical URL (`scheme://[user@]host[:port][/path][?query][#fragment]`).
-pub(crate) fn parse_url(s: &str) -> Option<UrlParts<'_>> {
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+pub(crate) fn parse_url<'s>(s: &'s str) -> Option<UrlParts<'s>> {
+    // Whitespace and control characters are bytes up to space, DEL, or non-ASCII: only text
+    // with such bytes (one branch-free pass finds them) is checked char by char.
+    let suspect = (s.bytes()).fold(false, |any, b| any | (b <= b' ') | (b >= 0x7f));
+    if suspect && s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
-    let (scheme, rest) = s.split_once("://")?;
-    let mut sc = scheme.chars();
+    // The scheme ends at the first `:` (it cannot hold one), which must start `://`.
+    let colon = memchr::memchr(b':', s.as_bytes())?;
+    let (scheme, rest) = (&s[..colon], s[colon..].strip_prefix("://")?);
+    let mut sc = scheme.bytes();
     if !sc.next()?.is_ascii_alphabetic()
-        || !sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        || !sc.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     {
         return None;
     }
-    let (rest, fragment) = match rest.split_once('#') {
+    let split = |text: &'s str, at: u8| {
+        memchr::memchr(at, text.as_bytes()).map(|i| (&text[..i], &text[i + 1..]))
+    };
+    let (rest, fragment) = match split(rest, b'#') {
         Some((r, f)) => (r, Some(f)),
         None => (rest, None),
     };
-    let (rest, query) = match rest.split_once('?') {
+    let (rest, query) = match split(rest, b'?') {
         Some((r, q)) => (r, Some(q)),
         None => (rest, None),
     };
-    let (authority, path) = match rest.find('/') {
+    let (authority, path) = match memchr::memchr(b'/', rest.as_bytes()) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let (user_info, host_port) = match authority.rsplit_once('@') {
+    let rsplit = |text: &'s str, at: u8| {
+        memchr::memrchr(at, text.as_bytes()).map(|i| (&text[..i], &text[i + 1..]))
+    };
+    let (user_info, host_port) = match rsplit(authority, b'@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
-    let (host, port) = match host_port.rsplit_once(':') {
+    let (host, port) = match rsplit(host_port, b':') {
         Some((h, p)) if !h.ends_with(']') || host_port.starts_with('[') => {
             if p.is_empty() {
                 (h, None)
@@ -859,6 +873,46 @@ mod tests {
         uri_parts(&mut bad, "u");
         assert_eq!(bad.get_str("url.original"), Some("not a url"));
         assert!(bad.get("url.domain").is_none());
+    }
+
+    #[test]
+    fn url_parser_rules() {
+        let host = |u: &'static str| parse_url(u).map(|p| (p.scheme, p.host, p.port, p.path));
+        // Whitespace or control characters anywhere, ASCII or not, reject the URL.
+        for bad in [
+            "https://a.example/x y",
+            "https://a.example/\u{7f}",
+            "https://a.example/\u{a0}x",
+            "https://a.example/\u{2003}",
+            "https://a.example/\u{85}",
+            "mailto:x://y",
+            "1http://a.example/",
+            "https://",
+            "https://a.example:99999/",
+        ] {
+            assert!(parse_url(bad).is_none(), "{bad:?}");
+        }
+        // Other non-ASCII text is fine.
+        assert_eq!(
+            host("https://bücher.example/ü?q#f"),
+            Some(("https", "bücher.example", None, "/ü"))
+        );
+        assert_eq!(
+            host("svn+ssh://u@[::1]:8443"),
+            Some(("svn+ssh", "[::1]", Some(8443), ""))
+        );
+        let p = parse_url("http://me:pw@h.example:/a.b/c?x=1:2@3#a?b").unwrap();
+        assert_eq!(
+            (p.user_info, p.host, p.port, p.path, p.query, p.fragment),
+            (
+                Some("me:pw"),
+                "h.example",
+                None,
+                "/a.b/c",
+                Some("x=1:2@3"),
+                Some("a?b")
+            )
+        );
     }
 
     #[test]
