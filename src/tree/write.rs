@@ -113,10 +113,30 @@ pub fn obj_to_string(obj: &Obj<'_>) -> String {
 }
 
 fn text_of(write: impl FnOnce(&mut Vec<u8>)) -> String {
-    // Sizing the buffer from the record's length measured no better than this.
-    let mut out = Vec::with_capacity(1024);
-    write(&mut out);
-    String::from_utf8(out).unwrap_or_default()
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
+    }
+    // Written into a buffer kept for the next document, then copied out at its exact size: a
+    // fresh buffer grew (a reallocation and a copy) for most streaming documents, and sizing it
+    // from the record's length measured no better.
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut out) => {
+            out.clear();
+            write(&mut out);
+            let text = String::from_utf8(out.to_vec()).unwrap_or_default();
+            // One huge document does not keep its buffer for good.
+            if out.capacity() > 1 << 20 {
+                *out = Vec::with_capacity(4096);
+            }
+            text
+        }
+        // A document written while another is (not done today): a buffer of its own.
+        Err(_) => {
+            let mut out = Vec::with_capacity(1024);
+            write(&mut out);
+            String::from_utf8(out).unwrap_or_default()
+        }
+    })
 }
 
 impl Serialize for Node<'_> {
