@@ -161,6 +161,16 @@ impl<'a> Doc<'a> {
     }
 }
 
+impl<'a> Obj<'a> {
+    /// [`Doc::set`] of a path relative to this object.
+    pub fn set_path(&mut self, path: &'a str, value: impl Into<Node<'a>>) {
+        let value = value.into();
+        if !value.is_null() {
+            *slot_in(self, path, Cow::Borrowed) = value;
+        }
+    }
+}
+
 /// The prefix of most paths the streaming families use: matched whole, it costs less than
 /// splitting it segment by segment.
 const VENDOR: &str = "m365_defender.event.";

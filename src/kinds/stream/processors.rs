@@ -103,51 +103,116 @@ pub(crate) fn renames<'a>(
     }
 }
 
-/// [`renames`] for a long table: one pass over the record's columns, each compared with the
-/// table's entries by a signature (length, first and last byte; built on first use) before
-/// its name, instead of one scan of the columns per table entry. The renames are applied in
-/// table order, so a target that two columns rename to ends up as [`renames`] leaves it.
+/// [`renames`] for a long table: one pass over the record's columns, each looked up in the
+/// table through a [`NameTable`] of the names (built on first use), instead of one scan of
+/// the columns per table entry. The renames are applied in table order, so a target that two
+/// columns rename to ends up as [`renames`] leaves it; targets under `m365_defender.event` are
+/// set in that object, found once.
 pub(crate) fn renames_scan<'a>(
     doc: &mut Doc<'a>,
     props: &Obj<'a>,
     table: &[(&'static str, &'static str)],
-    signatures: &Signatures,
+    plan: &Signatures,
 ) {
     const MAX: usize = 64;
     if table.len() > MAX {
         return renames(doc, props, table);
     }
-    // The table's (signature, index) pairs, sorted: a column finds its entries by binary search.
-    let sorted = signatures.get_or_init(|| {
-        let mut v: Vec<u64> = (table.iter().enumerate())
-            .map(|(i, (n, _))| u64::from(signature(n)) << 8 | i as u64)
-            .collect();
-        v.sort_unstable();
-        v
-    });
+    let plan = plan.get_or_init(|| RenamePlan::new(table));
     let mut hits: [Option<&Node<'a>>; MAX] = [None; MAX];
+    let mut any = false;
     for (name, value) in props.iter() {
         if value.is_null() {
             continue;
         }
-        let sig = u64::from(signature(name));
-        let from = sorted.partition_point(|e| e >> 8 < sig);
-        for e in sorted[from..].iter().take_while(|e| *e >> 8 == sig) {
-            let i = (e & 0xff) as usize;
+        // Every candidate is compared: a column may be listed twice.
+        plan.names.candidates(name, |i| {
             if table[i].0 == name {
                 hits[i] = Some(value);
+                any = true;
             }
-        }
+        });
+    }
+    if !any {
+        return;
     }
     for (i, hit) in hits.iter().take(table.len()).enumerate() {
-        if let Some(v) = hit {
+        if let (Some(v), None) = (hit, plan.relative[i]) {
             doc.set(table[i].1, (*v).clone());
+        }
+    }
+    let event = doc.object("m365_defender.event", 32);
+    for (i, hit) in hits.iter().take(table.len()).enumerate() {
+        if let (Some(v), Some(rel)) = (hit, plan.relative[i]) {
+            event.set_path(rel, (*v).clone());
         }
     }
 }
 
-/// The lookup table [`renames_scan`] builds for a rename table on first use (a `static`).
-pub(crate) type Signatures = OnceLock<Vec<u64>>;
+/// The lookup [`renames_scan`] builds for a rename table on first use (a `static`).
+pub(crate) type Signatures = OnceLock<RenamePlan>;
+
+/// A rename table's names in a [`NameTable`], and each target relative to
+/// `m365_defender.event` when it is under it.
+pub(crate) struct RenamePlan {
+    names: NameTable,
+    relative: Vec<Option<&'static str>>,
+}
+
+impl RenamePlan {
+    fn new(table: &[(&'static str, &'static str)]) -> Self {
+        RenamePlan {
+            names: NameTable::new(table.iter().map(|(name, _)| *name)),
+            relative: (table.iter())
+                .map(|(_, to)| to.strip_prefix("m365_defender.event."))
+                .collect(),
+        }
+    }
+}
+
+/// Up to 255 names in an open-addressing table (index plus one; 0 is a free slot) of at least
+/// four slots per name, probed linearly from a hash of the name's [`signature`]: a lookup
+/// costs about one comparison, where a scan or a binary search of a family's tables cost tens.
+struct NameTable {
+    slots: Box<[u8]>,
+}
+
+impl NameTable {
+    fn new<'n>(names: impl ExactSizeIterator<Item = &'n str>) -> Self {
+        let size = (names.len() * 4).next_power_of_two().max(8);
+        let mut t = NameTable {
+            slots: vec![0; size].into_boxed_slice(),
+        };
+        let mask = size - 1;
+        for (i, name) in names.enumerate() {
+            let mut at = t.start(name);
+            while t.slots[at & mask] != 0 {
+                at += 1;
+            }
+            t.slots[at & mask] = u8::try_from(i + 1).expect("at most 255 names");
+        }
+        t
+    }
+
+    fn start(&self, name: &str) -> usize {
+        (signature(name).wrapping_mul(0x9E37_79B1) >> 16) as usize
+    }
+
+    /// Calls `f` with the index of every name that could be `name` (every name in its probe
+    /// run, which holds all the names equal to it); `f` compares.
+    #[inline]
+    fn candidates(&self, name: &str, mut f: impl FnMut(usize)) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.start(name);
+        loop {
+            match self.slots[at & mask] {
+                0 => return,
+                e => f(usize::from(e) - 1),
+            }
+            at += 1;
+        }
+    }
+}
 
 /// A cheap fingerprint of a name: its length, first and last byte.
 pub(crate) fn signature(name: &str) -> u32 {
@@ -184,13 +249,19 @@ pub(crate) struct Duplicates {
     plan: OnceLock<Plan>,
 }
 
-/// The fields under `m365_defender.event` (one or two levels down) as (signature of the key
-/// there, key, key one level further down), the others as paths, and a 64-bit filter of the
-/// signatures.
+/// The fields under `m365_defender.event` grouped by their key there (a [`NameTable`] finds a
+/// key's group): the key goes whole, or these keys of the object under it do. The others (not
+/// one or two levels under `m365_defender.event`) as paths.
 struct Plan {
-    under: Vec<(u32, &'static str, Option<&'static str>)>,
+    heads: NameTable,
+    groups: Vec<Group>,
     elsewhere: Vec<&'static str>,
-    filter: u64,
+}
+
+struct Group {
+    head: &'static str,
+    whole: bool,
+    tails: Vec<&'static str>,
 }
 
 impl Duplicates {
@@ -204,28 +275,39 @@ impl Duplicates {
     fn plan(&self) -> &Plan {
         self.plan.get_or_init(|| {
             const PREFIX: &str = "m365_defender.event.";
-            let mut plan = Plan {
-                under: Vec::with_capacity(self.fields.len()),
-                elsewhere: Vec::new(),
-                filter: 0,
-            };
+            let (mut groups, mut elsewhere) = (Vec::<Group>::new(), Vec::new());
             for f in self.fields {
-                match f.strip_prefix(PREFIX).map(|p| (p, p.split_once('.'))) {
-                    Some((head, None)) => plan.under.push((signature(head), head, None)),
-                    Some((_, Some((head, tail)))) if !tail.contains('.') => {
-                        plan.under.push((signature(head), head, Some(tail)))
+                let (head, tail) = match f.strip_prefix(PREFIX).map(|p| (p, p.split_once('.'))) {
+                    Some((head, None)) => (head, None),
+                    Some((_, Some((head, tail)))) if !tail.contains('.') => (head, Some(tail)),
+                    _ => {
+                        elsewhere.push(*f);
+                        continue;
                     }
-                    _ => plan.elsewhere.push(f),
+                };
+                let i = match groups.iter().position(|g| g.head == head) {
+                    Some(i) => i,
+                    None => {
+                        groups.push(Group {
+                            head,
+                            whole: false,
+                            tails: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                match tail {
+                    None => groups[i].whole = true,
+                    Some(t) => groups[i].tails.push(t),
                 }
             }
-            plan.filter = (plan.under.iter()).fold(0, |f, (s, ..)| f | filter_bit(*s));
-            plan
+            Plan {
+                heads: NameTable::new(groups.iter().map(|g| g.head)),
+                groups,
+                elsewhere,
+            }
         })
     }
-}
-
-fn filter_bit(sig: u32) -> u64 {
-    1 << ((sig ^ (sig >> 16)) & 63)
 }
 
 /// The `remove_duplicate_custom_fields` step each sub-pipeline ends with: the vendor fields
@@ -241,31 +323,25 @@ pub(crate) fn remove_custom_duplicates(opts: &Options, doc: &mut Doc<'_>, fields
     let Some(Node::Object(event)) = doc.get_mut("m365_defender.event") else {
         return;
     };
-    // The fields under `m365_defender.event` go in one pass over each object on the way, keys
-    // compared by signature first; most keys are not listed, and the filter rules them out
-    // at once.
-    let under = &plan.under;
+    // One pass over the object, each key's group (most keys have none) found by hash.
     event.retain(|k, v| {
-        let sig = signature(k);
-        if plan.filter & filter_bit(sig) == 0 {
-            return true;
-        }
-        let mut nested = false;
-        for (s, head, tail) in under {
-            if *s == sig && *head == k {
-                match tail {
-                    None => return false,
-                    Some(_) => nested = true,
+        let mut group = None;
+        plan.heads.candidates(k, |i| {
+            if plan.groups[i].head == k {
+                group = Some(&plan.groups[i]);
+            }
+        });
+        match (group, v) {
+            (None, _) => true,
+            (Some(g), _) if g.whole => false,
+            (Some(g), Node::Object(sub)) => {
+                if sub.keys().any(|sk| g.tails.contains(&sk)) {
+                    sub.retain(|sk, _| !g.tails.contains(&sk));
                 }
+                true
             }
+            (Some(_), _) => true,
         }
-        if let (true, Node::Object(sub)) = (nested, v) {
-            let gone = |sk: &str| under.iter().any(|(_, h, t)| *h == k && *t == Some(sk));
-            if sub.keys().any(gone) {
-                sub.retain(|sk, _| !gone(sk));
-            }
-        }
-        true
     });
 }
 
