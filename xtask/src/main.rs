@@ -277,7 +277,8 @@ fn bench(extra: &[String]) -> Result<(), String> {
         "# Benchmarks\n\nMachine: {cores} cores, {cpu}. Date: {}. Command: `cargo xtask bench {}`.\n\n\
          Every figure is measured in the same run as its baseline. Times are CPU times of the process\n\
          doing the work (user + system), best of `--runs`, so that other load on the machine does not\n\
-         count; the plugin's records/s is wall time. Mapping options: the defaults (no `event.original`),\n\
+         count (part 1 alternates baseline and mapping runs, so that a slow stretch falls on both);\n\
+         the plugin's records/s is wall time. Mapping options: the defaults (no `event.original`),\n\
          as the plugin and the WASM exports use them. Part 1's ratio is baseline time / mapping time,\n\
          the baseline being a `serde_json::from_slice::<Value>` + `serde_json::to_vec` round trip over\n\
          the same input bytes (1.0 = mapping costs as much as the round trip). Inputs are generated at\n\
