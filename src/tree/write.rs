@@ -68,7 +68,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         return;
     }
     if needs_escape(s.as_bytes()) {
-        let _ = serde_json::Serializer::new(&mut *out).serialize_str(s);
+        write_escaped(out, s.as_bytes());
     } else {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -77,22 +77,58 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// A string that has bytes to escape, as serde_json escapes them (`\"`, `\\`, `\b`, `\f`,
+/// `\n`, `\r`, `\t`, other control characters as `\u00xx`): the runs between them are found a
+/// word at a time and copied whole, where serde_json looks at every byte. JSON text in string
+/// columns (Sentinel's `Entities`, `AdditionalData`) is such a string.
+fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(b.len() + 8);
+    out.push(b'"');
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        if let Some(word) = b.get(i..i + 8) {
+            if !word_needs_escape(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        if c < 0x20 || c == b'"' || c == b'\\' {
+            out.extend_from_slice(&b[start..i]);
+            match c {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 0xf)],
+                ]),
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
 /// Whether serde_json would escape any byte of `b`: a control character, `"` or `\`. Eight
 /// bytes at a time (the classic "has a byte less than n / equal to c" word tricks).
 fn needs_escape(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // A byte below 0x20: `w - 0x20…` borrows into its high bit while the byte's own high
-        // bit is clear.
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-        if control
-            || has_zero(w ^ (ONES * u64::from(b'"')))
-            || has_zero(w ^ (ONES * u64::from(b'\\')))
-        {
+        if word_needs_escape(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ])) {
             return true;
         }
     }
@@ -100,6 +136,19 @@ fn needs_escape(b: &[u8]) -> bool {
         .remainder()
         .iter()
         .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+/// Whether any of eight bytes is a control character, `"` or `\\` (may say so for a word that
+/// has none only after a byte that is one: the borrows run upward).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    // A byte below 0x20: `w - 0x20…` borrows into its high bit while the byte's own high
+    // bit is clear.
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+    control || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// Compact JSON text of a tree (see [`write_node`]).
@@ -239,7 +288,15 @@ mod tests {
         for s in &strings {
             let want = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
             assert_eq!(needs_escape(s.as_bytes()), want, "{s:?}");
+            // The escaper WebAssembly uses for every string, at every length.
+            let mut out = Vec::new();
+            write_escaped(&mut out, s.as_bytes());
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
+        let long = format!("{}\"\u{1}é\\{}", "x".repeat(37), "y\n".repeat(20));
+        let mut out = Vec::new();
+        write_escaped(&mut out, long.as_bytes());
+        assert_eq!(out, serde_json::to_vec(&long).unwrap());
         // Object keys are strings too.
         let obj: Obj<'_> = strings.iter().map(|s| (s.as_str(), 1u64)).collect();
         let v = Node::Object(obj).to_value();
