@@ -19,7 +19,13 @@ pub use parse::parse;
 pub use write::{node_to_string, obj_to_string, to_string, to_writer, write_node};
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
+///
+/// The tag is a whole word (`repr(u64)`, the same 32 bytes): with a one-byte tag, a `Bool`'s
+/// payload sits at offset 1 and every move of a node copies bytes 1–31 with unaligned vector
+/// loads over the narrower stores that made it, which the CPU cannot forward (a stall per
+/// move; vulnerability ECS 0.81 → 0.86 of the baseline in CPU time).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[repr(u64)]
 pub enum Node<'a> {
     #[default]
     Null,
@@ -34,6 +40,9 @@ pub enum Node<'a> {
     Array(Vec<Node<'a>>),
     Object(Obj<'a>),
 }
+
+// A node stays four words: objects hold thousands of them.
+const _: () = assert!(std::mem::size_of::<Node<'static>>() == 32);
 
 /// A JSON object: its members in order. Keys are unique (parsing and [`Obj::insert`] keep them
 /// so; a repeated key in the input keeps its first position and its last value, as

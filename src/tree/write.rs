@@ -62,18 +62,50 @@ pub fn write_obj(out: &mut Vec<u8>, obj: &Obj<'_>) {
 /// costs more than the check for short ones (CPU time of the ECS kinds, 20 MB runs: both ways
 /// measured, this is the faster mix).
 fn write_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
     #[cfg(not(target_arch = "wasm32"))]
-    if s.len() > 16 {
+    if b.len() > 16 {
         let _ = sonic_rs::to_writer(&mut *out, s);
         return;
     }
-    if needs_escape(s.as_bytes()) {
-        write_escaped(out, s.as_bytes());
+    #[cfg(target_arch = "wasm32")]
+    if b.len() > 16 {
+        return if needs_escape(b) {
+            write_escaped(out, b)
+        } else {
+            write_plain(out, b)
+        };
+    }
+    if short_needs_escape(b) {
+        write_escaped(out, b);
     } else {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        write_plain(out, b);
+    }
+}
+
+/// A string with nothing to escape, between quotes.
+#[inline]
+fn write_plain(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(b);
+    out.push(b'"');
+}
+
+/// [`needs_escape`] for up to 16 bytes, without a loop: two words that overlap (the first and
+/// the last eight bytes, or four and four), so that no byte is looked at alone.
+#[inline]
+fn short_needs_escape(b: &[u8]) -> bool {
+    let n = b.len();
+    debug_assert!(n <= 16);
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+    if n >= 8 {
+        word_needs_escape(word(0)) || word_needs_escape(word(n - 8))
+    } else if n >= 4 {
+        word_needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
+    } else {
+        b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
     }
 }
 
@@ -81,6 +113,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// `\n`, `\r`, `\t`, other control characters as `\u00xx`): the runs between them are found a
 /// word at a time and copied whole, where serde_json looks at every byte. JSON text in string
 /// columns (Sentinel's `Entities`, `AdditionalData`) is such a string.
+#[cold]
+#[inline(never)]
 fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(b.len() + 8);
@@ -123,6 +157,7 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
 
 /// Whether serde_json would escape any byte of `b`: a control character, `"` or `\`. Eight
 /// bytes at a time (the classic "has a byte less than n / equal to c" word tricks).
+#[cfg(any(test, target_arch = "wasm32"))]
 fn needs_escape(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
@@ -144,11 +179,12 @@ fn needs_escape(b: &[u8]) -> bool {
 fn word_needs_escape(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
     // A byte below 0x20: `w - 0x20…` borrows into its high bit while the byte's own high
     // bit is clear.
-    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
-    control || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w;
+    (control | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))) & HIGHS
+        != 0
 }
 
 /// Compact JSON text of a tree (see [`write_node`]).
@@ -251,7 +287,7 @@ mod tests {
             "x".repeat(100),
         ];
         for special in (0u8..0x20).chain([b'"', b'\\']) {
-            for len in [1usize, 7, 8, 9, 15, 16, 17, 24] {
+            for len in [1usize, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24] {
                 for at in 0..len {
                     let mut b = vec![b'a'; len];
                     b[at] = special;
@@ -288,6 +324,9 @@ mod tests {
         for s in &strings {
             let want = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
             assert_eq!(needs_escape(s.as_bytes()), want, "{s:?}");
+            if s.len() <= 16 {
+                assert_eq!(short_needs_escape(s.as_bytes()), want, "{s:?}");
+            }
             // The escaper WebAssembly uses for every string, at every length.
             let mut out = Vec::new();
             write_escaped(&mut out, s.as_bytes());
