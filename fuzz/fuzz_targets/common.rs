@@ -53,6 +53,17 @@ pub fn run(target: Target, data: &[u8]) {
     let opts = options(target, data[0]);
     let chunk = (data[1] as usize % 64) + 1;
     let body = &data[2..];
+
+    // The native parse (sonic-rs, serde_json where they could differ) gives serde_json's tree.
+    if let Ok(text) = std::str::from_utf8(body) {
+        let native = defender_bridge::tree::parse(text).map(|n| n.to_json_string());
+        let serde = defender_bridge::tree::parse_with_serde_json(text).map(|n| n.to_json_string());
+        assert_eq!(
+            native.map_err(|e| e.to_string()),
+            serde.map_err(|e| e.to_string()),
+            "the native parse differs from serde_json's"
+        );
+    }
     let mapper = Mapper::new(opts);
 
     // Chunked through the splitter, as the CLI and the plugin feed it.

@@ -15,17 +15,18 @@ mod parse;
 mod write;
 
 pub use doc::Doc;
-pub use parse::parse;
+pub use parse::{parse, parse_with_serde_json};
 pub use write::{node_to_string, obj_to_string, to_string, to_writer, write_node};
 
 /// A JSON value whose strings may borrow from the text it was parsed from (`'a`).
 ///
-/// The tag is a whole word (`repr(u64)`, the same 32 bytes): with a one-byte tag, a `Bool`'s
-/// payload sits at offset 1 and every move of a node copies bytes 1–31 with unaligned vector
-/// loads over the narrower stores that made it, which the CPU cannot forward (a stall per
-/// move; vulnerability ECS 0.81 → 0.86 of the baseline in CPU time).
+/// Natively the tag is a whole word (`repr(u64)`, the same 32 bytes): with a one-byte tag, a
+/// `Bool`'s payload sits at offset 1 and every move of a node copies bytes 1–31 with unaligned
+/// vector loads over the narrower stores that made it, which the CPU cannot forward (a stall
+/// per move; vulnerability ECS 0.81 → 0.86 of the baseline in CPU time). In WebAssembly
+/// (32-bit) a word tag would make nodes 24 bytes instead of 16.
 #[derive(Debug, Clone, PartialEq, Default)]
-#[repr(u64)]
+#[cfg_attr(not(target_arch = "wasm32"), repr(u64))]
 pub enum Node<'a> {
     #[default]
     Null,
@@ -42,6 +43,7 @@ pub enum Node<'a> {
 }
 
 // A node stays four words: objects hold thousands of them.
+#[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Node<'static>>() == 32);
 
 /// A JSON object: its members in order. Keys are unique (parsing and [`Obj::insert`] keep them
