@@ -112,8 +112,10 @@ pub fn run(target: Target, data: &[u8]) {
     }
 }
 
-/// Inputs that legitimately map to nothing: an empty array / page / envelope (possibly nested).
+/// Inputs that legitimately map to nothing: an empty array / page / envelope (possibly nested),
+/// after the UTF-8 byte order mark that `map_bytes` skips.
 fn body_is_empty_container(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => no_records(&v),
         Err(_) => false,

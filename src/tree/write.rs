@@ -56,32 +56,32 @@ pub fn write_obj(out: &mut Vec<u8>, obj: &Obj<'_>) {
     out.push(b'}');
 }
 
-/// A JSON string. Up to 16 bytes (most keys and short values), and every string in
-/// WebAssembly, a word-at-a-time check: copied between quotes when nothing needs an escape,
-/// else escaped by serde_json. Longer strings natively by sonic-rs's SIMD escaper, whose setup
-/// costs more than the check for short ones (CPU time of the ECS kinds, 20 MB runs: both ways
-/// measured, this is the faster mix).
+/// A JSON string. Up to [`LONG`] bytes (keys, names, ids, timestamps, hashes), and every
+/// string in WebAssembly, a word-at-a-time check: copied between quotes when nothing needs an
+/// escape, else escaped by [`write_escaped`]. Longer strings natively by sonic-rs's SIMD
+/// escaper, whose setup costs more than the check for shorter ones.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     #[cfg(not(target_arch = "wasm32"))]
-    if b.len() > 16 {
+    if b.len() > LONG {
         let _ = sonic_rs::to_writer(&mut *out, s);
         return;
     }
-    #[cfg(target_arch = "wasm32")]
-    if b.len() > 16 {
-        return if needs_escape(b) {
-            write_escaped(out, b)
-        } else {
-            write_plain(out, b)
-        };
-    }
-    if short_needs_escape(b) {
+    let escape = if b.len() <= 16 {
+        short_needs_escape(b)
+    } else {
+        needs_escape(b)
+    };
+    if escape {
         write_escaped(out, b);
     } else {
         write_plain(out, b);
     }
 }
+
+/// Natively, the length past which sonic-rs writes a string.
+#[cfg(not(target_arch = "wasm32"))]
+const LONG: usize = 64;
 
 /// A string with nothing to escape, between quotes.
 #[inline]
@@ -155,22 +155,20 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
-/// Whether serde_json would escape any byte of `b`: a control character, `"` or `\`. Eight
-/// bytes at a time (the classic "has a byte less than n / equal to c" word tricks).
-#[cfg(any(test, target_arch = "wasm32"))]
+/// Whether serde_json would escape any byte of `b` (at least 8 bytes): a control character,
+/// `"` or `\`. Eight bytes at a time, the last word overlapping the one before it.
 fn needs_escape(b: &[u8]) -> bool {
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        if word_needs_escape(u64::from_le_bytes([
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-        ])) {
+    let n = b.len();
+    debug_assert!(n >= 8);
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let mut at = 0;
+    while at + 8 < n {
+        if word_needs_escape(word(at)) {
             return true;
         }
+        at += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+    word_needs_escape(word(n - 8))
 }
 
 /// Whether any of eight bytes is a control character, `"` or `\\` (may say so for a word that
@@ -287,7 +285,9 @@ mod tests {
             "x".repeat(100),
         ];
         for special in (0u8..0x20).chain([b'"', b'\\']) {
-            for len in [1usize, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24] {
+            for len in [
+                1usize, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 63, 64, 65, 70,
+            ] {
                 for at in 0..len {
                     let mut b = vec![b'a'; len];
                     b[at] = special;
@@ -323,7 +323,9 @@ mod tests {
         }
         for s in &strings {
             let want = s.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\');
-            assert_eq!(needs_escape(s.as_bytes()), want, "{s:?}");
+            if s.len() >= 8 {
+                assert_eq!(needs_escape(s.as_bytes()), want, "{s:?}");
+            }
             if s.len() <= 16 {
                 assert_eq!(short_needs_escape(s.as_bytes()), want, "{s:?}");
             }
