@@ -47,6 +47,7 @@ impl<'de> Deserialize<'de> for Node<'de> {
 }
 
 /// Builds a node; `GUARDED` (the sonic-rs parse) fails where serde_json could differ.
+#[derive(Clone, Copy)]
 struct NodeVisitor<const GUARDED: bool> {
     depth: u32,
 }
@@ -109,9 +110,7 @@ impl<'de, const GUARDED: bool> Visitor<'de> for NodeVisitor<GUARDED> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         let inner = self.inner()?;
-        while let Some(item) =
-            seq.next_element_seed(NodeVisitor::<GUARDED> { depth: inner.depth })?
-        {
+        while let Some(item) = seq.next_element_seed(inner)? {
             items.push(item);
         }
         Ok(Node::Array(items))
@@ -121,7 +120,7 @@ impl<'de, const GUARDED: bool> Visitor<'de> for NodeVisitor<GUARDED> {
         let mut seen = Seen::default();
         let inner = self.inner()?;
         while let Some(Key(key)) = map.next_key()? {
-            let value = map.next_value_seed(NodeVisitor::<GUARDED> { depth: inner.depth })?;
+            let value = map.next_value_seed(inner)?;
             match seen.check(&key, &members) {
                 // A repeated key keeps its first position and takes the last value, as
                 // serde_json's `Map` (an `IndexMap`) does.

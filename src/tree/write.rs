@@ -98,14 +98,13 @@ fn write_plain(out: &mut Vec<u8>, b: &[u8]) {
 fn short_needs_escape(b: &[u8]) -> bool {
     let n = b.len();
     debug_assert!(n <= 16);
-    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
     let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
     if n >= 8 {
-        word_needs_escape(word(0)) || word_needs_escape(word(n - 8))
+        word_needs_escape(word_at(b, 0)) || word_needs_escape(word_at(b, n - 8))
     } else if n >= 4 {
         word_needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
     } else {
-        b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+        b.iter().any(|&c| byte_needs_escape(c))
     }
 }
 
@@ -121,14 +120,12 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
-        if let Some(word) = b.get(i..i + 8) {
-            if !word_needs_escape(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
-                i += 8;
-                continue;
-            }
+        if i + 8 <= b.len() && !word_needs_escape(word_at(b, i)) {
+            i += 8;
+            continue;
         }
         let c = b[i];
-        if c < 0x20 || c == b'"' || c == b'\\' {
+        if byte_needs_escape(c) {
             out.extend_from_slice(&b[start..i]);
             match c {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -160,15 +157,26 @@ fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
 fn needs_escape(b: &[u8]) -> bool {
     let n = b.len();
     debug_assert!(n >= 8);
-    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
     let mut at = 0;
     while at + 8 < n {
-        if word_needs_escape(word(at)) {
+        if word_needs_escape(word_at(b, at)) {
             return true;
         }
         at += 8;
     }
-    word_needs_escape(word(n - 8))
+    word_needs_escape(word_at(b, n - 8))
+}
+
+/// The eight bytes of `b` from `at`, as a little-endian word.
+#[inline]
+fn word_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Whether serde_json escapes this byte: a control character, `"` or `\\`.
+#[inline]
+fn byte_needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
 }
 
 /// Whether any of eight bytes is a control character, `"` or `\\` (may say so for a word that
